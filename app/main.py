@@ -1,6 +1,36 @@
-"""dnaHNet Explorer (placeholder until the app lands)."""
-import streamlit as st
+"""dnaHNet Explorer: `streamlit run app/main.py`.
 
-st.set_page_config(page_title="dnaHNet Explorer", layout="wide")
-st.title("dnaHNet Explorer")
-st.info("The app is being built; see README.md.")
+The sidebar picks a genome and settings; this script runs (or fetches) the analysis, then hands the page to
+`st.navigation`. Pages live in app/pages/, one file each, and read the analysis from `app.state.current()`.
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: dnahnet, interpret, app
+
+import streamlit as st  # noqa: E402
+
+from app import components, inputs, state  # noqa: E402
+
+st.set_page_config(page_title="dnaHNet Explorer", page_icon="🧬", layout="wide",
+                   menu_items={"About": "dnaHNet Explorer: where a hierarchical DNA language model puts its chunk "
+                                        "boundaries, against genes, codons and promoters."})
+
+PAGES = [
+    st.Page("pages/browser.py", title="Browser", icon=":material/genetics:", default=True),
+    st.Page("pages/enrichment.py", title="Enrichment", icon=":material/bar_chart:"),
+    st.Page("pages/latents.py", title="Latents", icon=":material/scatter_plot:"),
+    st.Page("pages/levels.py", title="Levels", icon=":material/stacked_line_chart:"),
+    st.Page("pages/about.py", title="About", icon=":material/info:"),
+]
+page = st.navigation(PAGES)
+
+notices = st.container()  # input problems, progress and the run button appear above the page
+request = inputs.sidebar(notices)
+try:
+    analysis = state.ensure_analysis(request, notices)
+except Exception as e:  # noqa: BLE001 - a failed run is shown; the inputs stay usable
+    notices.error(f"**The analysis failed:** {type(e).__name__}: {e}")
+    analysis = None
+components.sidebar_footer(analysis)
+page.run()

@@ -1,0 +1,28 @@
+"""dnaHNet: a hierarchical (H-Net) DNA language model over nucleotides, with its training and inference.
+
+Public API: `load`, `save`, `analyze`, `HNetConfig`, `DnaHNet`, `Trace`, `read_genome`.
+Imports are lazy so that `import dnahnet` stays cheap (the app imports it on every rerun).
+"""
+from importlib import import_module
+
+_EXPORTS = {
+    "HNetConfig": "dnahnet.config",
+    "MambaConfig": "dnahnet.config",
+    "AttentionConfig": "dnahnet.config",
+    "DnaHNet": "dnahnet.hnet",
+    "load": "dnahnet.checkpoint",
+    "save": "dnahnet.checkpoint",
+    "analyze": "dnahnet.infer",
+    "Trace": "dnahnet.trace",
+    "StrandPass": "dnahnet.trace",
+    "StageTrack": "dnahnet.trace",
+    "read_genome": "dnahnet.genome_io",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'dnahnet' has no attribute {name!r}")

@@ -1,0 +1,241 @@
+"""The sidebar: pick a genome (sample or upload), a record, strands and region → a `state.Request`.
+
+Every bad input becomes a message in the page that says what was skipped; the rest of the file stays usable.
+Messages are written into `notices` (a container at the top of the page) so they are seen, not hidden in the sidebar.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import streamlit as st
+
+from app import state
+
+# extension -> format read_genome understands; ".gz" is stripped first
+GENOME_FORMATS = {".gb": "genbank", ".gbk": "genbank", ".gbff": "genbank", ".genbank": "genbank", ".gbf": "genbank",
+                  ".embl": "embl", ".fa": "fasta", ".fasta": "fasta", ".fna": "fasta", ".fas": "fasta",
+                  ".ffn": "fasta", ".fsa": "fasta", ".gff": "gff3", ".gff3": "gff3"}
+COMPANION_EXTENSIONS = (".csv", ".tsv", ".txt", ".bed", ".gff", ".gff3")
+
+
+# ---------------------------------------------------------------------------------------------- reading files
+def split_extension(name: str) -> tuple[str, bool]:
+    """('.gbk', True) for 'x.gbk.gz': the format extension (lowercase) and whether it was gzipped."""
+    p = Path(name.lower())
+    gz = p.suffix == ".gz"
+    if gz:
+        p = p.with_suffix("")
+    return p.suffix, gz
+
+
+def format_for(name: str) -> str | None:
+    """The genome format a file name promises, or None when the extension is not one we know."""
+    return GENOME_FORMATS.get(split_extension(name)[0])
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the genome file…")
+def read_upload(digest: str, name: str, _data: bytes, gff_digest: str = "", gff_name: str = "", _gff=None):
+    """Parse an uploaded genome (+ optional GFF3); cached by content digest. Returns a GenomeFile."""
+    from dnahnet.genome_io import read_genome
+
+    fmt = format_for(name)
+    genome = read_genome(_data, fmt=fmt, gff=_gff, name=name)
+    if fmt is None:
+        ext = split_extension(name)[0] or "(none)"
+        known = ", ".join(sorted({e for e in GENOME_FORMATS}))
+        what = f"read it as {genome.fmt or 'nothing'} from its content" if genome.records else "nothing could be read"
+        genome.problems.insert(0, f"unknown file extension {ext!r} (expected one of {known}, optionally .gz); {what}")
+    return genome
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:20]
+
+
+def report_problems(notices, label: str, genome, kind: str = "genome") -> None:
+    """One error (nothing usable) or warning (some things skipped) listing every problem in words."""
+    problems = list(getattr(genome, "problems", []) or [])
+    records = list(getattr(genome, "records", []) or [])
+    if not records:
+        lines = "\n".join(f"- {p}" for p in problems) or "- no sequence record found"
+        notices.error(f"**Could not read any {kind} from `{label}`.**\n\n{lines}")
+    elif problems:
+        shown = problems[:25]
+        more = f"\n- … and {len(problems) - 25} more" if len(problems) > 25 else ""
+        lines = "\n".join(f"- {p}" for p in shown) + more
+        notices.warning(f"**`{label}`: read {len(records)} record(s); some parts were skipped or changed.**\n\n{lines}")
+
+
+# ---------------------------------------------------------------------------------------------- samples
+DEFAULT_SAMPLE = "phage_lambda"  # 48.5 kb: the first page is ready in seconds on a 2-core CPU
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def sample_options() -> dict[str, str]:
+    """key -> menu label: genomes on this machine first (smallest first), then those fetched from NCBI on demand."""
+    from sample_genomes import catalogue, loader
+
+    local = {e.key for e in loader.list_available()}
+    entries = sorted(catalogue.CATALOGUE, key=lambda e: (e.key not in local, e.size_bp))
+    return {e.key: e.label if e.key in local else f"{e.label} · download from NCBI" for e in entries}
+
+
+@st.cache_data(max_entries=4, show_spinner="Opening the sample genome…")
+def open_sample(key: str):
+    """The sample's GenomeFile (from the data directory, the cache, or NCBI once)."""
+    from sample_genomes import loader
+
+    return loader.load_sample(key)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def sample_companion(key: str) -> tuple[str, bytes] | None:
+    """The sample's own promoter/TSS table (E. coli: RegulonDB) as (file name, bytes), or None."""
+    from sample_genomes import loader
+
+    path = loader.companion_path(key)
+    return (path.name, path.read_bytes()) if path is not None else None
+
+
+# ---------------------------------------------------------------------------------------------- sidebar
+def sidebar(notices) -> state.Request | None:
+    """Draw the inputs; return the request they describe (None when there is nothing to analyse)."""
+    sb = st.sidebar
+    sb.header("Genome")
+    try:
+        options = sample_options()
+    except Exception as e:  # noqa: BLE001 - uploads still work without the catalogue
+        options = {}
+        notices.warning(f"The sample catalogue could not be read ({e}); upload a genome instead.")
+    source = sb.radio("Source", ["Sample genome", "Upload a file"], horizontal=True, key="source",
+                      index=0 if options else 1)
+    sample_key = None
+    if source == "Sample genome" and options:
+        keys = list(options)
+        sample_key = sb.selectbox("Sample", keys, index=keys.index(DEFAULT_SAMPLE) if DEFAULT_SAMPLE in keys else 0,
+                                  format_func=options.get, key="sample")
+        try:
+            genome = open_sample(sample_key)
+        except Exception as e:  # noqa: BLE001 - a missing file or failed fetch is the user's to see
+            notices.error(f"**Could not open the sample {options[sample_key]}.**\n\n```\n{e}\n```")
+            return None
+        source_key, label = f"sample:{sample_key}", options[sample_key]
+    elif source == "Sample genome":
+        sb.info("No sample genomes here: upload a GenBank or FASTA file instead.")
+        return None
+    else:
+        got = _uploaded_genome(notices)
+        if got is None:
+            return None
+        genome, source_key, label = got
+    report_problems(notices, label, genome)
+    if not genome.records:
+        return None
+
+    record = _record_picker(genome)
+    settings = _run_settings(record)
+    companion, companion_key = _companion(notices, record, sample_key)
+    return state.Request(source_key=source_key, source_label=label, record=record, settings=settings,
+                         companion=companion, companion_key=companion_key)
+
+
+def _uploaded_genome(notices):
+    """(GenomeFile, source key, label) of the uploaded genome (+ GFF3), or None with a message why not."""
+    sb = st.sidebar
+    up = sb.file_uploader("GenBank, EMBL or FASTA (.gz too)", key="genome_file",
+                          help="GenBank .gb/.gbk/.gbff, EMBL, FASTA .fa/.fasta/.fna; gzipped files are fine.")
+    gff = sb.file_uploader("GFF3 annotation for a FASTA file (optional)", key="gff_file")
+    if up is None:
+        notices.info("Upload a genome in the sidebar (GenBank with its genes gives the full analysis).")
+        return None
+    data = up.getvalue()
+    if not data:
+        notices.error(f"**`{up.name}` is empty** (0 bytes): nothing to read. Upload the genome file again.")
+        return None
+    gff_data = gff.getvalue() if gff is not None else None
+    if gff is not None and not gff_data:
+        notices.warning(f"`{gff.name}` is empty; the genome is read without it.")
+        gff_data = None
+    genome = read_upload(digest(data), up.name, data, digest(gff_data) if gff_data else "",
+                         gff.name if gff is not None else "", gff_data)
+    return genome, f"upload:{digest(data)}", up.name
+
+
+def _record_picker(genome):
+    records = genome.records
+    if len(records) == 1:
+        rec = records[0]
+        st.sidebar.caption(f"**{rec.id}** · {len(rec):,} bp · {rec.annotations.get('topology', 'linear')}"
+                           + (f" · {rec.description[:60]}" if rec.description else ""))
+        return rec
+    ids = [r.id for r in records]
+    lengths = {r.id: len(r) for r in records}
+    rid = st.sidebar.selectbox(f"Record ({len(records)} in the file)", ids, key="record",
+                               format_func=lambda i: f"{i} ({lengths[i]:,} bp)")
+    return genome.record(rid)
+
+
+def _run_settings(record) -> state.RunSettings:
+    sb = st.sidebar
+    sb.header("Analysis")
+    strands = sb.radio("Strands", list(state.STRAND_CHOICES), format_func=state.STRAND_CHOICES.get, key="strands",
+                       help="The reverse pass reads the reverse complement; genes on the − strand are judged on it.")
+    n = len(record)
+    whole = sb.radio("Part", ["Whole record", "Region"], horizontal=True, key="part") == "Whole record"
+    if whole:
+        return state.RunSettings(strands=strands, region=None)
+    c1, c2 = sb.columns(2)
+    start = c1.number_input("Start (1-based)", min_value=1, max_value=n, value=1, step=1000, key="region_start")
+    end = c2.number_input("End (inclusive)", min_value=1, max_value=n, value=min(n, 20_000), step=1000,
+                          key="region_end")
+    if end <= start:
+        sb.error(f"End ({end:,}) must be after start ({start:,}); using the whole record.")
+        return state.RunSettings(strands=strands, region=None)
+    return state.RunSettings(strands=strands, region=(int(start) - 1, int(end)))
+
+
+def _companion(notices, record, sample_key: str | None):
+    """Promoter/TSS table: an upload, else the sample's own (E. coli) → (DataFrame, key) or (None, '')."""
+    up = st.sidebar.file_uploader("Promoter / TSS table (optional)", key="companion_file",
+                                  help="CSV/TSV with position and strand columns, BED or GFF3; adds TSS, −10 and −35 "
+                                       "classes (RegulonDB tables for E. coli work as they are).")
+    if up is not None:
+        name, data = up.name, up.getvalue()
+    elif sample_key is not None and (own := sample_companion(sample_key)) is not None:
+        if not st.sidebar.checkbox(f"Use the sample's promoter/TSS table ({own[0]})", value=True, key="own_companion"):
+            return None, ""
+        name, data = own
+    else:
+        return None, ""
+    if not data:
+        notices.error(f"**`{name}` is empty**: the promoter/TSS table was not used.")
+        return None, ""
+    ext = split_extension(name)[0]
+    if ext not in COMPANION_EXTENSIONS:
+        notices.warning(f"`{name}`: extension {ext or '(none)'} is not one of {', '.join(COMPANION_EXTENSIONS)}; "
+                        "reading it by its content.")
+    table, problems = read_companion(digest(data), name, data)
+    if table is None:
+        notices.error(f"**Could not use the promoter/TSS table `{name}`.**\n\n"
+                      + "\n".join(f"- {p}" for p in problems or ["no rows could be read"]))
+        return None, ""
+    if problems:
+        notices.warning(f"**`{name}`: read {len(table):,} promoter/TSS rows; notes:**\n\n"
+                        + "\n".join(f"- {p}" for p in problems[:25]))
+    return table, digest(data)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def read_companion(data_digest: str, name: str, _data: bytes):
+    """Parse a companion table (interpret.companion) → (DataFrame or None, problems in words)."""
+    from interpret.companion import read_companion as read
+
+    try:
+        comp = read(_data, name=name)
+    except Exception as e:  # noqa: BLE001 - any parse failure is reported, the genome stays usable
+        return None, [f"{type(e).__name__}: {e}"]
+    table, problems = comp.table, list(comp.problems)
+    if table is None or table.empty:
+        return None, problems
+    return table, problems

@@ -1,0 +1,77 @@
+"""About: what dnaHNet is, what the two stages mean, the model card of the loaded checkpoint, how to cite."""
+import streamlit as st
+
+from app import state
+
+st.title("About dnaHNet Explorer")
+st.markdown(
+    """
+**dnaHNet** is a hierarchical DNA language model: an H-Net that reads nucleotides and learns, with no labels,
+where to cut the sequence into chunks. Each *router* decides, base by base, whether a new chunk starts; the inner
+network then works on the shorter sequence of chunks. This app shows where those cuts fall on a genome, and
+whether they line up with genes, codons, start and stop codons and promoters.
+"""
+)
+
+st.subheader("What the stages mean")
+c1, c2 = st.columns(2)
+c1.markdown(
+    """
+**Stage 1** — nucleotides → chunks of about **3 nt**.
+The first router reads every base. In coding sequence its boundaries are expected to track the codon
+(the paper reports 6.5 % / 42.6 % / 58.4 % of positions 1 / 2 / 3 being boundaries).
+"""
+)
+c2.markdown(
+    """
+**Stage 2** — Stage-1 chunks → chunks of about **6 nt**.
+The second router reads only Stage-1 chunks, so its boundaries are a subset of Stage-1 boundaries. In the paper
+they concentrate on start codons, promoters and intergenic DNA.
+"""
+)
+st.markdown(
+    """
+- **Boundary p**: the router's probability that a chunk starts at a base (a boundary is p > 0.5).
+- **Surprisal**: −log₂ p(base) from the language model, in bits; 2 bits = no better than a uniform guess.
+- **Strand passes**: the *+* pass reads the record 5'→3'; the *−* pass reads its reverse complement. Genes on the
+  − strand are judged on the − pass. All coordinates shown are forward-strand record coordinates, 1-based.
+- **Enrichment** compares the boundary rate in a class of bases (say, start codons) to the genome-wide rate, against
+  nulls that keep the chunk-length distribution (circular shifts, shuffled chunk lengths) and against baseline
+  chunkers (fixed length 3 and 6, random with the model's lengths).
+"""
+)
+
+st.subheader("The loaded model")
+try:
+    card = state.model_card()
+except Exception as e:  # noqa: BLE001 - the page still explains the app without a model
+    st.error(f"The model could not be loaded: {e}")
+else:
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Checkpoint", str(card["name"]).split("/")[-1])
+    m2.metric("Parameters", f"{card['parameters'] / 1e6:.2f} M")
+    m3.metric("Device", state.device_label())
+    cfg = card.get("config") or {}
+    if cfg:
+        st.caption(f"Layout `{cfg.get('arch_layout')}` · widths {cfg.get('d_model')} · target compression "
+                   f"{cfg.get('target_compression')} per router")
+    info = card.get("card")
+    if isinstance(info, str) and info.strip():
+        with st.expander("Model card", expanded=False):
+            st.markdown(info)
+    elif isinstance(info, dict) and info:
+        with st.expander("Model card", expanded=False):
+            st.json(info)
+
+st.subheader("How to cite")
+st.markdown("If you use dnaHNet Explorer in your work, please cite the model and the architecture it builds on:")
+st.code(
+    """Shah et al. (2026). dnaHNet. arXiv:2602.10603 (ICML 2026).
+Hwang, S., Wang, B., Gu, A. (2025). Dynamic chunking for end-to-end hierarchical sequence modeling (H-Net).
+  arXiv:2507.07955.
+Dao, T., Gu, A. (2024). Transformers are SSMs: generalized models and efficient algorithms through structured
+  state space duality (Mamba-2). ICML 2024.""",
+    language=None,
+)
+st.caption("Genome records shown here come from NCBI; cite their accessions. Every statistic on these pages can be "
+           "produced headless with `python -m interpret.report`.")

@@ -1,0 +1,129 @@
+"""Browser: stacked tracks on one x-axis — features, bases, boundaries per stage and strand, p, surprisal, GC."""
+import streamlit as st
+
+from app import components, results, view
+from interpret.style import stage_label
+
+a = components.require_analysis()
+ann = results.annotation(a)
+components.page_header(
+    "Genome browser", a,
+    "Genes and other features on top, then where each stage of dnaHNet starts a chunk, the router's boundary "
+    "probability p, the model's surprisal and GC. **Drag a box over the tracks to zoom in**; at 300 nt or less the "
+    "bases and codon positions appear.")
+window = view.current(a)
+span = a.span
+
+
+def _go(w):
+    view.request(a, w)
+
+
+def _typed():
+    _go((int(st.session_state["view_start"]) - 1, int(st.session_state["view_end"])))
+
+
+# ---- navigation: find a gene · coordinates · zoom and pan ----
+find, coords, moves = st.columns([4, 3, 4], vertical_alignment="bottom")
+with find:
+    query = st.text_input("Find a gene", key="gene_query", placeholder="name, locus tag or product (e.g. cI, rpoB)")
+    if query:
+        hits = view.find_features(ann.features, query)
+        if hits.empty:
+            st.caption(f"No feature matches “{query}”.")
+        else:
+            labels = {i: view.feature_label(r) for i, r in hits.iterrows()}
+            pick = st.selectbox(f"{len(hits)} match{'es' if len(hits) != 1 else ''}", list(labels),
+                                format_func=labels.get, key="gene_pick")
+            row = hits.loc[pick]
+            st.button("Show", key="gene_go", on_click=_go, args=(view.around(int(row.start), int(row.end), span),),
+                      icon=":material/my_location:")
+with coords:
+    c1, c2 = st.columns(2)
+    c1.number_input("From (1-based)", min_value=span[0] + 1, max_value=span[1], step=1000, key="view_start",
+                    on_change=_typed)
+    c2.number_input("To", min_value=span[0] + 1, max_value=span[1], step=1000, key="view_end", on_change=_typed)
+with moves:
+    b = st.columns(5)
+    b[0].button("", key="pan_left", icon=":material/arrow_back:", help="Move left by half a window",
+                on_click=_go, args=(view.pan(window, -0.5, span),), width="stretch")
+    b[1].button("", key="zoom_in", icon=":material/zoom_in:", help="Zoom in 4×",
+                on_click=_go, args=(view.zoom(window, 0.25, span),), width="stretch")
+    b[2].button("", key="zoom_out", icon=":material/zoom_out:", help="Zoom out 4×",
+                on_click=_go, args=(view.zoom(window, 4.0, span),), width="stretch")
+    b[3].button("", key="pan_right", icon=":material/arrow_forward:", help="Move right by half a window",
+                on_click=_go, args=(view.pan(window, 0.5, span),), width="stretch")
+    b[4].button("All", key="zoom_all", help="The whole analysed sequence", on_click=_go, args=(span,),
+                width="stretch")
+
+# ---- what to draw ----
+with st.expander("Tracks shown", expanded=False):
+    o1, o2, o3 = st.columns(3)
+    stages = o1.multiselect("Stages", list(range(a.n_stages)), default=list(range(a.n_stages)),
+                            format_func=stage_label, key="browser_stages")
+    strands = o2.multiselect("Strand passes", a.strands, default=a.strands, key="browser_strands",
+                             format_func=lambda d: f"{d} pass")
+    row_names = {"features": "Features", "sequence": "Bases (≤ 300 nt)", "boundaries": "Boundaries",
+                 "p": "Boundary p", "surprisal": "Surprisal", "gc": "GC"}
+    rows = o3.multiselect("Rows", list(row_names), default=list(row_names), format_func=row_names.get,
+                          key="browser_rows")
+
+lo, hi = window
+try:
+    fig = results.track_figure(a, window, tuple(strands) or tuple(a.strands), tuple(stages), tuple(rows) or ("features",))
+except ValueError as e:
+    st.warning(f"Nothing to draw here: {e}")
+    st.stop()
+event = components.figure(
+    fig, f"{a.file_stem}_{lo + 1}-{hi}_tracks", "browser_fig",
+    f"Positions {lo + 1:,}–{hi:,} ({hi - lo:,} nt). Ticks mark where a chunk starts in each pass's reading "
+    "direction (the − pass reads right to left); p > 0.5 is a boundary; surprisal is −log₂ p(base) in bits.",
+    on_select="rerun", selection_mode=("box",))
+
+# a box drawn on the figure becomes the new window (once per box)
+boxes = (event or {}).get("selection", {}).get("box", []) if event else []
+if boxes:
+    xs = [x for box in boxes for x in box.get("x", [])]
+    box_id = (a.key, tuple(round(x, 1) for x in xs))
+    if xs and st.session_state.get("browser_box") != box_id:
+        st.session_state["browser_box"] = box_id
+        new = (int(round(min(xs))) - 1, int(round(max(xs))))
+        if new[1] - new[0] >= 1 and new != window:
+            _go(new)
+            st.rerun()
+
+components.track_downloads(a, "browser")
+
+# ---- what is in view ----
+feats = ann.features
+in_view = feats[(feats["end"] > lo) & (feats["start"] < hi) & (feats["type"] != "source")]
+left, right = st.columns(2)
+with left:
+    st.subheader("Features in view")
+    shown = in_view.drop(columns=[c for c in ("parts",) if c in in_view.columns]).assign(
+        start=lambda d: d["start"] + 1).rename(columns={"start": "start (1-based)"})
+    components.table(shown, f"{a.file_stem}_{lo + 1}-{hi}_features", "browser_features",
+                     "Annotated features overlapping the window; strand +1/−1; end inclusive.", height=260,
+                     hide_index=True)
+with right:
+    st.subheader("Chunks in view")
+    chunks = results.chunks_in(a, window)
+    if len(chunks) > 5000:
+        st.caption(f"{len(chunks):,} chunks: zoom in to list them (the CSV and tracks hold them all).")
+        chunks = chunks.head(5000)
+    components.table(chunks.assign(start=lambda d: d["start"] + 1).rename(columns={"start": "start (1-based)"}),
+                     f"{a.file_stem}_{lo + 1}-{hi}_chunks", "browser_chunks",
+                     "Each chunk of each stage and pass: its span (end inclusive), where it starts in reading order, "
+                     "and the router's p there.", height=260, hide_index=True)
+
+if ann.problems:
+    with st.expander(f"Annotation notes ({len(ann.problems)})"):
+        st.markdown("\n".join(f"- {p}" for p in ann.problems))
+
+with st.expander("Publication feature map of this window (dna_features_viewer)"):
+    if hi - lo > 100_000:
+        st.caption("Zoom in to 100 kb or less to draw a feature map.")
+    elif st.toggle("Draw it", key="draw_featuremap"):
+        mfig = results.feature_map(a, window, tuple(strands) or tuple(a.strands), tuple(stages))
+        st.pyplot(mfig, clear_figure=False)
+        components.figure_downloads(mfig, f"{a.file_stem}_{lo + 1}-{hi}_featuremap", "featuremap")

@@ -1,0 +1,8 @@
+"""Enrichment page (being built)."""
+import streamlit as st
+
+from app import components
+
+a = components.require_analysis()
+components.page_header("Enrichment", a, "")
+st.write({"stages": a.n_stages, "strands": a.strands})

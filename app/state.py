@@ -1,0 +1,264 @@
+"""App state: the model (once per server), analyses (cached by sequence hash + settings), the current one per session.
+
+Every page reads `current()`; only `main.py` starts work (`ensure_analysis`). Heavy results are cached twice:
+dnahnet's disk cache (survives restarts) and an in-process memo (re-opening a genome in any session is instant).
+Derived results (annotation, boundary statistics, embeddings) use `st.cache_data` keyed by the analysis key.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import streamlit as st
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STRAND_CHOICES = {"both": "Both strands", "+": "Forward (+)", "-": "Reverse (−)"}
+AUTO_RUN_NT = int(os.environ.get("DNAHNET_APP_AUTORUN_NT", 150_000))  # analyse without a click up to this many nt
+MEMO_ENTRIES = 6  # traces kept in memory per server
+
+
+def data_dir() -> Path | None:
+    """`$DNAHNET_DATA_DIR`, else ../shared/data beside the repository, if it holds genomes/."""
+    env = os.environ.get("DNAHNET_DATA_DIR")
+    for d in ([Path(env)] if env else []) + [REPO_ROOT.parent / "shared" / "data"]:
+        if (d / "genomes").is_dir():
+            return d
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- requests
+@dataclass(frozen=True)
+class RunSettings:
+    """What the user asked for: which strands, which part of the record (0-based half-open, None = all)."""
+
+    strands: str = "both"
+    region: tuple[int, int] | None = None
+
+    def n_nt(self, length: int) -> int:
+        a, b = self.region or (0, length)
+        return (b - a) * (2 if self.strands == "both" else 1)
+
+    def describe(self, length: int) -> str:
+        a, b = self.region or (0, length)
+        where = "whole record" if self.region is None else f"{a + 1:,}–{b:,}"
+        return f"{STRAND_CHOICES[self.strands].lower()}, {where} ({b - a:,} bp)"
+
+
+@dataclass
+class Request:
+    """One genome record and the settings to analyse it with (built by the sidebar)."""
+
+    source_key: str  # "sample:<key>" or "upload:<file digest>"
+    source_label: str  # what the user sees: the sample's name or the file name
+    record: object  # Bio.SeqRecord
+    settings: RunSettings
+    companion: object = None  # parsed promoter/TSS table, or None
+    companion_key: str = ""
+
+    @property
+    def key(self) -> str:
+        """Sequence hash + record id + settings: the same genome opened twice gets the same key."""
+        from dnahnet.genome_io import sequence_hash
+
+        blob = f"{sequence_hash(self.record)}|{self.record.id}|{self.settings}|{checkpoint_setting()}"
+        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+@dataclass
+class Analysis:
+    """The analysis every page shows: the record, its trace, its annotation, and how it was made."""
+
+    key: str
+    source_label: str
+    record: object  # Bio.SeqRecord
+    trace: object  # dnahnet.Trace
+    settings: RunSettings
+    companion: object = None
+    companion_key: str = ""
+    seconds: float = 0.0
+    cached: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def record_id(self) -> str:
+        return self.record.id
+
+    @property
+    def length(self) -> int:
+        return len(self.record)
+
+    @property
+    def strands(self) -> list[str]:
+        return [sp.strand for sp in self.trace.passes if sp.record_id == self.record.id]
+
+    @property
+    def n_stages(self) -> int:
+        return self.trace.n_stages
+
+    def strand_pass(self, strand: str):
+        return self.trace.get(self.record.id, strand)
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """The analysed part of the record, 0-based half-open."""
+        return self.settings.region or (0, self.length)
+
+    @property
+    def file_stem(self) -> str:
+        """A safe file-name stem for downloads: record id + region."""
+        a, b = self.span
+        stem = "".join(c if c.isalnum() or c in "._-" else "_" for c in self.record.id)
+        return stem if self.settings.region is None else f"{stem}_{a + 1}-{b}"
+
+
+def current() -> Analysis | None:
+    """The analysis of this session, or None before the first run."""
+    return st.session_state.get("analysis")
+
+
+# ---------------------------------------------------------------------------------------------- model
+def checkpoint_setting() -> str | None:
+    """Which checkpoint to load: `$DNAHNET_CHECKPOINT` (a directory or name), else the bundled one."""
+    return os.environ.get("DNAHNET_CHECKPOINT") or None
+
+
+@st.cache_resource(show_spinner="Loading the dnaHNet model…")
+def load_model(checkpoint: str | None):
+    """The model, loaded once per server and checkpoint (on the GPU when there is one)."""
+    import dnahnet
+
+    return dnahnet.load(checkpoint)
+
+
+def model() -> object:
+    return load_model(checkpoint_setting())
+
+
+def device_label() -> str:
+    """'GPU (name)' or 'CPU (n threads)', for the sidebar."""
+    import torch
+
+    m = model()
+    dev = next(m.parameters()).device
+    if dev.type == "cuda":
+        return f"GPU · {torch.cuda.get_device_name(dev)}"
+    return f"CPU · {torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}"
+
+
+def model_card() -> dict:
+    """Whatever the checkpoint says about itself (name, config, card), for the About page."""
+    m = model()
+    card = getattr(m, "card", None) or getattr(m, "model_card", None) or {}
+    return {"name": getattr(m, "checkpoint_name", None) or checkpoint_setting() or "bundled checkpoint",
+            "parameters": sum(p.numel() for p in m.parameters()),
+            "config": m.config.to_dict() if hasattr(m.config, "to_dict") else {}, "card": card}
+
+
+# ---------------------------------------------------------------------------------------------- running
+@st.cache_resource
+def _memo() -> tuple[OrderedDict, threading.Lock, dict]:
+    """Server-wide: recent traces by request key, a lock, and the last measured speed (nt/s)."""
+    return OrderedDict(), threading.Lock(), {}
+
+
+def cached_analysis(request: Request) -> Analysis | None:
+    memo, lock, _ = _memo()
+    with lock:
+        hit = memo.get(request.key)
+        if hit is not None:
+            memo.move_to_end(request.key)
+    return hit
+
+
+def estimate_seconds(n_nt: int) -> float | None:
+    """Seconds for `n_nt` at the speed of the last analysis on this server, None before the first."""
+    speed = _memo()[2].get("nt_per_s")
+    return n_nt / speed if speed else None
+
+
+def run_analysis(request: Request, progress=None) -> Analysis:
+    """Analyse `request` (memo, then dnahnet's disk cache, then the model) and remember the result."""
+    import dnahnet
+
+    hit = cached_analysis(request)
+    if hit is not None:
+        return hit
+    t0 = time.perf_counter()
+    trace = dnahnet.analyze([request.record], model(), strands=request.settings.strands,
+                           region=request.settings.region, progress=progress)
+    seconds = time.perf_counter() - t0
+    cached = bool(trace.meta.get("cache", {}).get("hit"))
+    analysis = Analysis(key=request.key, source_label=request.source_label, record=request.record, trace=trace,
+                        settings=request.settings, companion=request.companion,
+                        companion_key=request.companion_key, seconds=seconds, cached=cached,
+                        notes=list(trace.meta.get("problems", [])))
+    memo, lock, speed = _memo()
+    with lock:
+        memo[request.key] = analysis
+        while len(memo) > MEMO_ENTRIES:
+            memo.popitem(last=False)
+        if not cached and seconds > 0.5:
+            speed["nt_per_s"] = request.settings.n_nt(len(request.record)) / seconds
+    return analysis
+
+
+def ensure_analysis(request: Request | None, area) -> Analysis | None:
+    """Make the session's analysis match `request`: reuse, run (small or asked for), or wait for a click.
+
+    Progress and the run button go into `area` (a container at the top of the page).
+    """
+    if request is None:
+        return current()
+    now = current()
+    if now is not None and now.key == request.key and now.companion_key == request.companion_key:
+        return now
+    hit = cached_analysis(request)
+    n_nt = request.settings.n_nt(len(request.record))
+    if hit is None and n_nt > AUTO_RUN_NT and st.session_state.get("run_clicked") != request.key:
+        with area:
+            est = estimate_seconds(n_nt)
+            guess = f" — about {_duration(est)} at this server's last speed" if est else ""
+            st.info(f"**{request.record.id}** ({request.settings.describe(len(request.record))}) is "
+                    f"{n_nt:,} nt to read{guess}. Results are cached, so this happens once per genome.")
+            if st.button("Run analysis", type="primary", key="run_button"):
+                st.session_state["run_clicked"] = request.key
+                st.rerun()
+        return now
+    if hit is None:
+        with area:
+            analysis = _run_with_progress(request, n_nt)
+    else:
+        analysis = hit
+    if request.companion is not None or analysis.companion_key != request.companion_key:
+        analysis = _with_companion(analysis, request)
+    st.session_state["analysis"] = analysis
+    return analysis
+
+
+def _with_companion(analysis: Analysis, request: Request) -> Analysis:
+    from dataclasses import replace
+
+    return replace(analysis, companion=request.companion, companion_key=request.companion_key)
+
+
+def _run_with_progress(request: Request, n_nt: int) -> Analysis:
+    with st.status(f"Analysing {request.record.id} with dnaHNet…", expanded=True) as status:
+        st.caption(f"{request.settings.describe(len(request.record))} on {device_label()}")
+        bar = st.progress(0.0, text="starting")
+
+        def progress(fraction: float, message: str):
+            bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
+
+        analysis = run_analysis(request, progress)
+        how = "from the cache" if analysis.cached else f"in {_duration(analysis.seconds)}"
+        status.update(label=f"Analysed {request.record.id} {how}", state="complete", expanded=False)
+    return analysis
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"

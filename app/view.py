@@ -1,0 +1,108 @@
+"""The genome browser's window: which part of the record is shown, zooming, panning, finding a gene.
+
+The window is 0-based half-open `(lo, hi)` like every coordinate in code, kept in `st.session_state["view"]`
+together with the analysis it belongs to; users type and read 1-based positions. Other pages open a region in
+the browser with `open_in_browser(lo, hi)`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+DEFAULT_MAX_SPAN = 50_000  # a first view wider than this starts on the first 50 kb (genes stay readable)
+MIN_SPAN = 30  # the narrowest window: about ten codons, letters readable
+LETTERS_SPAN = 300  # at or below this many nt the browser shows bases and codon positions
+
+
+def clip(lo: int, hi: int, span: tuple[int, int]) -> tuple[int, int]:
+    """Keep a window inside the analysed span, at least MIN_SPAN wide (or the whole span when shorter)."""
+    a, b = span
+    width = min(max(int(hi) - int(lo), MIN_SPAN), b - a)
+    lo = int(np.clip(lo, a, b - width))
+    return lo, lo + width
+
+
+def zoom(window: tuple[int, int], factor: float, span: tuple[int, int], centre: float | None = None):
+    """Zoom by `factor` (< 1 zooms in) around `centre` (default: the middle of the window)."""
+    lo, hi = window
+    c = (lo + hi) / 2 if centre is None else centre
+    half = max((hi - lo) * factor / 2, MIN_SPAN / 2)
+    return clip(int(round(c - half)), int(round(c + half)), span)
+
+
+def pan(window: tuple[int, int], fraction: float, span: tuple[int, int]):
+    """Move the window by `fraction` of its width (negative: left)."""
+    lo, hi = window
+    step = int(round((hi - lo) * fraction))
+    return clip(lo + step, hi + step, span)
+
+
+def default_window(span: tuple[int, int]) -> tuple[int, int]:
+    a, b = span
+    return (a, b) if b - a <= DEFAULT_MAX_SPAN else (a, a + DEFAULT_MAX_SPAN)
+
+
+def find_features(features: pd.DataFrame, query: str, limit: int = 50) -> pd.DataFrame:
+    """Features whose name, locus tag or product contains `query` (case-insensitive); exact hits first."""
+    q = query.strip().lower()
+    if not q or features is None or len(features) == 0:
+        return features.iloc[0:0] if features is not None else pd.DataFrame()
+    f = features[features["type"] != "source"]
+    cols = [c for c in ("name", "locus_tag", "product") if c in f.columns]
+    text = {c: f[c].fillna("").astype(str).str.lower() for c in cols}
+    hit = np.zeros(len(f), dtype=bool)
+    exact = np.zeros(len(f), dtype=bool)
+    for c in cols:
+        hit |= text[c].str.contains(q, regex=False).to_numpy()
+        exact |= (text[c] == q).to_numpy()
+    out = f[hit].assign(_exact=exact[hit], _cds=(f["type"][hit] == "CDS").to_numpy())
+    out = out.sort_values(["_exact", "_cds", "start"], ascending=[False, False, True])
+    # a gene and its CDS share a locus tag: keep one row per locus
+    out = out.drop_duplicates(subset=["start", "end", "strand"], keep="first")
+    return out.drop(columns=["_exact", "_cds"]).head(limit)
+
+
+def feature_label(row) -> str:
+    name = row.get("name") or row.get("locus_tag") or row.get("type")
+    tag = row.get("locus_tag") or ""
+    product = str(row.get("product") or "")[:50]
+    strand = "+" if row.get("strand", 1) >= 0 else "−"
+    bits = [str(name)] + ([str(tag)] if tag and tag != name else []) + ([product] if product else [])
+    return f"{' · '.join(bits)}  ({int(row['start']) + 1:,}–{int(row['end']):,} {strand})"
+
+
+def around(start: int, end: int, span: tuple[int, int], pad: float = 0.25) -> tuple[int, int]:
+    """A window showing [start, end) with `pad` of its length on each side (at least 60 nt)."""
+    extra = max(int((end - start) * pad), 30)
+    return clip(start - extra, end + extra, span)
+
+
+# ---------------------------------------------------------------------------------------------- session state
+# A window change is a *request* applied at the top of the next run of the browser page, before its widgets
+# exist: Streamlit forbids changing a widget's value after the widget was drawn in the same run.
+def current(analysis) -> tuple[int, int]:
+    """This session's window for `analysis`: a pending request, else the last window, else the default."""
+    pending = st.session_state.pop("view_pending", None)
+    got = st.session_state.get("view")
+    if pending is not None and pending[0] in (analysis.key, None):
+        window = clip(*pending[1], analysis.span)
+    elif got and got[0] == analysis.key:
+        return got[1]
+    else:
+        window = default_window(analysis.span)
+    st.session_state["view"] = (analysis.key, window)
+    st.session_state["view_start"] = window[0] + 1  # the typed-in coordinates follow (1-based)
+    st.session_state["view_end"] = window[1]
+    return window
+
+
+def request(analysis, window: tuple[int, int]) -> None:
+    """Ask for `window` (0-based half-open) on the browser's next run."""
+    st.session_state["view_pending"] = (analysis.key if analysis is not None else None, tuple(map(int, window)))
+
+
+def open_in_browser(analysis, lo: int, hi: int) -> None:
+    """Show [lo, hi) in the browser page and switch to it."""
+    request(analysis, (lo, hi))
+    st.switch_page("pages/browser.py")

@@ -1,0 +1,168 @@
+"""Inference benchmark: (a) whole-genome throughput of `dnahnet.analyze`; (b) dnaHNet against a
+parameter-matched plain Transformer, forward only, at several lengths, side by side in one run.
+
+    python bench/bench_inference.py                    # E. coli K-12, both strands, bundled checkpoint, 2 threads
+    python bench/bench_inference.py --limit 200000     # time a 200 kb prefix instead of the whole genome
+    python bench/bench_inference.py --skip-genome --lengths 2048,8192,32768 --repeats 3
+    python bench/bench_inference.py --quick            # tiny random model, short lengths (CI smoke run)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from dnahnet.transformer_lm import matched_transformer  # noqa: E402
+
+ECOLI = "Escherichia_coli_K12_MG1655_GCF_000005845.2.gbff.gz"
+
+
+def data_dir() -> Path | None:
+    d = Path(os.environ.get("DNAHNET_DATA_DIR", REPO.parent / "shared" / "data"))
+    return d if (d / "genomes").is_dir() else None
+
+
+def load_model(args):
+    """(model, description, trained?) — the checkpoint, or a random tiny model in --quick mode."""
+    from dnahnet.config import HNetConfig
+    from dnahnet.hnet import DnaHNet
+
+    if args.quick:
+        torch.manual_seed(0)
+        return DnaHNet(HNetConfig.preset("tiny")).eval(), "tiny config, random init", False
+    from dnahnet.checkpoint import load
+
+    model = load(args.checkpoint).eval()
+    return model, f"checkpoint {args.checkpoint or '(bundled)'}", True
+
+
+def genome_sequence(limit: int | None, quick: bool) -> tuple[str, str, bool]:
+    """(sequence, name, circular): E. coli K-12 from the data directory, or random DNA when it is absent."""
+    d = data_dir()
+    if d is None or quick:
+        n = limit or 20_000
+        rng = np.random.default_rng(0)
+        return "".join(rng.choice(list("ACGT"), n)), f"random DNA ({n:,} nt)", False
+    from dnahnet.genome_io import read_genome
+
+    rec = read_genome(d / "genomes" / ECOLI).records[0]
+    seq = str(rec.seq)
+    circular = limit is None
+    if limit:
+        seq = seq[:limit]
+    return seq, f"E. coli K-12 {rec.id} ({len(seq):,} nt{', circular' if circular else ' prefix'})", circular
+
+
+def bench_genome(model, args):
+    """(a) Whole-genome (or prefix) inference through `analyze`, both strands, no cache."""
+    from dnahnet.infer import analyze
+    from dnahnet.trace import Trace  # noqa: F401  (import cost outside the timing)
+
+    seq, name, circular = genome_sequence(args.limit, args.quick)
+    print(f"\n(a) whole-genome inference: {name}, strands={args.strands}, window={args.window}, "
+          f"margin={args.margin}, batch={args.batch_size}, threads={torch.get_num_threads()}")
+    t0 = time.perf_counter()
+    trace = analyze(seq, model=model, strands=args.strands, window=args.window, margin=args.margin,
+                    batch_size=args.batch_size, cache=False, circular=circular)
+    dt = time.perf_counter() - t0
+    nt = len(seq) * (2 if args.strands == "both" else 1)
+    for t, sp in zip(trace.meta["timings"], trace.passes):
+        comp = "  ".join(f"stage {s + 1} x{c:.2f}" for s, c in enumerate(_compression(sp)))
+        print(f"  pass {t['strand']}: {t['nt']:,} nt in {t['seconds']:.1f} s = {t['nt_per_s']:,.0f} nt/s   {comp}")
+    print(f"  total: {nt:,} nt (both strands counted) in {dt:.1f} s = {nt / dt:,.0f} nt/s")
+    if args.limit:
+        full = 4_641_652 * 2
+        print(f"  extrapolated to whole E. coli K-12 (both strands, {full:,} nt): {full / (nt / dt) / 60:.1f} min")
+
+
+def _compression(sp) -> list[float]:
+    n_in, out = (sp.region[1] - sp.region[0]) if sp.region else sp.length, []
+    for st in sp.stages:
+        out.append(n_in / max(st.n_chunks, 1))
+        n_in = st.n_chunks
+    return out
+
+
+def _time_forward(model, x, repeats) -> list[float]:
+    times = []
+    with torch.inference_mode():
+        model(x[:, : min(256, x.shape[1])])  # warm-up (allocations, lazy init)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def bench_versus_transformer(model, trained, args):
+    """(b) dnaHNet vs a parameter-matched Transformer, forward only, batch 1, median of `repeats`."""
+    from dnahnet.tokenizer import encode
+
+    baseline = matched_transformer(model).eval()
+    n_h, n_t = sum(p.numel() for p in model.parameters()), baseline.num_parameters()
+    c = baseline.config
+    print(f"\n(b) forward pass, batch 1, median of {args.repeats}, threads={torch.get_num_threads()}")
+    print(f"  dnaHNet {n_h:,} params vs Transformer {n_t:,} params (d={c.d_model}, layers={c.n_layers}, "
+          f"heads={c.num_heads}, ffn={c.d_intermediate}); {100 * (n_t - n_h) / n_h:+.1f}%")
+    lengths = [int(x) for x in args.lengths.split(",")]
+    seq, name, _ = genome_sequence(max(lengths), args.quick)
+    print(f"  input: {name.split('(')[0].strip()}, first L nt")
+    header = (f"  {'L (nt)':>8} | {'dnaHNet s':>9} {'nt/s':>9} | {'Transf. s':>9} {'nt/s':>9} | "
+              f"{'speed-up':>8} | achieved compression")
+    print(header)
+    print("  " + "-" * (len(header) - 2))
+    for L in lengths:
+        x = torch.from_numpy(encode(seq[:L]).astype(np.int64))[None]  # (1, L)
+        with torch.inference_mode():
+            comp = model(x).compression
+        th = statistics.median(_time_forward(model, x, args.repeats))
+        tt = statistics.median(_time_forward(baseline, x, args.repeats))
+        comp_text = "  ".join(f"stage {s + 1} x{v:.2f}" for s, v in enumerate(comp))
+        print(f"  {L:>8,} | {th:>9.3f} {L / th:>9,.0f} | {tt:>9.3f} {L / tt:>9,.0f} | {tt / th:>7.2f}x | {comp_text}")
+    target = getattr(model.config, "target_compression", None)
+    if not trained:
+        print("  WARNING: the dnaHNet here is untrained: its routers are not at their trained compression, so the "
+              "speed-up is not meaningful.")
+    elif target:
+        print(f"  (trained targets: {'  '.join(f'stage {s + 1} x{t:g}' for s, t in enumerate(target))})")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", default=None, help="checkpoint directory (default: the bundled one)")
+    ap.add_argument("--limit", type=int, default=None, help="time only the first NT nucleotides of E. coli")
+    ap.add_argument("--strands", default="both", choices=["both", "+", "-"])
+    ap.add_argument("--window", type=int, default=8192)
+    ap.add_argument("--margin", type=int, default=1024)
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--lengths", default="2048,8192,32768", help="comma-separated lengths for (b)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--skip-genome", action="store_true", help="only (b)")
+    ap.add_argument("--skip-versus", action="store_true", help="only (a)")
+    ap.add_argument("--quick", action="store_true", help="tiny random model, short inputs (CI smoke run)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.limit = args.limit or 3000
+        args.window, args.margin, args.lengths, args.repeats = 1024, 256, "256,512", 1
+    torch.set_num_threads(args.threads)
+    model, desc, trained = load_model(args)
+    print(f"dnaHNet: {desc}; torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu")
+    if not args.skip_genome:
+        bench_genome(model, args)
+    if not args.skip_versus:
+        bench_versus_transformer(model, trained, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

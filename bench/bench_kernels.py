@@ -1,0 +1,228 @@
+"""Triton kernels against their PyTorch references: time, achieved bandwidth, whole-model inference throughput.
+
+    python bench/bench_kernels.py                       # GPU: kernel table at 8k..128k, model throughput 8k..128k
+    python bench/bench_kernels.py --quick --threads 1   # small shapes (CI smoke run; works on CPU)
+    python bench/bench_kernels.py --quick --interpret   # CPU: also boundary agreement under the Triton interpreter
+
+Bandwidth is the minimum traffic of each op (inputs read once, outputs written once) over its time, shown against
+the device's measured copy bandwidth (a large tensor copy, read + write). On a CPU only the reference rows run:
+Triton needs a GPU (the interpreter's timings mean nothing), and those rows say so.
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+if "--interpret" in sys.argv:  # must precede the first import of triton
+    os.environ["TRITON_INTERPRET"] = "1"
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dnahnet.config import HNetConfig  # noqa: E402
+from kernels import ema_ref, routing_ref, ssd_ref  # noqa: E402
+
+
+def triton_available(device):
+    if device.type != "cuda":
+        return False, "no GPU: Triton rows skipped"
+    try:
+        from kernels import ema_triton, routing_triton, ssd_triton  # noqa: F401
+    except ImportError as err:
+        return False, f"triton does not import ({err})"
+    return True, ""
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, device, repeats):
+    """Seconds per call (after one warm-up call), and the last result."""
+    out = fn()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        out = fn()
+    sync(device)
+    return (time.perf_counter() - start) / repeats, out
+
+
+def copy_bandwidth(device, megabytes, repeats):
+    """Bytes per second of `dst.copy_(src)` counting read + write."""
+    src = torch.empty(megabytes * 2**20 // 4, device=device, dtype=torch.float32).uniform_()
+    dst = torch.empty_like(src)
+    seconds, _ = timed(lambda: dst.copy_(src), device, repeats)
+    return 2 * src.numel() * 4 / seconds
+
+
+def nbytes(*tensors):
+    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
+
+
+def kernel_cases(cfg, length, batch, device, dtype):
+    """(name, shape text, reference fn, triton fn name or None, bytes moved) for the outer stage's shapes."""
+    mc = cfg.mamba
+    d0 = cfg.d_model[0]
+    d_inner = mc.expand * d0
+    h, p, n, g = d_inner // mc.headdim, mc.headdim, mc.d_state, mc.ngroups
+    gen = torch.Generator(device=device).manual_seed(0)
+
+    def randn(*shape, dt=dtype):
+        return torch.randn(*shape, generator=gen, device=device).to(dt)
+
+    x, B, C = randn(batch, length, h, p), randn(batch, length, g, n), randn(batch, length, g, n)
+    dt = F.softplus(randn(batch, length, h, dt=torch.float32) - 2)
+    A, D = -torch.rand(h, device=device) - 0.5, randn(h, dt=torch.float32)
+    ssd_bytes = nbytes(x, dt, B, C) + nbytes(x)
+    state = randn(batch * 8, h, p, n, dt=torch.float32)
+    xs, dts, Bs, Cs = x[:1].expand(batch * 8, -1, -1, -1)[:, 0], dt[:1, 0].expand(batch * 8, -1), B[:1, 0], C[:1, 0]
+    Bs, Cs = Bs.expand(batch * 8, -1, -1), Cs.expand(batch * 8, -1, -1)
+    step_bytes = 2 * nbytes(state) + nbytes(xs, dts, Bs, Cs) + nbytes(xs)
+
+    m = length // 3  # chunks after a compression of ~3
+    z, P = randn(batch, m, d0), torch.rand(batch, m, device=device).clamp(1e-4, 1 - 1e-4)
+    ema_bytes = nbytes(z, P) + nbytes(z)
+    q, k = randn(batch, length, d0, dt=torch.float32), randn(batch, length, d0, dt=torch.float32)
+    route_bytes = nbytes(q, k) + batch * length * 5
+    hid = randn(batch, length, d0)
+    bnd = torch.rand(batch, length, generator=gen, device=device) < 1 / 3
+    gather_bytes = 2 * int(bnd.sum()) * d0 * hid.element_size() + batch * length
+
+    def ema_train(impl):
+        zz, PP = z.clone().requires_grad_(), P.clone().requires_grad_()
+        return lambda: torch.autograd.grad(impl(zz, PP), (zz, PP), torch.ones_like(z))
+
+    return [
+        ("ssd_scan", f"b{batch} l{length} h{h} p{p} n{n}",
+         lambda: ssd_ref.ssd_chunked(x, dt, A, B, C, mc.chunk_size, D=D), "ssd_triton.ssd_scan",
+         lambda f: (lambda: f(x, dt, A, B, C, mc.chunk_size, D=D)), ssd_bytes),
+        ("ssd_step", f"b{batch * 8} h{h} p{p} n{n}",
+         lambda: ssd_ref.ssd_step(state, xs, dts, A, Bs, Cs, D=D), "ssd_triton.ssd_step",
+         lambda f: (lambda: f(state, xs, dts, A, Bs, Cs, D=D)), step_bytes),
+        ("ema_scan fwd", f"b{batch} m{m} d{d0}", lambda: ema_ref.ema_chunked(z, P), "ema_triton.ema_scan",
+         lambda f: (lambda: f(z, P)), ema_bytes),
+        ("ema_scan fwd+bwd", f"b{batch} m{m} d{d0}", ema_train(ema_ref.ema_chunked), "ema_triton.ema_scan",
+         ema_train, 3 * ema_bytes),
+        ("boundary_prob", f"b{batch} l{length} d{d0}", lambda: routing_ref.boundary_prob(q, k),
+         "routing_triton.boundary_prob", lambda f: (lambda: f(q, k)), route_bytes),
+        ("gather_chunks", f"b{batch} l{length} d{d0}", lambda: routing_ref.gather_chunks(hid, bnd),
+         "routing_triton.gather_chunks", lambda f: (lambda: f(hid, bnd)), gather_bytes),
+    ]
+
+
+def resolve(path):
+    module, fn = path.split(".")
+    return getattr(__import__(f"kernels.{module}", fromlist=[fn]), fn)
+
+
+def kernel_table(cfg, lengths, batch, device, dtype, repeats, copy_bw, use_triton, note):
+    print(f"\n## Kernels (outer-stage shapes of this config, {dtype})\n")
+    print("| kernel | shape | impl | ms | GB/s | % of copy | max abs diff vs ref |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for length in lengths:
+        for name, shape, ref_fn, tri_name, make_tri, moved in kernel_cases(cfg, length, batch, device, dtype):
+            t_ref, out_ref = timed(ref_fn, device, repeats)
+            print(f"| {name} | {shape} | torch | {t_ref * 1e3:.3f} | {moved / t_ref / 1e9:.3g} | "
+                  f"{100 * moved / t_ref / copy_bw:.0f}% | |", flush=True)
+            if not use_triton:
+                print(f"| {name} | {shape} | triton | – | – | – | {note} |")
+                continue
+            t_tri, out_tri = timed(make_tri(resolve(tri_name)), device, repeats)
+            first = (lambda o: o[0] if isinstance(o, tuple) else o)
+            diff = (first(out_tri).float() - first(out_ref).float()).abs().max().item()
+            print(f"| {name} | {shape} | triton | {t_tri * 1e3:.3f} | {moved / t_tri / 1e9:.3g} | "
+                  f"{100 * moved / t_tri / copy_bw:.0f}% | {diff:.2e} |", flush=True)
+
+
+def load_model(preset, device):
+    """A bundled checkpoint when one loads, else a randomly initialised preset (boundary rates then differ)."""
+    from dnahnet.hnet import DnaHNet
+
+    try:
+        from dnahnet.checkpoint import load
+        return load(device=device).eval(), "bundled checkpoint"
+    except Exception as err:  # no checkpoint yet, or it does not load: say so and go on
+        torch.manual_seed(0)
+        return DnaHNet(HNetConfig.preset(preset)).to(device).eval(), f"random {preset} ({type(err).__name__})"
+
+
+def model_table(preset, lengths, device, repeats, use_triton, note):
+    model, what = load_model(preset, device)
+    print(f"\n## Whole-model inference ({what}, batch 1, no_grad)\n")
+    print("| length | torch nt/s | auto nt/s | speedup | max |Δ logit| | boundary decisions differ |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    previous = os.environ.get("DNAHNET_KERNELS")
+    for length in lengths:
+        ids = torch.randint(0, 4, (1, length), device=device)
+        rates, outs = {}, {}
+        for mode in ("torch", "auto") if use_triton else ("torch",):
+            os.environ["DNAHNET_KERNELS"] = mode
+            with torch.no_grad():
+                seconds, outs[mode] = timed(lambda: model(ids, return_routing=True), device, repeats)
+            rates[mode] = length / seconds
+        os.environ.pop("DNAHNET_KERNELS", None) if previous is None else os.environ.update(DNAHNET_KERNELS=previous)
+        if not use_triton:
+            print(f"| {length} | {rates['torch']:,.0f} | – | – | – | {note} |", flush=True)
+            continue
+        a, b = outs["torch"], outs["auto"]
+        flips = sum(int((ra.b != rb.b).sum()) for ra, rb in zip(a.routing, b.routing))
+        print(f"| {length} | {rates['torch']:,.0f} | {rates['auto']:,.0f} | {rates['auto'] / rates['torch']:.2f}x | "
+              f"{(a.logits - b.logits).abs().max().item():.2e} | {flips} |", flush=True)
+
+
+def agreement_table(device, quick):
+    """Boundary decisions of the Triton router vs the reference on random and on p ≈ 0.5 inputs."""
+    from kernels.routing_triton import compare_boundaries
+
+    print("\n## Boundary agreement (Triton vs reference router)\n")
+    print("| input | result |")
+    print("|---|---|")
+    gen = torch.Generator(device=device).manual_seed(1)
+    b, l, d = (2, 256, 64) if quick else (4, 32768, 128)
+    q, k = (torch.randn(b, l, d, generator=gen, device=device) for _ in range(2))
+    print(f"| random q, k ({b}x{l}x{d}) | {compare_boundaries(q, k).summary()} |")
+    prev = q[:, :-1]  # k_t ⟂ q_{t-1} plus a 1e-7 tilt: p = 0.5 up to rounding everywhere
+    ortho = k[:, 1:] - (k[:, 1:] * prev).sum(-1, keepdim=True) / (prev * prev).sum(-1, keepdim=True) * prev
+    tilt = 1e-7 * torch.randn(ortho.shape, generator=gen, device=device)
+    k_half = torch.cat([k[:, :1], ortho + tilt], dim=1)
+    print(f"| k_t ⟂ q_(t-1), p ≈ 0.5 ({b}x{l}x{d}) | {compare_boundaries(q, k_half).summary()} |")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small shapes and lengths (CI smoke run)")
+    ap.add_argument("--interpret", action="store_true",
+                    help="CPU: run the boundary-agreement check under the Triton interpreter")
+    ap.add_argument("--preset", default="small")
+    ap.add_argument("--lengths", default=None, help="comma-separated model lengths (default 8k..128k)")
+    ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16"])
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: leave torch's setting)")
+    args = ap.parse_args(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    quick = args.quick
+    lengths = ([int(x) for x in args.lengths.split(",")] if args.lengths else
+               [512, 2048] if quick else [8192, 16384, 32768, 65536, 131072])
+    repeats = args.repeats or (2 if quick else 10)
+    dtype = getattr(torch, args.dtype)
+    use_triton, note = triton_available(device)
+    copy_bw = copy_bandwidth(device, 16 if quick else 1024, repeats)
+    print(f"# Kernel benchmark on {torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}")
+    print(f"copy bandwidth (read + write): {copy_bw / 1e9:.1f} GB/s" + ("" if use_triton else f"; {note}"))
+    kernel_table(HNetConfig.preset(args.preset), lengths[:1] if quick else [8192, 131072], 1, device, dtype,
+                 repeats, copy_bw, use_triton, note)
+    model_table("tiny" if quick else args.preset, lengths, device, repeats, use_triton, note)
+    if use_triton or os.environ.get("TRITON_INTERPRET") == "1":
+        agreement_table(device, quick or device.type == "cpu")
+    else:
+        print("\n(boundary agreement needs Triton: run on a GPU, or with --interpret on a CPU)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Held-out evaluation: bits/nt of a checkpoint on each held-out genome beside order-k Markov baselines.
+
+`python -m dnahnet.evaluate CHECKPOINT --data-dir ../shared/data/genomes` scores every non-overlapping tile (both
+strands, the training context length) of each held-out genome with the model and with a Markov model trained on
+the same training genomes (best k per genome, and the single best k over all held-out genomes), and writes the
+table as markdown and CSV. The Markov results are cached (they cost a minute or two on a 2-core CPU).
+"""
+import argparse
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dnahnet.data import default_cache_dir, load_corpus, validation_windows
+from dnahnet.markov import MarkovModel, tune_orders
+from dnahnet.train import evaluate_windows, pick_device
+
+
+def markov_baselines(corpus, windows_by_genome, max_order=12, cache_dir=None, log=print):
+    """tune_orders(...) of a Markov model fitted on corpus.train (both strands), cached by data + windows."""
+    h = hashlib.sha1()
+    for rec in corpus.train:
+        h.update(rec.name.encode())
+        h.update(np.ascontiguousarray(rec.ids).tobytes()[:: max(1, len(rec) // 4096)])
+        h.update(str(len(rec)).encode())
+    for g, w in sorted(windows_by_genome.items()):
+        h.update(g.encode())
+        h.update(np.ascontiguousarray(w).tobytes())
+    h.update(str(max_order).encode())
+    path = Path(cache_dir or default_cache_dir().parent / "markov") / f"{h.hexdigest()[:20]}.json"
+    if path.exists():
+        result = json.loads(path.read_text())
+        result["bits"] = {g: {int(k): v for k, v in row.items()} for g, row in result["bits"].items()}
+        result["mean_bits"] = {int(k): v for k, v in result["mean_bits"].items()}
+        return result
+    t0 = time.time()
+    model = MarkovModel.fit([r.ids for r in corpus.train], max_order)
+    log(f"Markov counts up to order {max_order} in {time.time() - t0:.0f} s; scoring orders 1..{max_order}")
+    result = tune_orders(model, windows_by_genome)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result))
+    return result
+
+
+def evaluation_table(model_bits, markov, scored, compression=None):
+    """Rows (dicts) per held-out genome: model bits/nt, Markov best-k bits/nt and k, Markov at the overall best k."""
+    k_all = markov["best_k_overall"]
+    rows = []
+    for genome, bits in model_bits.items():
+        k = markov["best_k"][genome]
+        best = markov["bits"][genome][k]
+        row = {"genome": genome, "nt_scored": scored[genome], "dnahnet_bits_per_nt": round(bits, 4),
+               "markov_best_k": k, "markov_best_bits_per_nt": round(best, 4),
+               f"markov_k{k_all}_bits_per_nt": round(markov["bits"][genome][k_all], 4),
+               "delta_vs_best_markov": round(bits - best, 4)}
+        if compression:
+            for s, c in enumerate(compression[genome]):
+                row[f"compression_stage{s}"] = round(c, 3)
+        rows.append(row)
+    return rows
+
+
+def to_markdown(rows):
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def to_csv(rows):
+    cols = list(rows[0])
+    return "\n".join([",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in rows]) + "\n"
+
+
+def evaluate(checkpoint_path, data, holdout=None, seq_len=None, max_windows=None, max_order=12, batch_size=16,
+             device="auto", out=None, log=print):
+    """Score a checkpoint and the Markov baselines on the held-out genomes; write eval.md / eval.csv to `out`."""
+    from tqdm import tqdm
+
+    from dnahnet import checkpoint
+    device = pick_device(device)
+    model = checkpoint.load(checkpoint_path, device=device)
+    meta = _train_meta(checkpoint_path)
+    holdout = holdout or meta.get("holdout")
+    seq_len = seq_len or meta.get("seq_len") or 1024
+    if not holdout:
+        raise ValueError("no hold-out genomes given and none recorded in the checkpoint (use --holdout)")
+    corpus = load_corpus(data, holdout)
+    windows = {g: validation_windows(recs, seq_len, max_windows) for g, recs in corpus.genomes("valid").items()}
+    model_bits, scored, comps = {}, {}, {}
+    autocast = torch.bfloat16 if device.type == "cuda" else None
+    t0 = time.time()
+    for genome, w in tqdm(windows.items(), desc="model", unit="genome"):
+        bits, comp, n = evaluate_windows(model, w, batch_size, device, autocast)
+        model_bits[genome], comps[genome], scored[genome] = bits, comp, n
+    seconds = time.time() - t0
+    log(f"model scored {sum(scored.values()):,} nt in {seconds:.0f} s "
+        f"({sum(w.size for w in windows.values()) / max(seconds, 1e-9):,.0f} nt/s)")
+    markov = markov_baselines(corpus, windows, max_order, log=log)
+    rows = evaluation_table(model_bits, markov, scored, comps)
+    md = to_markdown(rows)
+    if out:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "eval.md").write_text(md + "\n")
+        (out / "eval.csv").write_text(to_csv(rows))
+        (out / "markov_orders.json").write_text(json.dumps(markov, indent=1))
+    return rows, markov
+
+
+def _train_meta(path):
+    """The "train" section a training run stored beside the checkpoint (empty when absent)."""
+    from dnahnet import checkpoint
+    try:
+        return (checkpoint.read_meta(path) or {}).get("train", {})
+    except (AttributeError, FileNotFoundError, ValueError):
+        return {}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m dnahnet.evaluate", description=__doc__.split("\n")[0])
+    p.add_argument("checkpoint", nargs="?", default=None, help="checkpoint directory (default: the bundled one)")
+    p.add_argument("--data-dir", "--data", dest="data", required=True)
+    p.add_argument("--holdout", default="", help="comma-separated file-name substrings (default: the checkpoint's)")
+    p.add_argument("--seq-len", type=int, default=0, help="window length (default: the training context)")
+    p.add_argument("--max-windows", type=int, default=0, help="tiles per genome (0 = all)")
+    p.add_argument("--max-order", type=int, default=12)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--out", default="", help="directory for eval.md / eval.csv (default: print only)")
+    ns = p.parse_args(argv)
+    if ns.threads:
+        torch.set_num_threads(ns.threads)
+    rows, markov = evaluate(ns.checkpoint, ns.data, [h for h in ns.holdout.split(",") if h] or None,
+                            ns.seq_len or None, ns.max_windows or None, ns.max_order, ns.batch_size, ns.device,
+                            ns.out or None)
+    print(to_markdown(rows))
+    print(f"\nMarkov: best k per genome {markov['best_k']}; best single k overall {markov['best_k_overall']}")
+
+
+if __name__ == "__main__":
+    main()

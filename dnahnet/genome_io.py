@@ -1,0 +1,545 @@
+"""Read genomes as real files come: GenBank, EMBL, FASTA (+ GFF3), gzipped or not, messy or not.
+
+`read_genome` never raises on bad content: it keeps every record it can read and says, in `problems`,
+what it skipped or guessed and why. Records are Biopython `SeqRecord`s with an uppercase sequence and
+`annotations["topology"]` set to "circular" or "linear". GFF3 is parsed here (Biopython has no GFF3 in core).
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import re
+import warnings
+import zlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+from Bio import BiopythonWarning, SeqIO
+from Bio.Seq import Seq
+from Bio.SeqFeature import CompoundLocation, SeqFeature, SimpleLocation
+from Bio.SeqRecord import SeqRecord
+
+DNA = b"ACGT"
+IUPAC_AMBIGUOUS = b"NRYSWKMBDHV"
+_FORMAT_ALIASES = {"gb": "genbank", "gbk": "genbank", "gbff": "genbank", "genbank": "genbank",
+                   "embl": "embl", "fa": "fasta", "fna": "fasta", "fasta": "fasta", "fas": "fasta",
+                   "gff": "gff3", "gff3": "gff3"}
+_FORMAT_NAMES = {"genbank": "GenBank", "embl": "EMBL", "fasta": "FASTA", "gff3": "GFF3", "plain": "a bare sequence"}
+
+
+@dataclass
+class GenomeFile:
+    """The records read from one file, and everything that was skipped or guessed on the way."""
+
+    records: list[SeqRecord]
+    problems: list[str] = field(default_factory=list)
+    source_name: str = ""
+    fmt: str = ""  # the format actually read
+
+    @property
+    def ids(self) -> list[str]:
+        return [r.id for r in self.records]
+
+    @property
+    def total_length(self) -> int:
+        return sum(len(r) for r in self.records)
+
+    def record(self, record_id: str) -> SeqRecord:
+        for r in self.records:
+            if r.id == record_id:
+                return r
+        raise KeyError(f"{self.source_name or 'genome'} has no record {record_id!r} (records: {', '.join(self.ids[:10])})")
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def sequence_hash(seq) -> str:
+    """First 16 hex digits of the sha256 of the uppercase sequence (str, Seq, SeqRecord or bytes): a cache key."""
+    if isinstance(seq, SeqRecord):
+        seq = seq.seq
+    data = seq if isinstance(seq, (bytes, bytearray)) else str(seq).encode("ascii", "replace")
+    return hashlib.sha256(bytes(data).upper()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------- input
+
+
+def _read_source(source, name: str | None) -> tuple[bytes, str]:
+    """Bytes of a path, bytes, or text/binary stream, and a name to use in messages."""
+    if isinstance(source, (str, Path)):
+        p = Path(source)
+        return p.read_bytes(), name or p.name
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), name or "uploaded file"
+    if hasattr(source, "read"):
+        data = source.read()
+        stream_name = getattr(source, "name", None)
+        label = name or (Path(stream_name).name if isinstance(stream_name, str) else "stream")
+        return (data.encode("utf-8") if isinstance(data, str) else bytes(data)), label
+    raise TypeError(f"read_genome needs a path, bytes or a stream, not {type(source).__name__}")
+
+
+def _to_text(data: bytes, problems: list[str]) -> str:
+    """Decompress gzip (by magic bytes), decode (UTF-8, else Latin-1), and normalise line ends."""
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as e:
+            # a truncated download: keep what decompresses
+            problems.append(f"gzip stream is damaged or truncated ({e}); read what could be decompressed")
+            data = _partial_gunzip(data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+        problems.append("file is not valid UTF-8; read as Latin-1")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _partial_gunzip(data: bytes) -> bytes:
+    d = zlib.decompressobj(16 + 15)
+    try:
+        return d.decompress(data)
+    except Exception:  # noqa: BLE001 - nothing readable
+        return b""
+
+
+def sniff_format(text: str) -> str | None:
+    """'genbank' | 'embl' | 'fasta' | 'gff3' from the first non-blank line, else None."""
+    for line in text[:200_000].splitlines():
+        s = line.strip()
+        if not s:
+            continue
+        if s.startswith("LOCUS"):
+            return "genbank"
+        if s.startswith(">"):
+            return "fasta"
+        if line.startswith("ID   "):
+            return "embl"
+        if s.startswith("##gff-version") or (s.count("\t") == 8 and not s.startswith("#")):
+            return "gff3"
+        if s.startswith("#"):
+            continue
+        return None
+    return None
+
+
+# ----------------------------------------------------------------------------------------- main entry
+
+
+def read_genome(source, fmt: str | None = None, gff=None, name: str | None = None,
+                default_topology: str = "linear") -> GenomeFile:
+    """Read a genome file into records + problems. fmt: 'genbank'/'embl'/'fasta'/'gff3' or None to sniff.
+
+    `gff` (path, bytes or stream of GFF3) attaches features to the records by seqid (for FASTA input).
+    Records whose file does not state a topology get `default_topology`, except that a description
+    saying "complete genome/sequence/chromosome" makes them circular (reported).
+    """
+    problems: list[str] = []
+    data, source_name = _read_source(source, name)
+    text = _to_text(data, problems)
+    if not text.strip():
+        return GenomeFile([], problems + ["file is empty"], source_name, "")
+
+    wanted = _FORMAT_ALIASES.get(fmt.lower().lstrip("."), None) if fmt else None
+    if fmt and wanted is None:
+        problems.append(f"unknown format {fmt!r}; guessed from the content instead")
+    found = sniff_format(text)
+    if found is None:
+        found = _plain_sequence_or_none(text)
+    if found is None:
+        first = next(l for l in text.splitlines() if l.strip())[:60]
+        return GenomeFile([], problems + [f"not recognised as GenBank, EMBL, FASTA or GFF3 (first line: {first!r})"],
+                          source_name, "")
+    if wanted and wanted != found:
+        problems.append(f"expected {_FORMAT_NAMES[wanted]} but the file is {_FORMAT_NAMES.get(found, found)}; "
+                        f"read it as {_FORMAT_NAMES.get(found, found)}"
+                        + (" (no features)" if found in ("fasta", "plain") else ""))
+
+    if found in ("genbank", "embl"):
+        records = _parse_flatfile(text, found, problems)
+    elif found == "fasta":
+        records = _parse_fasta(text, problems)
+    elif found == "plain":
+        records = _parse_fasta(f">{Path(source_name).stem or 'sequence'}\n{re.sub(r'[0-9]', '', text)}", problems)
+        problems.append("no header line: the whole file was read as one sequence")
+    else:  # gff3, maybe with an embedded ##FASTA section
+        gff_text, fasta_text = _split_gff_fasta(text)
+        if not fasta_text.strip():
+            return GenomeFile([], problems + ["GFF3 file has no ##FASTA section: give the sequence as a FASTA "
+                                              "file with this GFF3 alongside"], source_name, "gff3")
+        records = _parse_fasta(fasta_text, problems)
+        gff = gff_text.encode() if gff is None else gff
+
+    records = [r for r in (_clean_record(r, problems, default_topology) for r in records) if r is not None]
+    _dedupe_ids(records, problems)
+    if gff is not None:
+        gff_features, gff_problems = read_gff3(gff)
+        problems.extend(gff_problems)
+        attach_features(records, gff_features, problems)
+    if not records:
+        problems.append("no usable sequence record in the file")
+    return GenomeFile(records, problems, source_name, found)
+
+
+def _plain_sequence_or_none(text: str) -> str | None:
+    """A bare sequence with no header (only letters and whitespace) → 'plain'."""
+    sample = re.sub(r"[\s\d]", "", text[:20000])
+    if sample and re.fullmatch(r"[ACGTUNRYSWKMBDHVacgtunryswkmbdhv\-.]+", sample):
+        return "plain"
+    return None
+
+
+# ------------------------------------------------------------------------------- GenBank / EMBL
+
+
+def _split_flatfile(text: str) -> list[str]:
+    """One chunk of text per record: records end at a line that is just '//'."""
+    chunks = re.split(r"(?m)^//[ \t]*$\n?", text)
+    return [c for c in chunks if c.strip()]
+
+
+def _parse_flatfile(text: str, fmt: str, problems: list[str]) -> list[SeqRecord]:
+    """Parse record by record, so one malformed record costs only itself."""
+    records = []
+    for i, chunk in enumerate(_split_flatfile(text), start=1):
+        label = _chunk_label(chunk, fmt) or f"#{i}"
+        rec, notes = _parse_chunk(chunk, fmt)
+        if rec is None and fmt == "genbank":
+            repaired = _repair_locus(chunk)
+            if repaired is not None:
+                rec, notes2 = _parse_chunk(repaired, fmt)
+                if rec is not None:
+                    notes = [f"malformed LOCUS line {chunk.splitlines()[0].strip()!r} was rebuilt from the "
+                             f"sequence ({notes[0] if notes else 'unreadable'})"] + notes2
+        if rec is None and fmt == "genbank" and not re.search(r"(?m)^(ORIGIN|CONTIG)", chunk):
+            problems.append(f"record {label}: has no sequence (no ORIGIN section), skipped")
+            continue
+        if rec is None:
+            problems.append(f"record {label}: could not be read, skipped ({notes[0] if notes else 'unknown error'})")
+            continue
+        problems.extend(f"record {rec.id}: {n}" for n in notes)
+        records.append(rec)
+    return records
+
+
+def _chunk_label(chunk: str, fmt: str) -> str | None:
+    key = "LOCUS" if fmt == "genbank" else "ID"
+    for line in chunk.splitlines():
+        if line.startswith(key):
+            parts = line[len(key):].replace(";", " ").split()
+            return parts[0] if parts else None
+        if line.strip():
+            return None
+    return None
+
+
+def _parse_chunk(chunk: str, fmt: str) -> tuple[SeqRecord | None, list[str]]:
+    """(record, notes) where notes are the parser's warnings in words; record None on failure."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            rec = SeqIO.read(io.StringIO(chunk.lstrip("\n") + "//\n"), fmt)
+        except Exception as e:  # noqa: BLE001 - any parser failure skips this record only
+            return None, [_one_line(str(e)) or type(e).__name__]
+    notes = [_describe_warning(w) for w in caught if issubclass(w.category, (BiopythonWarning, UserWarning))]
+    return rec, list(dict.fromkeys(n for n in notes if n))
+
+
+def _one_line(s: str, limit: int = 200) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def _describe_warning(w) -> str:
+    msg = _one_line(str(w.message))
+    if msg.startswith("Malformed LOCUS line"):
+        line = msg.split(":", 1)[-1].strip().strip("'").replace("\\n", "").strip()
+        return f"malformed LOCUS line ({_one_line(line)!r}); the record was read anyway"
+    m = re.match(r"Expected sequence length (\d+), found (\d+)", msg)
+    if m:
+        return (f"the LOCUS line says {int(m.group(1)):,} bp but the sequence has {int(m.group(2)):,} bp; "
+                "the sequence was kept")
+    return msg
+
+
+_LOCUS_RE = re.compile(r"^LOCUS[^\n]*", re.M)
+
+
+def _repair_locus(chunk: str) -> str | None:
+    """Rebuild a LOCUS line Biopython accepts, using the name and the length of the ORIGIN sequence."""
+    m = _LOCUS_RE.search(chunk)
+    if not m:
+        return None
+    fields = m.group(0).split()
+    name = fields[1] if len(fields) > 1 else "unnamed"
+    origin = chunk.find("\nORIGIN")
+    n = len(re.sub(r"[^A-Za-z]", "", chunk[origin + 1:].split("\n", 1)[-1])) if origin >= 0 else 0
+    topology = "circular" if "circular" in fields else "linear"
+    line = f"LOCUS       {name[:16]:<16} {n:>11} bp    DNA     {topology:<8} UNK 01-JAN-1980"
+    return chunk[: m.start()] + line + chunk[m.end():]
+
+
+# -------------------------------------------------------------------------------------------- FASTA
+
+
+def _parse_fasta(text: str, problems: list[str]) -> list[SeqRecord]:
+    """A tolerant FASTA reader: text before the first '>' is reported, ';' comment lines dropped."""
+    records = []
+    head, *blocks = re.split(r"(?m)^>", text)
+    if head.strip():
+        problems.append(f"{len(head.splitlines())} line(s) before the first '>' header were ignored")
+    for block in blocks:
+        header, _, body = block.partition("\n")
+        header = header.strip()
+        seq = "".join(l.strip() for l in body.split("\n") if not l.startswith(";"))
+        seq = "".join(seq.split())
+        rid = header.split()[0] if header else f"record_{len(records) + 1}"
+        records.append(SeqRecord(Seq(seq), id=rid, name=rid[:16], description=header,
+                                 annotations={"molecule_type": "DNA"}))
+    return records
+
+
+# ------------------------------------------------------------------------------ per-record checks
+
+
+
+
+def _clean_record(rec: SeqRecord, problems: list[str], default_topology: str) -> SeqRecord | None:
+    """Uppercase the sequence, count IUPAC letters, skip records with no sequence or non-DNA characters."""
+    try:
+        raw = bytes(rec.seq)
+    except Exception:  # noqa: BLE001 - Biopython's UndefinedSequenceError: features without sequence
+        raw = b""
+    if not raw:
+        problems.append(f"record {rec.id}: has no sequence (features or CONTIG only), skipped")
+        return None
+    up = raw.upper()
+    other = up.translate(None, DNA)
+    if other:
+        counts = Counter(other)
+        bad = {chr(c): k for c, k in counts.items() if c not in IUPAC_AMBIGUOUS}
+        if bad.keys() == {"U"}:
+            up = up.replace(b"U", b"T")
+            problems.append(f"record {rec.id}: {bad['U']:,} U (RNA) letters read as T")
+            bad = {}
+        if bad:
+            first = min(up.find(c.encode()) for c in bad)
+            shown = ", ".join(f"{c!r}×{k:,}" for c, k in sorted(bad.items(), key=lambda kv: -kv[1])[:6])
+            problems.append(f"record {rec.id}: skipped, its sequence has characters that are not DNA "
+                            f"({shown}; first at position {first + 1:,})")
+            return None
+        n_amb = sum(k for c, k in counts.items() if c in IUPAC_AMBIGUOUS and c != ord("N"))
+        if n_amb:
+            letters = "".join(sorted(chr(c) for c in counts if c in IUPAC_AMBIGUOUS and c != ord("N")))
+            problems.append(f"record {rec.id}: {n_amb:,} IUPAC ambiguity letters ({letters}) read as N")
+    if up != raw:
+        rec.seq = Seq(up.decode("ascii"))
+    rec.annotations.setdefault("molecule_type", "DNA")
+    topo = str(rec.annotations.get("topology", "")).lower()
+    if topo not in ("circular", "linear"):
+        desc = (rec.description or "").lower()
+        if re.search(r"complete (genome|sequence|chromosome)", desc):
+            topo = "circular"
+            problems.append(f"record {rec.id}: topology not stated; its description says complete, "
+                            "so it is treated as circular")
+        else:
+            topo = default_topology
+    rec.annotations["topology"] = topo
+    return rec
+
+
+def _dedupe_ids(records: list[SeqRecord], problems: list[str]) -> None:
+    seen: Counter = Counter()
+    for r in records:
+        seen[r.id] += 1
+        if seen[r.id] > 1:
+            new = f"{r.id}_{seen[r.id]}"
+            problems.append(f"record id {r.id!r} occurs more than once; this copy is called {new!r}")
+            r.id = new
+
+
+# --------------------------------------------------------------------------------------------- GFF3
+
+
+def _split_gff_fasta(text: str) -> tuple[str, str]:
+    m = re.search(r"(?m)^##FASTA\s*$", text)
+    return (text, "") if m is None else (text[: m.start()], text[m.end():])
+
+
+def _parse_attributes(col: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in col.strip().strip(";").split(";"):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep:  # GTF-style 'key "value"'
+            key, _, value = item.partition(" ")
+            value = value.strip('"')
+        out[unquote(key.strip())] = [unquote(v) for v in value.split(",")]
+    return out
+
+
+def read_gff3(source) -> tuple[dict[str, list[SeqFeature]], list[str]]:
+    """GFF3 → ({seqid: [SeqFeature]}, problems). 1-based inclusive → 0-based half-open; lines sharing an
+    ID (CDS parts) or, for ID-less CDS, a Parent become one feature with a CompoundLocation in reading order.
+    CDS phase of the first part becomes /codon_start = phase + 1."""
+    problems: list[str] = []
+    if isinstance(source, str) and "\t" in source and "\n" in source:
+        text = source  # already GFF3 text
+    else:
+        data, _ = _read_source(source, None)
+        text = _to_text(data, problems)
+    text, _ = _split_gff_fasta(text)
+    groups: dict[tuple, list] = {}  # group key -> list of (seqid, type, start, end, strand, phase, attrs)
+    bad_lines: list[int] = []
+    circular: set[str] = set()
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = line.rstrip("\n").split("\t")
+        if len(cols) != 9:
+            bad_lines.append(lineno)
+            continue
+        seqid, _src, ftype, start, end, _score, strand, phase, attr_col = cols
+        try:
+            start_i, end_i = int(start), int(end)
+            if start_i < 1 or end_i < start_i:
+                raise ValueError
+        except ValueError:
+            bad_lines.append(lineno)
+            continue
+        attrs = _parse_attributes(attr_col)
+        if attrs.get("Is_circular", ["false"])[0].lower() == "true":
+            circular.add(seqid)
+        fid = attrs.get("ID", [None])[0]
+        if fid is not None:
+            key = (seqid, "ID", fid)
+        elif ftype == "CDS" and "Parent" in attrs:
+            key = (seqid, "Parent", attrs["Parent"][0], ftype)
+        else:
+            key = (seqid, "line", lineno)
+        strand_i = {"+": 1, "-": -1}.get(strand, None)
+        phase_i = int(phase) if phase in ("0", "1", "2") else None
+        groups.setdefault(key, []).append((seqid, unquote(ftype), start_i - 1, end_i, strand_i, phase_i, attrs))
+    if bad_lines:
+        shown = ", ".join(map(str, bad_lines[:5])) + (" ..." if len(bad_lines) > 5 else "")
+        problems.append(f"GFF3: {len(bad_lines)} line(s) skipped (not 9 tab-separated columns with "
+                        f"1 <= start <= end): line {shown}")
+
+    by_id = {k[2]: rows[0][6] for k, rows in groups.items() if k[1] == "ID"}
+    features: dict[str, list[SeqFeature]] = defaultdict(list)
+    for key, rows in groups.items():
+        seqid, ftype, strand = rows[0][0], rows[0][1], rows[0][4]
+        rows = sorted(rows, key=lambda r: r[2], reverse=(strand == -1))  # reading order
+        parts = [SimpleLocation(r[2], r[3], strand=strand) for r in rows]
+        loc = parts[0] if len(parts) == 1 else CompoundLocation(parts)
+        quals: dict[str, list[str]] = {}
+        for r in rows:
+            for k, v in r[6].items():
+                quals.setdefault(k, v)
+        parent = by_id.get(quals.get("Parent", [None])[0]) if "Parent" in quals else None
+        for k in ("locus_tag", "gene", "product", "Name"):  # inherit from the parent gene when missing
+            if k not in quals and parent and k in parent:
+                quals[k] = parent[k]
+        if ftype == "CDS" and rows[0][5] is not None:
+            quals["codon_start"] = [str(rows[0][5] + 1)]
+        features[seqid].append(SeqFeature(loc, type=ftype, qualifiers=quals))
+    for seqid in circular:
+        features[seqid].append(SeqFeature(SimpleLocation(0, 1), type="gff3_circular_marker"))
+    return dict(features), problems
+
+
+def _wrap_origin(f: SeqFeature, length: int) -> SeqFeature:
+    """A GFF3 feature whose end passes the end of a circular record → a join across the origin."""
+    parts = []
+    for p in f.location.parts:
+        s, e = int(p.start), int(p.end)
+        if e <= length:
+            parts.append(p)
+        elif s >= length:
+            parts.append(SimpleLocation(s - length, e - length, strand=p.strand))
+        else:
+            a, b = SimpleLocation(s, length, strand=p.strand), SimpleLocation(0, e - length, strand=p.strand)
+            parts.extend([a, b] if p.strand != -1 else [b, a])
+    f.location = parts[0] if len(parts) == 1 else CompoundLocation(parts)
+    return f
+
+
+def attach_features(records: list[SeqRecord], features: dict[str, list[SeqFeature]], problems: list[str]) -> None:
+    """Give each record the GFF3 features of its seqid (matched on id, name, or id without .version)."""
+    index: dict[str, SeqRecord] = {}
+    for r in records:
+        for k in (r.id, r.name, r.id.split(".")[0]):
+            index.setdefault(k, r)
+    for seqid, feats in features.items():
+        rec = index.get(seqid) or index.get(seqid.split(".")[0])
+        if rec is None:
+            n = sum(f.type != "gff3_circular_marker" for f in feats)
+            problems.append(f"GFF3: seqid {seqid!r} matches no sequence record ({n} features ignored)")
+            continue
+        if any(f.type == "gff3_circular_marker" for f in feats):
+            rec.annotations["topology"] = "circular"
+        feats = [f for f in feats if f.type != "gff3_circular_marker"]
+        old = [f for f in rec.features if f.type != "source"]
+        if old:
+            problems.append(f"record {rec.id}: its {len(old)} features from the file were replaced by "
+                            f"{len(feats)} GFF3 features")
+        kept, beyond = [], 0
+        for f in feats:
+            if int(f.location.end) > len(rec):
+                if rec.annotations.get("topology") == "circular" and int(f.location.start) < len(rec):
+                    f = _wrap_origin(f, len(rec))
+                else:
+                    beyond += 1
+                    continue
+            kept.append(f)
+        if beyond:
+            problems.append(f"record {rec.id}: {beyond} GFF3 features end past the sequence "
+                            f"({len(rec):,} bp) and were skipped")
+        rec.features = [f for f in rec.features if f.type == "source"] + kept
+
+
+# ------------------------------------------------------------------------------------------ writing
+
+
+def write_gff3(features_by_seqid: dict[str, list[SeqFeature]], lengths: dict[str, int] | None = None) -> str:
+    """GFF3 text of features (the inverse of `read_gff3`, for exports and round-trip tests)."""
+    out = ["##gff-version 3"]
+    for seqid, n in (lengths or {}).items():
+        out.append(f"##sequence-region {seqid} 1 {n}")
+    for seqid, feats in features_by_seqid.items():
+        for k, f in enumerate(feats):
+            q = dict(f.qualifiers)
+            fid = q.get("ID", [f"{f.type}{k + 1}"])[0]
+            q["ID"] = [fid]
+            phase_first = int(q.pop("codon_start", ["1"])[0]) - 1 if f.type == "CDS" else None
+            attrs = ";".join(f"{key}={','.join(_gff_escape(v) for v in vals)}" for key, vals in q.items())
+            for i, p in enumerate(f.location.parts):
+                strand = {1: "+", -1: "-"}.get(p.strand, ".")
+                phase = "." if phase_first is None else str(phase_first if i == 0 else _next_phase(f, i, phase_first))
+                out.append("\t".join([seqid, "dnahnet", f.type, str(int(p.start) + 1), str(int(p.end)),
+                                      ".", strand, phase, attrs]))
+    return "\n".join(out) + "\n"
+
+
+def _next_phase(f: SeqFeature, i: int, phase0: int) -> int:
+    used = sum(len(p) for p in f.location.parts[:i]) - phase0
+    return (3 - used % 3) % 3
+
+
+def _gff_escape(v: str) -> str:
+    return "".join(f"%{ord(c):02X}" if c in ";=,&\t\n%" else c for c in str(v))
+
+
+__all__ = ["GenomeFile", "read_genome", "read_gff3", "attach_features", "write_gff3", "sequence_hash",
+           "sniff_format"]

@@ -1,0 +1,504 @@
+"""Whole-genome inference: run dnaHNet over records in overlapping windows and stitch one `Trace`.
+
+Each strand pass reads a sequence (the record, or its reverse complement) in windows of `window` nt that overlap
+by `margin` nt. The first `margin` positions of a window only warm the model up (they are masked); every position
+is decided exactly once, by the one window where it lies past the margin. The model is causal (routing included),
+so a decided position sees at least `margin` nt of real context. Circular records are wrapped: the first window
+reads the last `margin` nt of the record as context. Results are written into preallocated arrays, so memory grows
+with the genome length only (a few bytes per nt), not with the activations.
+
+`python -m dnahnet.infer GENOME` runs it from the command line (see `main`).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dnahnet import cache as trace_cache
+from dnahnet.trace import FORMAT_VERSION, StageTrack, StrandPass, Trace
+
+DEFAULT_WINDOW = 8192
+DEFAULT_MARGIN = 1024
+DEFAULT_BATCH_SIZE = 4
+LATENT_SEED = 0
+MARGIN_POLICY = (
+    "Each window's first `margin` nt are warm-up context and masked; each position is decided once, by the window "
+    "where it lies past the margin. Linear records: the first window decides its own first positions (they see less "
+    "than `margin` nt of context, and position 0 of a pass has no log-probability). Circular records: the first "
+    "window reads the record's last `margin` nt as context, so the origin is decided with context. A region reads "
+    "up to `margin` nt before its start as context."
+)
+
+
+@dataclass
+class SequenceInput:
+    """One record to analyse: its id, its encoded forward strand, and whether it is circular."""
+
+    record_id: str
+    ids: np.ndarray  # (L,) uint8 token ids of the forward strand
+    circular: bool
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+def as_sequences(source, circular: bool | None = None) -> tuple[list[SequenceInput], list[str]]:
+    """str (sequence or path), Path, SeqRecord, list of SeqRecords or GenomeFile -> sequences + problems.
+
+    `circular` overrides the records' own topology (annotations["topology"] == "circular") when given.
+    """
+    from dnahnet.tokenizer import encode
+
+    problems: list[str] = []
+    if isinstance(source, (str, Path)) and _is_existing_file(source):
+        from dnahnet.genome_io import read_genome
+
+        source = read_genome(source)
+    elif isinstance(source, str):
+        text = "".join(source.split())
+        if not text.isalpha():
+            bad = sorted({c for c in text if not c.isalpha()})[:5]
+            raise ValueError(f"input is neither an existing file nor a DNA sequence (unexpected characters {bad})")
+        return [SequenceInput("sequence", encode(text), bool(circular))], problems
+    elif isinstance(source, Path):
+        raise FileNotFoundError(f"no such genome file: {source}")
+    if hasattr(source, "records"):  # GenomeFile
+        problems += list(getattr(source, "problems", []))
+        records = list(source.records)
+    elif hasattr(source, "seq"):  # SeqRecord
+        records = [source]
+    else:
+        records = list(source)
+    out, seen = [], set()
+    for i, rec in enumerate(records):
+        rid = str(getattr(rec, "id", None) or f"record_{i + 1}")
+        if rid in seen:
+            problems.append(f"record id {rid!r} appears twice; the copy at position {i + 1} is named {rid}_{i + 1}")
+            rid = f"{rid}_{i + 1}"
+        seen.add(rid)
+        seq = str(rec.seq) if hasattr(rec, "seq") else str(rec)
+        if len(seq) == 0:
+            problems.append(f"record {rid!r} has no sequence; skipped")
+            continue
+        topo = str(getattr(rec, "annotations", {}).get("topology", "")).lower() == "circular"
+        out.append(SequenceInput(rid, encode(seq), topo if circular is None else bool(circular)))
+    return out, problems
+
+
+def _is_existing_file(path) -> bool:
+    try:
+        return len(str(path)) < 4096 and Path(path).expanduser().is_file()
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------- windows
+def plan_windows(n_ext: int, lead: int, window: int, margin: int) -> list[tuple[int, int, int]]:
+    """Windows over an extended sequence of n_ext nt whose first `lead` nt are context only.
+
+    Returns (start, decide_from, decide_to): every window is [start, start + min(window, n_ext)) and decides the
+    positions [decide_from, decide_to), at least `margin` nt past its start except for the first window when
+    lead < margin. The decided ranges tile [lead, n_ext) exactly.
+    """
+    width = min(window, n_ext)
+    plan, lo = [], lead
+    while lo < n_ext:
+        start = max(0, min(lo - margin, n_ext - width))
+        hi = min(start + width, n_ext)
+        plan.append((start, lo, hi))
+        lo = hi
+    return plan
+
+
+def _pass_region(length: int, strand: str, region) -> tuple[int, int]:
+    """Record region (forward coords) -> the same region in pass coordinates."""
+    a, b = region if region is not None else (0, length)
+    return (a, b) if strand == "+" else (length - b, length - a)
+
+
+def _extended(pass_ids: np.ndarray, ra: int, rb: int, lead: int) -> np.ndarray:
+    """pass_ids[ra - lead : rb], wrapping around the origin when ra - lead < 0 (circular records)."""
+    lo = ra - lead
+    if lo >= 0:
+        return pass_ids[lo:rb]
+    wrap = pass_ids[np.arange(lo, 0) % len(pass_ids)]
+    return np.concatenate([wrap, pass_ids[:rb]])
+
+
+# ---------------------------------------------------------------------------------------------- latents
+def _hash_keys(positions: np.ndarray, salt: int) -> np.ndarray:
+    """Deterministic pseudo-random uint64 per position (splitmix64), so the subsample does not depend on windows."""
+    with np.errstate(over="ignore"):
+        x = positions.astype(np.uint64) + np.uint64(salt) * np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+class LatentSample:
+    """Keeps the latents of at most `k` chunks: those with the smallest hash keys (a seeded uniform subsample)."""
+
+    def __init__(self, k: int | None, salt: int):
+        self.k, self.salt = k, salt
+        self.keys = np.zeros(0, np.uint64)
+        self.where = np.zeros(0, np.int64)  # pass-local position of each kept chunk
+        self.vecs: np.ndarray | None = None
+
+    def add(self, where: np.ndarray, vecs: torch.Tensor):
+        if where.size == 0 or self.k == 0:
+            return
+        keys = _hash_keys(where, self.salt)
+        if self.k is not None and self.keys.size >= self.k:  # only candidates that can enter the sample
+            take = keys < self.keys.max()
+            where, keys, vecs = where[take], keys[take], vecs[torch.from_numpy(take)]
+        vecs = vecs.to(torch.float16).numpy()
+        self.keys = np.concatenate([self.keys, keys])
+        self.where = np.concatenate([self.where, where])
+        self.vecs = vecs if self.vecs is None else np.concatenate([self.vecs, vecs])
+        if self.k is not None and self.keys.size > 2 * self.k:
+            self._trim()
+
+    def _trim(self):
+        keep = np.argpartition(self.keys, self.k - 1)[: self.k]
+        self.keys, self.where, self.vecs = self.keys[keep], self.where[keep], self.vecs[keep]
+
+    def result(self, boundary_where: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """(latent_index into the ascending `boundary_where`, latents (n_kept, d) float16), in reading order."""
+        if self.k is not None and self.keys.size > self.k:
+            self._trim()
+        if self.vecs is None:
+            return np.zeros(0, np.int64), np.zeros((0, d), np.float16)
+        order = np.argsort(self.where, kind="stable")
+        index = np.searchsorted(boundary_where, self.where[order]).astype(np.int64)
+        return index, np.ascontiguousarray(self.vecs[order])
+
+
+# ---------------------------------------------------------------------------------------------- one pass
+def _run_pass(model, seq: SequenceInput, strand: str, region, window, margin, batch_size, max_latents,
+              device, on_window) -> StrandPass:
+    """Analyse one record in one reading direction; outputs in forward-strand record coordinates."""
+    from dnahnet.tokenizer import reverse_complement
+
+    length = len(seq.ids)
+    pass_ids = seq.ids if strand == "+" else reverse_complement(seq.ids)
+    ra, rb = _pass_region(length, strand, region)
+    lead = margin if seq.circular else min(margin, ra)
+    ext = _extended(pass_ids, ra, rb, lead)
+    n = rb - ra  # decided positions; pass-local index k <-> extended index k + lead <-> pass coordinate ra + k
+    plan = plan_windows(len(ext), lead, window, margin)
+    width = min(window, len(ext))
+
+    logprob = np.full(n, np.nan, np.float32)
+    p_track: list[np.ndarray] = []  # per stage (n,) float32, NaN where that router did not run
+    b_track: list[np.ndarray] = []
+    samples: list[LatentSample] = []
+    widths: list[int] = []
+    salt_base = int(hashlib.sha256(f"{seq.record_id}{strand}".encode()).hexdigest()[:8], 16) + LATENT_SEED
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _nullcontext()
+
+    for first in range(0, len(plan), batch_size):
+        batch = plan[first:first + batch_size]
+        starts = np.array([w[0] for w in batch])
+        x = torch.from_numpy(np.stack([ext[s:s + width] for s in starts]).astype(np.int64)).to(device)  # (B, W)
+        with autocast:
+            out = model(x, return_routing=True)
+        logp = torch.log_softmax(out.logits.float(), dim=-1)  # (B, W, V)
+        lp = logp[:, :-1].gather(-1, x[:, 1:, None])[..., 0].cpu().numpy()  # (B, W-1): lp[:, t-1] for local t
+        if not p_track:
+            for s, r in enumerate(out.routing):
+                p_track.append(np.full(n, np.nan, np.float32))
+                b_track.append(np.zeros(n, bool))
+                samples.append(LatentSample(max_latents, salt_base + 1000 * s))
+                widths.append(int(r.latents.shape[-1]))
+        routing = [_to_cpu(r) for r in out.routing]
+        for i, (start, lo, hi) in enumerate(batch):
+            t0 = max(lo - start, 1)  # window-local positions [t0, hi - start) get a log-probability
+            logprob[start + t0 - lead: hi - lead] = lp[i, t0 - 1: hi - start - 1]
+            for s, r in enumerate(routing):
+                pos = r["positions"][i][r["mask"][i]] + start  # extended coords where this router ran
+                sel = (pos >= lo) & (pos < hi)
+                k = pos[sel] - lead
+                p_track[s][k] = r["p"][i][r["mask"][i]][sel]
+                b_track[s][k] = r["b"][i][r["mask"][i]][sel]
+                cpos = r["chunk_positions"][i][r["chunk_mask"][i]] + start
+                csel = (cpos >= lo) & (cpos < hi)
+                vecs = r["latents"][i][torch.from_numpy(r["chunk_mask"][i])]
+                samples[s].add(cpos[csel] - lead, vecs[torch.from_numpy(csel)])
+        on_window(sum(hi - lo for _, lo, hi in batch))
+
+    def to_record(k: np.ndarray) -> np.ndarray:  # pass-local index -> forward-strand record coordinate
+        return (ra + k) if strand == "+" else (length - 1 - (ra + k))
+
+    stages = []
+    for s in range(len(p_track)):
+        ran = np.flatnonzero(~np.isnan(p_track[s]))
+        where_b = np.flatnonzero(b_track[s])
+        index, latents = samples[s].result(where_b, widths[s])
+        stages.append(StageTrack(positions=to_record(ran).astype(np.int64), p=p_track[s][ran],
+                                 boundaries=to_record(where_b).astype(np.int64), latent_index=index,
+                                 latents=latents))
+    if stages and stages[0].positions.size != n:
+        raise RuntimeError(f"internal error: stage 0 decided {stages[0].positions.size} of {n} positions")
+    full = np.full(length, np.nan, np.float32)
+    a, b = region if region is not None else (0, length)
+    full[a:b] = logprob if strand == "+" else logprob[::-1]
+    return StrandPass(record_id=seq.record_id, strand=strand, length=length, circular=seq.circular,
+                      stages=stages, logprob=full, region=tuple(region) if region is not None else None)
+
+
+def _to_cpu(r) -> dict:
+    """A StageRouting's tensors as numpy (latents stay a CPU float tensor until subsampled)."""
+    return {"positions": r.positions.cpu().numpy(), "mask": r.mask.cpu().numpy().astype(bool),
+            "p": r.p.float().cpu().numpy(), "b": r.b.cpu().numpy().astype(bool),
+            "chunk_positions": r.chunk_positions.cpu().numpy(), "chunk_mask": r.chunk_mask.cpu().numpy().astype(bool),
+            "latents": r.latents.float().cpu()}
+
+
+class _nullcontext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+# ---------------------------------------------------------------------------------------------- model identity
+def model_hash(model) -> str:
+    """sha256 over the model's config and weights (names, dtypes, bytes): any weight change changes it."""
+    h = hashlib.sha256()
+    cfg = getattr(model, "config", None)
+    if cfg is not None and hasattr(cfg, "to_json"):
+        h.update(cfg.to_json().encode())
+    for name, t in sorted(model.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:32]
+
+
+def _model_name(model) -> str:
+    return str(getattr(model, "checkpoint_name", None) or getattr(model, "name_or_path", None) or "in-memory model")
+
+
+# ---------------------------------------------------------------------------------------------- analyze
+def analyze(record_or_sequence, model=None, strands: str = "both", region=None, window: int = DEFAULT_WINDOW,
+            margin: int = DEFAULT_MARGIN, batch_size: int = DEFAULT_BATCH_SIZE, max_latents: int | None = 20000,
+            progress=None, cache: bool = True, cache_dir=None, circular: bool | None = None) -> Trace:
+    """Analyse records (str, path, SeqRecord, list of SeqRecords, GenomeFile) with dnaHNet -> `Trace`.
+
+    strands "both" | "+" | "-"; region (start, end) 0-based half-open forward coordinates, applied to every
+    record; max_latents=None keeps every chunk's latent; progress(fraction, message) is called as windows finish.
+    """
+    order = {"both": ["+", "-"], "+": ["+"], "-": ["-"]}
+    if strands not in order:
+        raise ValueError(f"strands must be 'both', '+' or '-', not {strands!r}")
+    if not (1 <= margin < window):
+        raise ValueError(f"need 1 <= margin < window, got margin={margin}, window={window}")
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    seqs, problems = as_sequences(record_or_sequence, circular)
+    if not seqs:
+        raise ValueError("no sequence to analyse" + (f": {'; '.join(problems)}" if problems else ""))
+    if region is not None:
+        region = (int(region[0]), int(region[1]))
+        for sq in seqs:
+            if not (0 <= region[0] < region[1] <= len(sq.ids)):
+                raise ValueError(f"region {region[0]}-{region[1]} is outside record {sq.record_id!r} "
+                                 f"(length {len(sq.ids):,}); need 0 <= start < end <= length")
+    if model is None or isinstance(model, (str, Path)):
+        from dnahnet.checkpoint import load
+
+        model = load(model)
+    device = next(model.parameters()).device
+    precision = "bf16-autocast" if device.type == "cuda" else "fp32"
+    settings = {"strands": strands, "region": list(region) if region else None, "window": window, "margin": margin,
+                "max_latents": max_latents, "latent_seed": LATENT_SEED, "precision": precision,
+                "format_version": FORMAT_VERSION}
+    seq_hashes = [{"record_id": s.record_id, "sha256": trace_cache.sequence_hash(s.ids), "length": len(s.ids),
+                   "circular": s.circular} for s in seqs]
+    report = progress or (lambda fraction, message: None)
+    ckpt_hash = model_hash(model)
+    key = trace_cache.cache_key(ckpt_hash, seq_hashes, settings)
+    if cache:
+        hit = trace_cache.lookup(key, cache_dir)
+        if hit is not None:
+            hit.meta["cache"] = {"hit": True, "key": key}
+            report(1.0, "cached")
+            return hit
+
+    total = sum((region[1] - region[0]) if region else len(s.ids) for s in seqs) * len(order[strands])
+    done = [0]
+    t_start = time.perf_counter()
+
+    def on_window(n_decided: int, label: str):
+        done[0] += n_decided
+        elapsed = time.perf_counter() - t_start
+        rate = done[0] / max(elapsed, 1e-9)
+        left = (total - done[0]) / max(rate, 1e-9)
+        report(done[0] / total, f"{label}: {done[0]:,}/{total:,} nt, {rate:,.0f} nt/s, ~{_duration(left)} left")
+
+    was_training = model.training
+    model.eval()
+    passes, timings = [], []
+    try:
+        with torch.inference_mode():
+            for sq in seqs:
+                for strand in order[strands]:
+                    t0 = time.perf_counter()
+                    label = f"{sq.record_id} ({strand})"
+                    sp = _run_pass(model, sq, strand, region, window, margin, batch_size, max_latents, device,
+                                   lambda k, label=label: on_window(k, label))
+                    dt = time.perf_counter() - t0
+                    nt = (region[1] - region[0]) if region else len(sq.ids)
+                    timings.append({"record_id": sq.record_id, "strand": strand, "nt": nt, "seconds": round(dt, 3),
+                                    "nt_per_s": round(nt / max(dt, 1e-9), 1)})
+                    passes.append(sp)
+    finally:
+        model.train(was_training)
+    meta = {
+        "checkpoint_hash": ckpt_hash, "checkpoint_name": _model_name(model),
+        "model_config": _config_dict(model), "sequences": seq_hashes, "settings": settings,
+        "timings": timings, "total_seconds": round(time.perf_counter() - t_start, 3),
+        "margin_policy": MARGIN_POLICY, "device": _device_name(device), "torch_threads": torch.get_num_threads(),
+        "problems": problems, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "cache": {"hit": False, "key": key},
+    }
+    trace = Trace(passes=passes, meta=meta)
+    if cache:
+        trace_cache.store(key, trace, cache_dir)
+    report(1.0, f"done in {_duration(meta['total_seconds'])}")
+    return trace
+
+
+def _config_dict(model):
+    cfg = getattr(model, "config", None)
+    return cfg.to_dict() if cfg is not None and hasattr(cfg, "to_dict") else None
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"{device.type} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+# ---------------------------------------------------------------------------------------------- summary + CLI
+def summarize(trace: Trace) -> list[dict]:
+    """One row per pass: length analysed, chunks and compression per stage, mean bits/nt, time, nt/s."""
+    timing = {(t["record_id"], t["strand"]): t for t in trace.meta.get("timings", [])}
+    rows = []
+    for sp in trace.passes:
+        n = (sp.region[1] - sp.region[0]) if sp.region else sp.length
+        row = {"record": sp.record_id, "strand": sp.strand, "nt": n}
+        n_in = n
+        for s, st in enumerate(sp.stages):
+            row[f"chunks_s{s}"] = st.n_chunks
+            row[f"compression_s{s}"] = n_in / max(st.n_chunks, 1)
+            n_in = st.n_chunks
+        bits = sp.surprisal_bits()
+        row["bits_per_nt"] = float(np.nanmean(bits)) if np.isfinite(bits).any() else float("nan")
+        t = timing.get((sp.record_id, sp.strand), {})
+        row["seconds"], row["nt_per_s"] = t.get("seconds", float("nan")), t.get("nt_per_s", float("nan"))
+        rows.append(row)
+    return rows
+
+
+def _parse_region(text: str) -> tuple[int, int]:
+    try:
+        a, b = text.replace(",", "").replace("_", "").split("-")
+        return int(a), int(b)
+    except ValueError:
+        raise SystemExit(f"--region must look like START-END (0-based, end exclusive), not {text!r}") from None
+
+
+def main(argv=None) -> int:
+    import argparse
+    import sys
+
+    from tqdm import tqdm
+
+    ap = argparse.ArgumentParser(prog="python -m dnahnet.infer",
+                                 description="Run dnaHNet over a genome (both strands) and write a trace (.npz).")
+    ap.add_argument("genome", help="GenBank/EMBL/FASTA file (gzip ok)")
+    ap.add_argument("--checkpoint", default=None, help="checkpoint directory or name (default: the bundled one)")
+    ap.add_argument("--strands", default="both", choices=["both", "+", "-"])
+    ap.add_argument("--region", default=None, help="START-END, 0-based half-open forward coordinates")
+    ap.add_argument("--record", action="append", default=None, help="analyse only this record id (repeatable)")
+    ap.add_argument("--out", default=None, help="output .npz (default: <genome name>.trace.npz here)")
+    ap.add_argument("--window", type=int, default=DEFAULT_WINDOW)
+    ap.add_argument("--margin", type=int, default=DEFAULT_MARGIN)
+    ap.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    ap.add_argument("--max-latents", type=int, default=20000, help="latents kept per stage and pass (-1: all)")
+    ap.add_argument("--no-cache", action="store_true", help="neither read nor write the trace cache")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    args = ap.parse_args(argv)
+
+    from dnahnet.genome_io import read_genome
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    path = Path(args.genome)
+    if not path.is_file():
+        print(f"error: no such file: {path}", file=sys.stderr)
+        return 2
+    genome = read_genome(path)
+    for problem in genome.problems:
+        print(f"note: {problem}", file=sys.stderr)
+    records = list(genome.records)
+    if args.record:
+        missing = [r for r in args.record if r not in {rec.id for rec in records}]
+        if missing:
+            print(f"error: no record {', '.join(missing)} in {path.name} (records: "
+                  f"{', '.join(r.id for r in records[:10])})", file=sys.stderr)
+            return 2
+        records = [r for r in records if r.id in args.record]
+    if not records:
+        print(f"error: no readable records in {path.name}", file=sys.stderr)
+        return 2
+    from dnahnet.checkpoint import load
+
+    model = load(args.checkpoint)
+    region = _parse_region(args.region) if args.region else None
+    n_strands = 2 if args.strands == "both" else 1
+    total = sum((region[1] - region[0]) if region else len(r) for r in records) * n_strands
+    bar = tqdm(total=total, unit="nt", unit_scale=True, dynamic_ncols=True, file=sys.stderr)
+
+    def progress(fraction, message):
+        bar.n = int(round(fraction * total))
+        bar.set_description_str(message.split(":")[0])
+        bar.refresh()
+
+    try:
+        trace = analyze(records, model=model, strands=args.strands, region=region, window=args.window,
+                        margin=args.margin, batch_size=args.batch_size,
+                        max_latents=None if args.max_latents < 0 else args.max_latents,
+                        progress=progress, cache=not args.no_cache)
+    except ValueError as e:
+        bar.close()
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    bar.close()
+    out = Path(args.out) if args.out else Path(path.name.split(".")[0] + ".trace.npz")
+    trace.save(out)
+    cached = " (from cache)" if trace.meta.get("cache", {}).get("hit") else ""
+    print(f"checkpoint {trace.meta.get('checkpoint_name')} [{trace.meta.get('checkpoint_hash', '')[:12]}]{cached}")
+    for row in summarize(trace):
+        stages = "  ".join(f"stage {s + 1}: {row[f'chunks_s{s}']:,} chunks (x{row[f'compression_s{s}']:.2f})"
+                           for s in range(trace.n_stages))
+        print(f"{row['record']} {row['strand']}  {row['nt']:,} nt  {stages}  {row['bits_per_nt']:.3f} bits/nt  "
+              f"{row['seconds']:.1f} s  {row['nt_per_s']:,.0f} nt/s")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,128 @@
+"""Mamba-2 layer (forward over a sequence and `step` for one token) and its pre-norm residual block.
+
+in_proj -> (z, x, B, C, dt); depthwise causal conv1d + SiLU over (x, B, C); A = -exp(A_log);
+dt = softplus(dt + dt_bias); SSD scan (kernels.dispatch); gated RMSNorm(y * silu(z)); out_proj.
+"""
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from kernels import dispatch
+from dnahnet.config import MambaConfig
+from dnahnet.transformer import RMSNorm
+
+
+@dataclass
+class MambaState:
+    """Inference state: the last d_conv inputs of the conv and the SSM state."""
+    conv: torch.Tensor  # (b, conv_dim, d_conv)
+    ssm: torch.Tensor  # (b, nheads, headdim, d_state), fp32
+
+
+class GatedRMSNorm(nn.Module):
+    """RMSNorm(y * silu(z)) * weight, in fp32."""
+
+    def __init__(self, d, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, y, z):
+        dtype = y.dtype
+        y = y.float() * F.silu(z.float())
+        y = y * torch.rsqrt(y.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (y * self.weight.float()).to(dtype)
+
+
+class Mamba2(nn.Module):
+    def __init__(self, d_model: int, cfg: MambaConfig, dt_min=0.001, dt_max=0.1, dt_floor=1e-4):
+        super().__init__()
+        self.cfg = cfg
+        self.d_inner = cfg.expand * d_model
+        self.nheads = self.d_inner // cfg.headdim
+        self.conv_dim = self.d_inner + 2 * cfg.ngroups * cfg.d_state
+        self.in_proj = nn.Linear(d_model, 2 * self.d_inner + 2 * cfg.ngroups * cfg.d_state + self.nheads, bias=False)
+        self.conv1d = nn.Conv1d(self.conv_dim, self.conv_dim, cfg.d_conv, groups=self.conv_dim, padding=cfg.d_conv - 1)
+        # dt initialised log-uniform in [dt_min, dt_max]; dt_bias is its inverse softplus (as in mamba_ssm)
+        dt = torch.exp(torch.rand(self.nheads) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+        dt = dt.clamp(min=dt_floor)
+        self.dt_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))
+        self.A_log = nn.Parameter(torch.log(torch.empty(self.nheads).uniform_(1, 16)))
+        self.D = nn.Parameter(torch.ones(self.nheads))
+        self.norm = GatedRMSNorm(self.d_inner)
+        self.out_proj = nn.Linear(self.d_inner, d_model, bias=False)
+
+    def _split(self, zxbcdt):
+        c = self.cfg
+        return torch.split(zxbcdt, [self.d_inner, self.conv_dim, self.nheads], dim=-1)
+
+    def _ssm_inputs(self, xBC):
+        c = self.cfg
+        x, B, C = torch.split(xBC, [self.d_inner, c.ngroups * c.d_state, c.ngroups * c.d_state], dim=-1)
+        shape = xBC.shape[:-1]
+        return (x.reshape(*shape, self.nheads, c.headdim), B.reshape(*shape, c.ngroups, c.d_state),
+                C.reshape(*shape, c.ngroups, c.d_state))
+
+    def forward(self, u):
+        """u (b, l, d_model) -> (b, l, d_model)."""
+        b, l, _ = u.shape
+        z, xBC, dt = self._split(self.in_proj(u))
+        xBC = F.silu(self.conv1d(xBC.transpose(1, 2))[..., :l].transpose(1, 2))  # causal depthwise conv
+        x, B, C = self._ssm_inputs(xBC)  # (b,l,h,p), (b,l,g,n), (b,l,g,n)
+        dt = F.softplus(dt.float() + self.dt_bias.float())  # (b, l, h)
+        A = -torch.exp(self.A_log.float())
+        y, _ = dispatch.ssd_scan(x, dt, A, B, C, self.cfg.chunk_size, D=self.D)
+        y = self.norm(y.reshape(b, l, self.d_inner), z)
+        return self.out_proj(y)
+
+    def allocate_inference_cache(self, batch_size, device=None, dtype=None):
+        device = device or self.in_proj.weight.device
+        dtype = dtype or self.in_proj.weight.dtype
+        c = self.cfg
+        return MambaState(
+            conv=torch.zeros(batch_size, self.conv_dim, c.d_conv, device=device, dtype=dtype),
+            ssm=torch.zeros(batch_size, self.nheads, c.headdim, c.d_state, device=device, dtype=torch.float32),
+        )
+
+    def step(self, u, state: MambaState, active=None):
+        """u (b, d_model) -> (b, d_model); updates `state` in place (only rows where `active`, if given)."""
+        z, xBC, dt = self._split(self.in_proj(u))
+        conv = torch.cat([state.conv[..., 1:], xBC.to(state.conv.dtype)[..., None]], dim=-1)  # (b, conv_dim, k)
+        xBC = (conv * self.conv1d.weight[:, 0, :]).sum(-1) + self.conv1d.bias
+        x, B, C = self._ssm_inputs(F.silu(xBC))
+        dt = F.softplus(dt.float() + self.dt_bias.float())
+        A = -torch.exp(self.A_log.float())
+        y, ssm = dispatch.ssd_step(state.ssm, x, dt, A, B, C, D=self.D)
+        _commit(state, "conv", conv, active)
+        _commit(state, "ssm", ssm, active)
+        y = self.norm(y.reshape(u.shape[0], self.d_inner), z)
+        return self.out_proj(y)
+
+
+def _commit(state, name, new, active):
+    """state.name = new, keeping the old rows where active is False."""
+    old = getattr(state, name)
+    if active is not None:
+        new = torch.where(active.view(-1, *([1] * (new.dim() - 1))), new, old)
+    setattr(state, name, new.to(old.dtype))
+
+
+class MambaBlock(nn.Module):
+    """Pre-norm residual block around a Mamba-2 layer (no MLP, as in H-Net's encoders/decoders)."""
+
+    def __init__(self, d_model, cfg: MambaConfig, eps=1e-5):
+        super().__init__()
+        self.norm = RMSNorm(d_model, eps)
+        self.mixer = Mamba2(d_model, cfg)
+
+    def forward(self, x):
+        return x + self.mixer(self.norm(x))
+
+    def allocate_inference_cache(self, batch_size, device=None, dtype=None):
+        return self.mixer.allocate_inference_cache(batch_size, device, dtype)
+
+    def step(self, x, state, active=None):
+        return x + self.mixer.step(self.norm(x), state, active)

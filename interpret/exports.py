@@ -1,0 +1,347 @@
+"""Files a user takes away: figures (PNG/SVG/HTML), tables (CSV), tracks (BED/bedGraph/GFF3) and zip bundles.
+
+Coordinates: a Trace holds 0-based forward-strand positions. BED and bedGraph are 0-based half-open
+(start = first base, end = one past the last); GFF3 is 1-based inclusive (start + 1, end). Chunks are the
+half-open spans of `dnahnet.trace.chunk_spans`, so a chunk of the "-" pass covers (next boundary, boundary].
+Static images come from kaleido (>= 1, driving Chromium) and fall back to matplotlib when it is missing,
+so the user always gets a file.
+"""
+from __future__ import annotations
+
+import atexit
+import gzip
+import io
+import re
+import shutil
+import threading
+import warnings
+import zipfile
+from typing import Iterable, Mapping
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+
+from interpret.style import WIDTH, stage_label
+
+FIGURE_FORMATS = ("png", "svg", "html", "pdf")
+
+# ------------------------------------------------------------------------------------------ figures
+
+_kaleido_lock = threading.Lock()
+_kaleido_state: dict = {"started": False, "error": None}
+
+
+def find_browser() -> str | None:
+    """Path of a Chrome/Chromium kaleido can drive, or None."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def static_backend() -> str:
+    """'kaleido' when PNG/SVG come from Chromium, else 'matplotlib (<why>)'."""
+    if _kaleido_state["error"]:
+        return f"matplotlib ({_kaleido_state['error']})"
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        return "matplotlib (kaleido is not installed)"
+    if find_browser() is None:
+        return "matplotlib (no Chromium found: run `make browser` or apt-get install chromium)"
+    return "kaleido"
+
+
+def _ensure_kaleido() -> bool:
+    """Start kaleido's persistent Chromium once (exports then take ~0.1 s instead of ~2 s)."""
+    if _kaleido_state["error"]:
+        return False
+    if _kaleido_state["started"]:
+        return True
+    if static_backend() != "kaleido":
+        return False
+    try:
+        import kaleido
+
+        kaleido.start_sync_server(silence_warnings=True)
+        atexit.register(_stop_kaleido)
+        _kaleido_state["started"] = True
+        return True
+    except Exception as e:  # noqa: BLE001 - any failure means: use the fallback
+        _kaleido_state["error"] = f"kaleido could not start: {e}"
+        return False
+
+
+def _stop_kaleido() -> None:
+    try:
+        import kaleido
+
+        kaleido.stop_sync_server(silence_warnings=True)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def figure_to_bytes(fig, fmt: str, width: int | None = WIDTH, height: int | None = None,
+                    scale: float = 1.0) -> bytes:
+    """Bytes of a plotly (or matplotlib) figure as png/svg/pdf/html. HTML embeds plotly.js (works offline)."""
+    fmt = fmt.lower().lstrip(".")
+    if fmt not in FIGURE_FORMATS:
+        raise ValueError(f"unknown figure format {fmt!r}; choose one of {', '.join(FIGURE_FORMATS)}")
+    if hasattr(fig, "savefig"):  # matplotlib figure (feature maps)
+        return _mpl_bytes(fig, fmt)
+    height = height or fig.layout.height or 500
+    if fmt == "html":
+        return fig.to_html(include_plotlyjs=True, full_html=True,
+                           config={"displaylogo": False, "responsive": True}).encode()
+    with _kaleido_lock:
+        if _ensure_kaleido():
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return static_copy(fig).to_image(format=fmt, width=width, height=height, scale=scale)
+            except Exception as e:  # noqa: BLE001
+                _kaleido_state["error"] = f"kaleido export failed: {str(e).splitlines()[0][:200]}"
+    from interpret.mpl_render import plotly_to_matplotlib
+
+    mfig = plotly_to_matplotlib(fig, width=width or WIDTH, height=height)
+    return _mpl_bytes(mfig, fmt, dpi=100 * scale, close=True)
+
+
+def static_copy(fig, max_points: int = 300_000):
+    """The figure with WebGL traces turned into SVG ones when small enough: headless Chromium renders WebGL
+    slowly and puts it into an SVG as a bitmap; SVG traces stay vector and export several times faster."""
+    gl = [t for t in fig.data if t.type == "scattergl"]
+    if not gl or sum(len(t.x) if t.x is not None else 0 for t in gl) > max_points:
+        return fig
+    d = fig.to_dict()
+    for t in d["data"]:
+        if t.get("type") == "scattergl":
+            t["type"] = "scatter"
+    import plotly.graph_objects as go
+
+    return go.Figure(d)
+
+
+def _mpl_bytes(mfig, fmt: str, dpi: float = 150, close: bool = False) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "html":
+        mfig.savefig(buf, format="svg", bbox_inches="tight")
+        svg = buf.getvalue().decode()
+        svg = svg[svg.find("<svg"):]
+        out = f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{svg}</body></html>".encode()
+    else:
+        mfig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
+        out = buf.getvalue()
+    if close:
+        import matplotlib.pyplot as plt
+
+        plt.close(mfig)
+    return out
+
+
+# ------------------------------------------------------------------------------------------- tables
+
+
+def table_to_csv(df: pd.DataFrame) -> bytes:
+    """CSV bytes of a table; a meaningful (non-range) index is kept as columns."""
+    keep_index = not isinstance(df.index, pd.RangeIndex)
+    return df.to_csv(index=keep_index).encode()
+
+
+# ------------------------------------------------------------------------------------------- tracks
+
+_GFF_SEQID_OK = re.compile(r"[^a-zA-Z0-9.:^*$@!+_?\-|]")
+
+
+def _gff_seqid(s: str) -> str:
+    return _GFF_SEQID_OK.sub(lambda m: quote(m.group(0), safe=""), str(s))
+
+
+def _gff_attr(s: str) -> str:
+    return quote(str(s), safe=" :^*$@!+_?-|./()'\"#<>[]{}~")
+
+
+def _bed_name(s: str) -> str:
+    return re.sub(r"\s+", "_", str(s))
+
+
+def _passes(trace, records: Iterable[str] | None, strands: Iterable[str]):
+    keep_rec = set(records) if records is not None else None
+    keep_str = set(strands)
+    return [sp for sp in trace.passes if sp.strand in keep_str and (keep_rec is None or sp.record_id in keep_rec)]
+
+
+def _p_at(stage_track, xs: np.ndarray) -> np.ndarray:
+    """p of `stage_track` at record positions `xs` (0 where the router did not run there)."""
+    pos = np.asarray(stage_track.positions)
+    if pos.size == 0 or xs.size == 0:
+        return np.zeros(xs.shape, dtype=np.float32)
+    order = np.argsort(pos, kind="stable")
+    spos = pos[order]
+    i = np.clip(np.searchsorted(spos, xs), 0, spos.size - 1)
+    hit = spos[i] == xs
+    return np.where(hit, np.asarray(stage_track.p)[order][i], 0.0).astype(np.float32)
+
+
+def chunk_table(trace, stage: int, records: Iterable[str] | None = None, strands: Iterable[str] = ("+", "-"),
+                region: tuple[int, int] | None = None) -> pd.DataFrame:
+    """One row per chunk: record_id, strand, stage, index (reading order, 1-based), start, end (0-based
+    half-open), boundary (where the chunk starts in reading order), p (router probability there)."""
+    frames = []
+    for sp in _passes(trace, records, strands):
+        st = sp.stages[stage]
+        spans = sp.chunk_spans(stage)  # (n, 2)
+        b = np.asarray(st.boundaries, dtype=np.int64)
+        df = pd.DataFrame({"record_id": sp.record_id, "strand": sp.strand, "stage": stage,
+                           "index": np.arange(1, len(b) + 1), "start": spans[:, 0], "end": spans[:, 1],
+                           "boundary": b, "p": _p_at(st, b)})
+        if region is not None:
+            df = df[(df["end"] > region[0]) & (df["start"] < region[1])]
+        frames.append(df)
+    if not frames:
+        return pd.DataFrame(columns=["record_id", "strand", "stage", "index", "start", "end", "boundary", "p"])
+    out = pd.concat(frames, ignore_index=True)
+    return out[out["end"] > out["start"]].reset_index(drop=True)
+
+
+def boundaries_bed(trace, stage: int, records: Iterable[str] | None = None, strands: Iterable[str] = ("+", "-"),
+                   region: tuple[int, int] | None = None) -> str:
+    """BED6 of the chunks of one stage: `chrom start end name score strand`, 0-based half-open, sorted.
+
+    name = S<stage><strand>_<k> (k-th chunk in that pass's reading order), score = round(1000·p) at its boundary.
+    """
+    label = stage_label(stage)
+    ct = chunk_table(trace, stage, records, strands, region)
+    rec_order = {r: i for i, r in enumerate(trace.record_ids)}
+    ct = ct.assign(_r=ct["record_id"].map(rec_order)).sort_values(["_r", "start", "strand"], kind="stable")
+    head = (f'track name="dnaHNet_{label.replace(" ", "")}_chunks" description="dnaHNet {label} chunks '
+            f'(score = 1000 x boundary probability)" useScore=0\n')
+    tag = f"S{stage + 1}"
+    lines = [f"{_bed_name(r)}\t{s}\t{e}\t{tag}{d}_{k}\t{min(1000, max(0, int(round(1000 * p))))}\t{d}"
+             for r, s, e, d, k, p in zip(ct["record_id"].tolist(), ct["start"].tolist(), ct["end"].tolist(),
+                                         ct["strand"].tolist(), ct["index"].tolist(), ct["p"].tolist())]
+    return head + "\n".join(lines) + ("\n" if lines else "")
+
+
+def track_values(sp, kind: str, stage: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, values) of a per-position track of one pass: kind 'p' (of `stage`) or 'surprisal' (bits)."""
+    if kind == "p":
+        st = sp.stages[stage]
+        return np.asarray(st.positions, dtype=np.int64), np.asarray(st.p, dtype=np.float64)
+    if kind == "surprisal":
+        return np.arange(sp.length, dtype=np.int64), sp.surprisal_bits().astype(np.float64)
+    raise ValueError(f"unknown track {kind!r}: use 'p' or 'surprisal'")
+
+
+def bedgraph(trace, kind: str, strand: str = "+", stage: int = 0, records: Iterable[str] | None = None,
+             decimals: int | None = None, region: tuple[int, int] | None = None) -> str:
+    """bedGraph (4 columns, 0-based half-open) of p per stage or surprisal for one strand pass.
+
+    Values are rounded to `decimals` (3 for p, 2 for surprisal) and runs of equal values on adjacent
+    positions are merged into one line; undecided positions (NaN) are left out.
+    """
+    decimals = (3 if kind == "p" else 2) if decimals is None else decimals
+    what = f"{stage_label(stage)} boundary probability" if kind == "p" else "surprisal (bits)"
+    short = f"p_{stage_label(stage).replace(' ', '')}" if kind == "p" else "surprisal"
+    head = (f'track type=bedGraph name="dnaHNet_{short}_{"plus" if strand == "+" else "minus"}" '
+            f'description="dnaHNet {what}, {strand} strand pass" visibility=full autoScale=on\n')
+    out = [head]
+    for sp in _passes(trace, records, [strand]):
+        pos, val = track_values(sp, kind, stage)
+        ok = np.isfinite(val)
+        if region is not None:
+            ok &= (pos >= region[0]) & (pos < region[1])
+        pos, val = pos[ok], np.round(val[ok], decimals)
+        if pos.size == 0:
+            continue
+        order = np.argsort(pos, kind="stable")
+        pos, val = pos[order], val[order]
+        new = np.ones(pos.size, dtype=bool)
+        new[1:] = (pos[1:] != pos[:-1] + 1) | (val[1:] != val[:-1])
+        first = np.flatnonzero(new)
+        last = np.append(first[1:], pos.size) - 1
+        chrom = _bed_name(sp.record_id)
+        fmt = f"{{:.{decimals}f}}"
+        out.append("".join([f"{chrom}\t{s}\t{e}\t{fmt.format(v)}\n" for s, e, v in
+                            zip(pos[first].tolist(), (pos[last] + 1).tolist(), val[first].tolist())]))
+    return "".join(out)
+
+
+def chunks_gff3(trace, stages: Iterable[int] | None = None, records: Iterable[str] | None = None,
+                strands: Iterable[str] = ("+", "-"), region: tuple[int, int] | None = None) -> str:
+    """GFF3 of the chunks (type biological_region, 1-based inclusive). Each chunk of stage s-1 gets
+    Parent = the stage-s chunk of the same pass that contains it (Stage 1 chunks nest in Stage 2 ones)."""
+    stages = list(range(trace.n_stages)) if stages is None else sorted(stages)
+    lines = ["##gff-version 3"]
+    passes = _passes(trace, records, strands)
+    lengths = {sp.record_id: sp.length for sp in passes}
+    for rid, n in lengths.items():
+        lines.append(f"##sequence-region {_gff_seqid(rid)} 1 {n}")
+    tables = {s: chunk_table(trace, s, records, strands, region) for s in stages}
+    body = []
+    for s in stages:
+        ct = tables[s]
+        parent_ids = np.full(len(ct), "", dtype=object)
+        if s + 1 in tables and len(ct):
+            parent_ids = _parents(ct, tables[s + 1])
+        ids = _chunk_ids(ct)
+        seqid = ct["record_id"].map(_gff_seqid).tolist()
+        label = _gff_attr(f"{stage_label(s)} chunk")
+        for q, st, en, d, p, i, par, k in zip(seqid, ct["start"].tolist(), ct["end"].tolist(),
+                                              ct["strand"].tolist(), ct["p"].tolist(), ids, parent_ids,
+                                              ct["index"].tolist()):
+            attrs = f"ID={i};Name={label};stage={s + 1};index={k}" + (f";Parent={par}" if par else "")
+            body.append((q, st, -s, f"{q}\tdnaHNet\tbiological_region\t{st + 1}\t{en}\t{p:.3f}\t{d}\t.\t{attrs}"))
+    rec_order = {_gff_seqid(r): i for i, r in enumerate(trace.record_ids)}
+    body.sort(key=lambda t: (rec_order.get(t[0], 0), t[1], t[2]))  # parents before children at equal starts
+    lines.extend(t[3] for t in body)
+    return "\n".join(lines) + "\n"
+
+
+def _chunk_ids(ct: pd.DataFrame) -> list[str]:
+    return [f"{_gff_attr(r)}.S{s + 1}{'p' if d == '+' else 'm'}.{k}" for r, s, d, k in
+            zip(ct["record_id"].tolist(), ct["stage"].tolist(), ct["strand"].tolist(), ct["index"].tolist())]
+
+
+def _parents(child: pd.DataFrame, parent: pd.DataFrame) -> np.ndarray:
+    """ID of the chunk in `parent` (same record and pass) that contains each row of `child`, or ''."""
+    out = np.full(len(child), "", dtype=object)
+    pids = np.asarray(_chunk_ids(parent), dtype=object)
+    for (rid, strand), rows in child.groupby(["record_id", "strand"], sort=False):
+        sel = np.flatnonzero((parent["record_id"] == rid).to_numpy() & (parent["strand"] == strand).to_numpy())
+        if sel.size == 0:
+            continue
+        ps, pe = parent["start"].to_numpy()[sel], parent["end"].to_numpy()[sel]
+        order = np.argsort(ps, kind="stable")
+        ps, pe, sel = ps[order], pe[order], sel[order]
+        cs, ce = rows["start"].to_numpy(), rows["end"].to_numpy()
+        j = np.searchsorted(ps, cs, side="right") - 1
+        ok = (j >= 0) & (ce <= pe[np.clip(j, 0, None)])
+        out[rows.index.to_numpy()[ok]] = pids[sel[j[ok]]]
+    return out
+
+
+# ------------------------------------------------------------------------------------------ bundles
+
+
+def gzip_bytes(data: bytes | str, level: int = 1) -> bytes:
+    """gzip at a fast level: genome-wide tracks are large and mostly compress well anyway."""
+    return gzip.compress(data.encode() if isinstance(data, str) else data, compresslevel=level, mtime=0)
+
+
+def report_zip(files: Mapping[str, bytes | str], root: str = "dnahnet_report") -> bytes:
+    """A zip of `files` (relative path -> content) under `root/`, for one-click download of a report."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
+        for name, data in files.items():
+            data = data.encode() if isinstance(data, str) else data
+            already = name.endswith((".gz", ".png", ".zip", ".npz"))
+            z.writestr(f"{root}/{name}" if root else name, data,
+                       compress_type=zipfile.ZIP_STORED if already else zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
+__all__ = ["figure_to_bytes", "static_backend", "find_browser", "table_to_csv", "chunk_table", "boundaries_bed",
+           "bedgraph", "track_values", "chunks_gff3", "gzip_bytes", "report_zip", "FIGURE_FORMATS"]

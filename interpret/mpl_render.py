@@ -1,0 +1,259 @@
+"""Draw a plotly figure with matplotlib: the browser-free fallback for PNG/SVG/PDF export.
+
+Not a general plotly renderer: it covers what `interpret.figures` builds (scatter/scattergl lines, markers,
+text and filled polygons, bars with error bars, histograms, heatmaps, subplots by axis domain, reference
+lines, subplot titles, legend), so a user without Chromium still gets the same data in a file.
+"""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from interpret.style import mpl_rc  # noqa: E402
+
+_DASH = {"solid": "-", "dot": ":", "dash": "--", "longdash": "--", "dashdot": "-.", "longdashdot": "-."}
+_MARKER = {"circle": "o", "square": "s", "diamond": "D", "triangle-up": "^", "triangle-down": "v",
+           "triangle-right": ">", "triangle-left": "<", "line-ns": "|", "line-ew": "_", "cross": "P", "x": "x",
+           "star": "*"}
+
+
+def _arr(v) -> np.ndarray | None:
+    """plotly data (list/tuple/ndarray with None gaps) -> float array with NaN gaps, or object array."""
+    if v is None:
+        return None
+    a = np.asarray(v, dtype=object) if not isinstance(v, np.ndarray) else v
+    if a.dtype.kind in "fiub":
+        return a.astype(float)
+    try:
+        return np.array([np.nan if x is None else float(x) for x in a], dtype=float)
+    except (TypeError, ValueError):
+        return np.array(["" if x is None else str(x) for x in a], dtype=object)
+
+
+def _color(c, default="#444444"):
+    if c is None or isinstance(c, (list, tuple, np.ndarray)):
+        return default
+    c = str(c)
+    if c.startswith("rgba("):
+        r, g, b, a = (float(x) for x in c[5:-1].split(","))
+        return (r / 255, g / 255, b / 255, a)
+    if c.startswith("rgb("):
+        r, g, b = (float(x) for x in c[4:-1].split(","))
+        return (r / 255, g / 255, b / 255)
+    return c
+
+
+def _axis_key(ref: str, letter: str) -> str:
+    """'x2' -> 'xaxis2', 'x' -> 'xaxis'."""
+    return f"{letter}axis{ref[1:]}"
+
+
+class _Axes:
+    """matplotlib axes per plotly (xaxis, yaxis) pair, placed by the layout domains."""
+
+    def __init__(self, fig, mfig, width, height):
+        lay = fig.layout
+        m = lay.margin
+        self.l, self.r = (m.l if m.l is not None else 80), (m.r if m.r is not None else 80)
+        self.t, self.b = (m.t if m.t is not None else 100), (m.b if m.b is not None else 80)
+        self.W, self.H = width, height
+        self.lay, self.mfig = lay, mfig
+        self.axes: dict[tuple[str, str], plt.Axes] = {}
+        self.categories: dict[int, list] = {}
+
+    def paper_to_fig(self, x, y):
+        pw, ph = self.W - self.l - self.r, self.H - self.t - self.b
+        return (self.l + x * pw) / self.W, (self.b + y * ph) / self.H
+
+    def get(self, xref="x", yref="y"):
+        key = (xref, yref)
+        if key not in self.axes:
+            xa, ya = self.lay[_axis_key(xref, "x")], self.lay[_axis_key(yref, "y")]
+            xd = xa.domain if xa.domain else (0, 1)
+            yd = ya.domain if ya.domain else (0, 1)
+            x0, y0 = self.paper_to_fig(xd[0], yd[0])
+            x1, y1 = self.paper_to_fig(xd[1], yd[1])
+            ax = self.mfig.add_axes((x0, y0, max(x1 - x0, 0.01), max(y1 - y0, 0.01)))
+            self.axes[key] = ax
+            self._style(ax, xa, ya)
+        return self.axes[key]
+
+    def _style(self, ax, xa, ya):
+        for a, set_label, set_scale, set_lim, set_ticks in (
+                (xa, ax.set_xlabel, ax.set_xscale, ax.set_xlim, ax.set_xticks),
+                (ya, ax.set_ylabel, ax.set_yscale, ax.set_ylim, ax.set_yticks)):
+            if a.title and a.title.text:
+                set_label(a.title.text.replace("<br>", "\n"))
+            if a.type == "log":
+                set_scale("log")
+            if a.range is not None and a.type != "category":
+                lo, hi = a.range
+                set_lim(10 ** lo if a.type == "log" else lo, 10 ** hi if a.type == "log" else hi)
+            if a.tickvals is not None and a.ticktext is not None:
+                set_ticks(list(a.tickvals), [str(t) for t in a.ticktext])
+            if a.showticklabels is False:
+                (ax.set_xticklabels if a is xa else ax.set_yticklabels)([])
+        if ya.autorange == "reversed":
+            ax.invert_yaxis()
+
+    def cat(self, ax, values):
+        """Category labels -> positions, shared per axes."""
+        cats = self.categories.setdefault(id(ax), [])
+        for v in values:
+            if v not in cats:
+                cats.append(v)
+        return np.array([cats.index(v) for v in values], dtype=float)
+
+    def finish_categories(self):
+        for ax in self.axes.values():
+            cats = self.categories.get(id(ax))
+            if cats:
+                ax.set_xticks(range(len(cats)), [str(c) for c in cats], rotation=30, ha="right")
+
+
+def plotly_to_matplotlib(fig, width: int = 1280, height: int = 500):
+    """A matplotlib Figure showing the same data as plotly `fig` (see module docstring for coverage)."""
+    with plt.rc_context(mpl_rc()):
+        mfig = plt.figure(figsize=(width / 100, height / 100), dpi=100)
+        axes = _Axes(fig, mfig, width, height)
+        bar_groups: dict[int, list] = {}
+        prev_xy = None
+        for tr in fig.data:
+            ax = axes.get(getattr(tr, "xaxis", None) or "x", getattr(tr, "yaxis", None) or "y")
+            kind = tr.type
+            name = tr.name if (tr.showlegend is not False and tr.name) else None
+            if kind in ("scatter", "scattergl"):
+                prev_xy = _scatter(ax, axes, tr, name, prev_xy)
+            elif kind == "bar":
+                bar_groups.setdefault(id(ax), []).append((ax, tr, name))
+            elif kind == "histogram":
+                x = _arr(tr.x)
+                x = x[np.isfinite(x)] if x.dtype.kind == "f" else x
+                ax.hist(x, bins=(tr.nbinsx or 50), color=_color(tr.marker.color), alpha=tr.opacity or 0.7, label=name)
+            elif kind == "heatmap":
+                z = np.asarray(tr.z, dtype=float)
+                ax.imshow(z, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest")
+        for group in bar_groups.values():
+            _bars(group, axes, fig.layout.barmode or "group")
+        axes.finish_categories()
+        _shapes(fig, axes)
+        _annotations(fig, axes, mfig)
+        title = fig.layout.title.text if fig.layout.title else None
+        if title:
+            mfig.suptitle(title.replace("<br>", "\n"), x=0.01, ha="left", fontsize=12)
+        handles, labels = [], []
+        for ax in axes.axes.values():
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                if lab not in labels and not lab.startswith("_"):
+                    handles.append(h)
+                    labels.append(lab)
+        if handles and fig.layout.showlegend is not False:
+            mfig.legend(handles, labels, loc="upper right", ncol=min(6, len(labels)), fontsize=8,
+                        bbox_to_anchor=(0.99, 0.995))
+    return mfig
+
+
+def _scatter(ax, axes, tr, name, prev_xy):
+    x, y = _arr(tr.x), _arr(tr.y)
+    if y is None:
+        return prev_xy
+    if x is None:
+        x = np.arange(len(y), dtype=float)
+    if x.dtype == object:
+        x = axes.cat(ax, list(x))
+    mode = tr.mode or "lines"
+    line_color = _color(tr.line.color if tr.line else None, None) or _color(tr.marker.color if tr.marker else None)
+    if tr.fill == "toself":
+        ax.fill(x, y, color=_color(tr.fillcolor or line_color), alpha=1.0 if tr.fillcolor else 0.6,
+                linewidth=0, label=name)
+    elif tr.fill == "tonexty" and prev_xy is not None and len(prev_xy[0]) == len(x):
+        ax.fill_between(x, prev_xy[1], y, color=_color(tr.fillcolor or line_color), alpha=0.3, linewidth=0,
+                        label=name)
+    elif tr.fill == "tozeroy":
+        ax.fill_between(x, 0, y, color=_color(tr.fillcolor or line_color), alpha=0.4, linewidth=0, label=name)
+    if "lines" in mode and not (tr.line and tr.line.width == 0):
+        ax.plot(x, y, color=line_color, linestyle=_DASH.get((tr.line.dash if tr.line else None) or "solid", "-"),
+                linewidth=min(2.0, (tr.line.width if tr.line and tr.line.width else 1.5) * 0.75),
+                label=None if tr.fill in ("toself", "tonexty") else name)
+    if "markers" in mode:
+        mk = tr.marker
+        c = mk.color
+        sym = mk.symbol if isinstance(mk.symbol, str) else "circle"
+        size = mk.size if isinstance(mk.size, (int, float)) else 6
+        if isinstance(c, (list, tuple, np.ndarray)) and len(c) == len(x) and _arr(c).dtype.kind == "f":
+            sc = ax.scatter(x, y, c=_arr(c), s=size ** 2 * 0.5, cmap="viridis", marker=_MARKER.get(sym, "o"),
+                            label=name, linewidths=0)
+            if mk.showscale:
+                plt.colorbar(sc, ax=ax, fraction=0.03)
+        else:
+            cols = [_color(v) for v in c] if isinstance(c, (list, tuple, np.ndarray)) else _color(c, line_color)
+            ax.scatter(x, y, c=cols, s=size ** 2 * 0.5, marker=_MARKER.get(sym, "o"), linewidths=0,
+                       label=name if "lines" not in mode else None)
+    if "text" in mode and tr.text is not None:
+        txt = list(tr.text) if not isinstance(tr.text, str) else [tr.text] * len(x)
+        fc = tr.textfont.color if tr.textfont else None
+        for i, (xi, yi, t) in enumerate(zip(x[:600], y[:600], txt[:600])):
+            col = fc[i] if isinstance(fc, (list, tuple, np.ndarray)) else fc
+            ax.text(xi, yi, str(t), ha="center", va="center", fontsize=7, color=_color(col, "#222222"))
+    return x, y
+
+
+def _bars(group, axes, barmode):
+    n = len(group)
+    width = 0.8 / (n if barmode == "group" else 1)
+    for i, (ax, tr, name) in enumerate(group):
+        horizontal = tr.orientation == "h"
+        cat_vals, num = (_arr(tr.y), _arr(tr.x)) if horizontal else (_arr(tr.x), _arr(tr.y))
+        pos = axes.cat(ax, list(cat_vals)) if cat_vals.dtype == object else cat_vals
+        if cat_vals.dtype == object and barmode == "group":
+            pos = pos + (i - (n - 1) / 2) * width
+        c = tr.marker.color
+        cols = [_color(v) for v in c] if isinstance(c, (list, tuple, np.ndarray)) else _color(c)
+        err = None
+        if tr.error_y and tr.error_y.array is not None and not horizontal:
+            up = _arr(tr.error_y.array)
+            lo = _arr(tr.error_y.arrayminus) if tr.error_y.arrayminus is not None else up
+            err = np.vstack([lo, up])
+        bw = width if cat_vals.dtype == object else (np.median(np.diff(np.unique(pos))) if len(pos) > 1 else 1.0)
+        if horizontal:
+            ax.barh(pos, num, height=bw, color=cols, label=name)
+        else:
+            ax.bar(pos, num, width=bw, color=cols, label=name, yerr=err, capsize=2,
+                   error_kw={"elinewidth": 0.8, "ecolor": "#333333"})
+
+
+def _shapes(fig, axes):
+    for sh in fig.layout.shapes or ():
+        xref = (sh.xref or "x").replace(" domain", "")
+        yref = (sh.yref or "y").replace(" domain", "")
+        if xref == "paper" or yref == "paper":
+            continue
+        ax = axes.get(xref, yref)
+        col = _color(sh.line.color if sh.line else None, "#555555")
+        ls = _DASH.get((sh.line.dash if sh.line else None) or "solid", "-")
+        y_is_domain = "domain" in (sh.yref or "")
+        x_is_domain = "domain" in (sh.xref or "")
+        if sh.type == "line":
+            if y_is_domain and sh.x0 == sh.x1:
+                ax.axvline(sh.x0, color=col, linestyle=ls, linewidth=1)
+            elif x_is_domain and sh.y0 == sh.y1:
+                ax.axhline(sh.y0, color=col, linestyle=ls, linewidth=1)
+            else:
+                ax.plot([sh.x0, sh.x1], [sh.y0, sh.y1], color=col, linestyle=ls, linewidth=1)
+        elif sh.type == "rect" and y_is_domain:
+            ax.axvspan(sh.x0, sh.x1, color=_color(sh.fillcolor, "#DDDDDD"), alpha=sh.opacity or 0.2, linewidth=0)
+
+
+def _annotations(fig, axes, mfig):
+    for an in fig.layout.annotations or ():
+        if not an.text:
+            continue
+        text = str(an.text).replace("<br>", "\n").replace("<b>", "").replace("</b>", "")
+        if an.xref == "paper" and an.yref == "paper":
+            fx, fy = axes.paper_to_fig(an.x, an.y)
+            mfig.text(fx, fy, text, ha="center", va="bottom", fontsize=9)
+        elif an.xref and an.yref and "domain" not in an.xref and "domain" not in an.yref and an.xref != "paper":
+            axes.get(an.xref, an.yref).annotate(text, (an.x, an.y), fontsize=8, ha="center", va="bottom")

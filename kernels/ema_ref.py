@@ -1,0 +1,30 @@
+"""Reference EMA over chunks for the dechunk step: z̄_k = P_k z_k + (1 - P_k) z̄_{k-1}, z̄_{-1} = 0.
+
+`ema_chunked` is the EMA written as a one-state linear scan (decay 1 - P, input P z) and run through the chunked
+SSD form, so it is loop-free over time on a CPU; `ema_loop` is the plain loop kept as the ground truth.
+"""
+import torch
+
+from kernels.ssd_ref import scan_chunked
+
+
+def ema_chunked(z, P, chunk_size=64):
+    """z (b,m,d), P (b,m) in (0,1) -> (b,m,d) in z's dtype; fp32 inside, differentiable in z and P."""
+    b, m, d = z.shape
+    Pf = P.float()
+    X = (Pf[..., None] * z.float())[:, :, None, :]  # (b, m, 1, d)
+    logA = torch.log1p(-Pf)[..., None]  # (b, m, 1)
+    ones = z.new_ones(b, m, 1, 1, dtype=torch.float32)
+    y, _ = scan_chunked(X, logA, ones, ones, chunk_size)
+    return y[:, :, 0, :].to(z.dtype)
+
+
+def ema_loop(z, P):
+    """The same EMA as a python loop over chunks."""
+    out = []
+    acc = z.new_zeros(z.shape[0], z.shape[2], dtype=torch.float32)
+    for k in range(z.shape[1]):
+        pk = P[:, k, None].float()
+        acc = pk * z[:, k].float() + (1 - pk) * acc
+        out.append(acc)
+    return (torch.stack(out, dim=1) if out else z.float()[:, :0]).to(z.dtype)

@@ -1,0 +1,220 @@
+"""Reading genome files: formats, gzip, messy content, GFF3 round trips, and the real messy files."""
+from __future__ import annotations
+
+import gzip
+import io
+
+import pytest
+
+from dnahnet.genome_io import read_genome, read_gff3, sequence_hash, sniff_format, write_gff3
+
+ACGT60 = "ATGAAACGCATTAGCACCACCATTACCACCACCATCACCATTACCACAGGTAACGGTGCG"
+
+
+# ---------------------------------------------------------------- formats and inputs
+
+
+def test_empty_file():
+    for data in (b"", b"  \n\n", gzip.compress(b"")):
+        g = read_genome(data)
+        assert g.records == [] and g.problems == ["file is empty"]
+
+
+def test_fasta_path_bytes_stream_gzip(tmp_path):
+    text = ">r1 first\nacgtac\ngtNN\n>r2\nGGGCCC\n"
+    p = tmp_path / "x.fa.gz"
+    p.write_bytes(gzip.compress(text.encode()))
+    for src in (p, str(p), text.encode(), gzip.compress(text.encode()), io.StringIO(text), io.BytesIO(text.encode())):
+        g = read_genome(src)
+        assert g.fmt == "fasta" and g.ids == ["r1", "r2"]
+        assert str(g.records[0].seq) == "ACGTACGTNN"  # lowercase folded, N kept
+        assert g.records[0].annotations["topology"] == "linear"
+    assert read_genome(p).source_name == "x.fa.gz"
+
+
+def test_fasta_given_as_genbank_is_read_as_fasta():
+    g = read_genome(b">only\nACGTACGT\n", fmt="genbank")
+    assert g.ids == ["only"] and g.fmt == "fasta"
+    assert any("expected GenBank" in p and "FASTA" in p for p in g.problems)
+
+
+def test_unrecognised_content_reports_first_line():
+    g = read_genome(b"hello world, this is not a genome\n")
+    assert g.records == [] and "not recognised" in g.problems[0] and "hello world" in g.problems[0]
+
+
+def test_embl_bare_sequence_and_truncated_gzip():
+    from Bio import SeqIO
+    from Bio.Seq import Seq
+    from Bio.SeqFeature import SeqFeature, SimpleLocation
+    from Bio.SeqRecord import SeqRecord
+
+    rec = SeqRecord(Seq(ACGT60), id="E1", name="E1", annotations={"molecule_type": "DNA", "topology": "circular"})
+    rec.features = [SeqFeature(SimpleLocation(3, 12, strand=-1), type="CDS")]
+    buf = io.StringIO()
+    SeqIO.write(rec, buf, "embl")
+    g = read_genome(buf.getvalue().encode())
+    assert g.fmt == "embl" and len(g.records) == 1 and str(g.records[0].seq) == ACGT60
+    assert g.records[0].annotations["topology"] == "circular" and g.records[0].features[0].location.strand == -1
+    g = read_genome(b"1 acgtacgtac\n11 ggcc\n", name="bare.txt")
+    assert g.ids == ["bare"] and str(g.records[0].seq) == "ACGTACGTACGGCC"
+    assert any("no header line" in p for p in g.problems)
+    whole = gzip.compress((">t\n" + ACGT60 * 50 + "\n").encode())
+    g = read_genome(whole[: len(whole) // 2])
+    assert any("truncated" in p for p in g.problems)  # whatever decompressed is still read (or reported)
+
+
+def test_sniff_format():
+    assert sniff_format("\n\nLOCUS  x") == "genbank"
+    assert sniff_format(">a\nACGT") == "fasta"
+    assert sniff_format("ID   X; SV 1; linear; DNA") == "embl"
+    assert sniff_format("##gff-version 3\n") == "gff3"
+
+
+def test_genbank_multi_record_and_topology(genbank_text, gb_feature):
+    text = (genbank_text("A", ACGT60, gb_feature("CDS", "1..9", locus_tag="a1"), topology="circular")
+            + genbank_text("B", ACGT60[:30]))
+    g = read_genome(text.encode())
+    assert g.ids == ["A.1", "B.1"] and g.problems == []
+    assert [r.annotations["topology"] for r in g.records] == ["circular", "linear"]
+    assert [f.type for f in g.records[0].features] == ["source", "CDS"]
+
+
+def test_bad_characters_record_between_two_good_ones(genbank_text):
+    bad = ACGT60[:20] + "XJ!" + ACGT60[23:]
+    text = genbank_text("GOOD1", ACGT60) + genbank_text("BAD", bad) + genbank_text("GOOD2", ACGT60)
+    g = read_genome(text.encode())
+    assert g.ids == ["GOOD1.1", "GOOD2.1"]
+    msg = [p for p in g.problems if "BAD" in p]
+    assert len(msg) == 1 and "not DNA" in msg[0] and "position 21" in msg[0]
+    # the same in FASTA
+    g = read_genome(f">a\n{ACGT60}\n>b bad\n{bad}\n>c\n{ACGT60}\n".encode())
+    assert g.ids == ["a", "c"] and any("record b" in p for p in g.problems)
+
+
+def test_iupac_letters_are_counted_and_kept(genbank_text):
+    seq = ACGT60[:40] + "RYKMSWBDHVNN" + ACGT60[52:]
+    g = read_genome(genbank_text("AMB", seq.lower()).encode())
+    assert str(g.records[0].seq) == seq  # uppercase, letters kept for display
+    assert any("10 IUPAC ambiguity letters" in p and "read as N" in p for p in g.problems)
+
+
+def test_malformed_record_in_the_middle_is_skipped(genbank_text):
+    broken = ("LOCUS       BROKEN                  12 bp    DNA     linear   BCT 01-JAN-2000\n"
+              "FEATURES             Location/Qualifiers\n     CDS             join(1..\n"
+              "ORIGIN\n        1 acgtacgtac gt\n//\n")
+    g = read_genome((genbank_text("A", ACGT60) + broken + genbank_text("C", ACGT60)).encode())
+    assert g.ids == ["A.1", "C.1"]
+    assert any(p.startswith("record BROKEN: could not be read") for p in g.problems)
+
+
+def test_record_without_sequence_is_skipped(genbank_text):
+    nos = ("LOCUS       NOSEQ                 10 bp    DNA     linear   BCT 01-JAN-2000\n"
+           "FEATURES             Location/Qualifiers\n     source          1..10\n//\n")
+    g = read_genome((genbank_text("A", ACGT60) + nos).encode())
+    assert g.ids == ["A.1"] and any("NOSEQ" in p and "no sequence" in p for p in g.problems)
+
+
+def test_malformed_locus_line_is_rebuilt():
+    text = "LOCUS       X 12 xx\nORIGIN\n        1 acgtacgtac gt\n//\n"
+    g = read_genome(text.encode())
+    assert len(g.records) == 1 and str(g.records[0].seq) == "ACGTACGTACGT"
+    assert any("LOCUS" in p for p in g.problems)
+
+
+def test_origin_spanning_feature_is_kept(genbank_text, gb_feature):
+    text = genbank_text("S", ACGT60, gb_feature("CDS", "join(55..60,1..6)", locus_tag="ori"), topology="circular")
+    f = read_genome(text.encode()).records[0].features[1]
+    assert [(int(p.start), int(p.end)) for p in f.location.parts] == [(54, 60), (0, 6)]
+
+
+def test_sequence_hash():
+    assert sequence_hash("acgt") == sequence_hash("ACGT") == sequence_hash(b"ACGT")
+    assert len(sequence_hash("ACGT")) == 16 and sequence_hash("ACGT") != sequence_hash("ACGA")
+
+
+# ---------------------------------------------------------------- GFF3
+
+
+FASTA_PAIR = f">chr1 test\n{ACGT60}{ACGT60[::-1]}\n>plasmid\n{ACGT60}\n"
+GFF_PAIR = """##gff-version 3
+##sequence-region chr1 1 120
+chr1\ttest\tregion\t1\t120\t.\t+\t.\tID=chr1;Is_circular=true
+chr1\ttest\tgene\t3\t20\t.\t+\t.\tID=gene1;Name=abcA;locus_tag=T_0001
+chr1\ttest\tCDS\t3\t20\t.\t+\t0\tID=cds1;Parent=gene1;product=ABC transporter%3B putative
+chr1\ttest\tCDS\t60\t70\t.\t-\t0\tID=cds2;Parent=gene2;locus_tag=T_0002
+chr1\ttest\tCDS\t30\t40\t.\t-\t1\tID=cds2;Parent=gene2;locus_tag=T_0002
+chr1\ttest\tCDS\t115\t126\t.\t+\t0\tID=cds3;locus_tag=T_0003
+plasmid\ttest\ttRNA\t5\t30\t.\t-\t.\tID=trna1;product=tRNA-Gly
+chr1\tbroken line with too few columns
+nowhere\ttest\tgene\t1\t10\t.\t+\t.\tID=lost
+"""
+
+
+def test_read_gff3_parses_parts_phase_and_attributes():
+    feats, problems = read_gff3(GFF_PAIR.encode())
+    by_id = {f.qualifiers["ID"][0]: f for fs in feats.values() for f in fs if "ID" in f.qualifiers}
+    cds1 = by_id["cds1"]
+    assert (int(cds1.location.start), int(cds1.location.end), cds1.location.strand) == (2, 20, 1)
+    assert cds1.qualifiers["product"] == ["ABC transporter; putative"]
+    assert cds1.qualifiers["locus_tag"] == ["T_0001"]  # inherited from its parent gene
+    cds2 = by_id["cds2"]  # two lines with one ID -> one join, parts in reading order (minus: high first)
+    assert [(int(p.start), int(p.end)) for p in cds2.location.parts] == [(59, 70), (29, 40)]
+    assert cds2.qualifiers["codon_start"] == ["1"]
+    assert any("1 line(s) skipped" in p for p in problems)
+
+
+def test_fasta_plus_gff3_attaches_features_and_wraps_origin():
+    g = read_genome(FASTA_PAIR.encode(), gff=GFF_PAIR.encode())
+    chr1, plasmid = g.records
+    assert chr1.annotations["topology"] == "circular"  # from Is_circular=true
+    cds3 = next(f for f in chr1.features if f.qualifiers.get("ID") == ["cds3"])
+    assert [(int(p.start), int(p.end)) for p in cds3.location.parts] == [(114, 120), (0, 6)]
+    assert [f.type for f in plasmid.features] == ["tRNA"]
+    assert any("'nowhere'" in p for p in g.problems)
+
+
+def test_gff3_round_trip():
+    feats, _ = read_gff3(GFF_PAIR.encode())
+    text = write_gff3(feats, {"chr1": 120, "plasmid": 60})
+    again, problems = read_gff3(text.encode())
+    assert problems == []
+
+    def summary(fs):
+        return sorted((seqid, f.type, tuple((int(p.start), int(p.end), p.strand) for p in f.location.parts),
+                       f.qualifiers.get("codon_start"), f.qualifiers.get("product"))
+                      for seqid, lst in fs.items() for f in lst if f.type != "gff3_circular_marker")
+
+    assert summary(again) == summary(feats)
+
+
+def test_gff3_with_embedded_fasta():
+    text = GFF_PAIR + "##FASTA\n" + FASTA_PAIR
+    g = read_genome(text.encode())
+    assert g.ids == ["chr1", "plasmid"] and len(g.records[0].features) >= 4
+
+
+# ---------------------------------------------------------------- the real messy files
+
+
+@pytest.mark.data
+def test_vibrio_kbase_file_loads_with_a_problem(genomes_dir):
+    g = read_genome(genomes_dir / "Vibrio_vulnificus_CMCP6_kbase.gbk.gz")
+    assert g.ids == ["kb|g.399.c.1"] and len(g.records[0]) == 1_844_853
+    assert any("LOCUS" in p for p in g.problems)
+    assert sum(f.type == "CDS" for f in g.records[0].features) == 1570
+
+
+@pytest.mark.data
+def test_paracoccus_multi_contig(genomes_dir):
+    g = read_genome(genomes_dir / "Paracoccus_sp_SCN_68-21.gb.gz")
+    assert len(g.records) == 87 and g.total_length == 3_375_827
+    assert g.ids[0] == "MEES01000001.1"
+
+
+@pytest.mark.data
+def test_phix174_fasta(genomes_dir):
+    g = read_genome(genomes_dir / "phiX174_NC_001422.1.fna.gz")
+    assert g.fmt == "fasta" and g.ids == ["NC_001422.1"] and len(g.records[0]) == 5386
+    assert g.records[0].annotations["topology"] == "circular"  # "complete genome" in the header, reported
+    assert str(g.records[0].seq[:10]) == "GAGTTTTATC"

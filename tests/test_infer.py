@@ -1,0 +1,273 @@
+"""Whole-genome inference: windows stitch to the whole-sequence answer, circular origins get context, reverse
+passes map back to forward coordinates, the cache skips the model, the CLI and the benchmark run.
+
+The test model is the tiny preset with a finite receptive field (Mamba state forgets at once, attention in a
+sliding window of 8 chunks), so a decided position must equal the whole-sequence answer exactly, not nearly.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dnahnet.config import HNetConfig
+from dnahnet.hnet import DnaHNet
+from dnahnet.infer import analyze, plan_windows, summarize
+from dnahnet.trace import Trace
+
+REPO = Path(__file__).resolve().parents[1]
+WIN = dict(window=1024, margin=384, batch_size=2)  # windowed analysis of sequences of a few kb
+WHOLE = dict(window=1 << 20, margin=384)  # one window covers everything
+
+
+def local_model(seed: int = 0) -> DnaHNet:
+    """Tiny dnaHNet whose output at t depends only on the last few hundred nt; routing is active at random init."""
+    torch.manual_seed(seed)
+    cfg = HNetConfig.preset("tiny")
+    cfg.attention.window = [0, 8, 8]
+    model = DnaHNet(cfg).eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if hasattr(m, "A_log"):  # exp(dt * A) = exp(-5 * 16): the SSM state forgets at once
+                m.A_log.fill_(float(np.log(16.0)))
+                m.dt_bias.fill_(5.0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.set_num_threads(1)
+    return local_model()
+
+
+def random_dna(n: int, seed: int = 0) -> str:
+    return "".join(np.random.default_rng(seed).choice(list("ACGT"), n))
+
+
+def revcomp(s: str) -> str:
+    return s[::-1].translate(str.maketrans("ACGT", "TGCA"))
+
+
+def assert_same_pass(a, b, where=None):
+    """Stage positions, p, boundaries and logprob agree (restricted to record positions `where` when given)."""
+    keep = (lambda x: x) if where is None else (lambda x: x[np.isin(x, where)])
+    for sa, sb in zip(a.stages, b.stages):
+        np.testing.assert_array_equal(keep(sa.boundaries), keep(sb.boundaries))
+        np.testing.assert_array_equal(keep(sa.positions), keep(sb.positions))
+        pa = dict(zip(sa.positions.tolist(), sa.p.tolist()))
+        pb = dict(zip(sb.positions.tolist(), sb.p.tolist()))
+        common = keep(sa.positions)
+        np.testing.assert_allclose([pa[x] for x in common], [pb[x] for x in common], atol=1e-4)
+    idx = slice(None) if where is None else where
+    np.testing.assert_allclose(a.logprob[idx], b.logprob[idx], atol=1e-4, equal_nan=True)
+
+
+@pytest.mark.parametrize("n_ext,lead,window,margin", [(5000, 0, 1024, 384), (5000, 384, 1024, 384),
+                                                      (700, 0, 1024, 384), (1025, 100, 1024, 384),
+                                                      (4096, 0, 1024, 1)])
+def test_plan_windows_tile_each_position_once(n_ext, lead, window, margin):
+    plan = plan_windows(n_ext, lead, window, margin)
+    decided = np.concatenate([np.arange(lo, hi) for _, lo, hi in plan])
+    np.testing.assert_array_equal(decided, np.arange(lead, n_ext))
+    width = min(window, n_ext)
+    for i, (start, lo, hi) in enumerate(plan):
+        assert 0 <= start and start + width <= n_ext and hi <= start + width
+        assert lo - start >= margin or (i == 0 and start == 0)
+
+
+def test_windowed_equals_whole(model):
+    seq = random_dna(5000)
+    whole = analyze(seq, model, strands="+", cache=False, **WHOLE).passes[0]
+    windowed = analyze(seq, model, strands="+", cache=False, **WIN).passes[0]
+    assert whole.stages[0].n_chunks > 500 and whole.stages[1].n_chunks > 100  # routing is active
+    assert_same_pass(whole, windowed)
+    # structure: stage 0 ran everywhere, stage 1 ran on stage-0 boundaries, p_0 = 1 on a linear record
+    np.testing.assert_array_equal(windowed.stages[0].positions, np.arange(5000))
+    np.testing.assert_array_equal(windowed.stages[1].positions, windowed.stages[0].boundaries)
+    assert set(windowed.stages[1].boundaries) <= set(windowed.stages[0].boundaries)
+    assert windowed.stages[0].boundaries[0] == 0 and windowed.stages[0].p[0] == 1.0
+    assert np.isnan(windowed.logprob[0]) and np.isfinite(windowed.logprob[1:]).all()
+    assert (windowed.logprob[1:] <= 0).all()
+
+
+def test_circular_origin_is_decided_with_context(model):
+    seq, half = random_dna(3000, seed=1), 1500
+    circ = analyze(seq, model, strands="+", circular=True, cache=False, **WIN).passes[0]
+    rotated = analyze(seq[half:] + seq[:half], model, strands="+", cache=False, **WHOLE).passes[0]
+    # express the rotated (linear, origin in the middle) analysis in record coordinates
+    shift = lambda x: (x + half) % 3000  # noqa: E731
+    near_origin = np.r_[0:600, 2400:3000]
+    assert circ.circular and np.isfinite(circ.logprob).all()  # position 0 is predicted from the record's end
+    for sc, sr in zip(circ.stages, rotated.stages):
+        want = np.sort(shift(sr.boundaries)[np.isin(shift(sr.boundaries), near_origin)])
+        got = np.sort(sc.boundaries[np.isin(sc.boundaries, near_origin)])
+        np.testing.assert_array_equal(got, want)
+    lp_rot = np.empty(3000, np.float32)
+    lp_rot[shift(np.arange(3000))] = rotated.logprob
+    np.testing.assert_allclose(circ.logprob[near_origin], lp_rot[near_origin], atol=1e-4)
+    # a linear analysis of the same record does not see across the origin
+    linear = analyze(seq, model, strands="+", circular=False, cache=False, **WIN).passes[0]
+    assert np.isnan(linear.logprob[0]) and linear.stages[0].p[0] == 1.0 and circ.stages[0].p[0] < 1.0
+
+
+def test_reverse_pass_maps_to_forward_coordinates(model):
+    seq = random_dna(3000, seed=2)
+    L = len(seq)
+    minus = analyze(seq, model, strands="-", cache=False, **WIN).passes[0]
+    rc_plus = analyze(revcomp(seq), model, strands="+", cache=False, **WIN).passes[0]
+    assert minus.strand == "-" and minus.length == L
+    for sm, sp in zip(minus.stages, rc_plus.stages):
+        np.testing.assert_array_equal(sm.boundaries, L - 1 - sp.boundaries)  # reading order: descending
+        np.testing.assert_array_equal(sm.positions, L - 1 - sp.positions)
+        np.testing.assert_array_equal(sm.p, sp.p)
+        assert np.all(np.diff(sm.boundaries) < 0)
+    np.testing.assert_array_equal(minus.logprob, rc_plus.logprob[::-1])
+    assert np.isnan(minus.logprob[L - 1])  # the reverse pass starts reading at the record's last base
+    spans = minus.chunk_spans(0)
+    assert spans[0, 1] == L and (spans[:, 1] > spans[:, 0]).all()
+    # "both" gives the same two passes as separate runs
+    both = analyze(seq, model, strands="both", cache=False, **WIN)
+    assert [(p.record_id, p.strand) for p in both.passes] == [("sequence", "+"), ("sequence", "-")]
+    np.testing.assert_array_equal(both.get("sequence", "-").stages[1].boundaries, minus.stages[1].boundaries)
+
+
+@pytest.mark.parametrize("strand", ["+", "-"])
+def test_region_matches_whole_record_inside_the_region(model, strand):
+    seq, region = random_dna(4000, seed=3), (1500, 2600)
+    whole = analyze(seq, model, strands=strand, cache=False, **WIN).passes[0]
+    part = analyze(seq, model, strands=strand, region=region, cache=False, **WIN).passes[0]
+    inside = np.arange(*region)
+    assert part.region == region
+    assert np.isnan(part.logprob[: region[0]]).all() and np.isnan(part.logprob[region[1]:]).all()
+    np.testing.assert_array_equal(np.sort(part.stages[0].positions), inside)
+    assert_same_pass(whole, part, where=inside)
+    with pytest.raises(ValueError, match="outside record"):
+        analyze(seq, model, region=(3000, 5000), cache=False, **WIN)
+
+
+def test_latents_are_a_seeded_subsample_independent_of_windows(model):
+    seq = random_dna(3000, seed=4)
+    every = analyze(seq, model, strands="+", max_latents=None, cache=False, **WHOLE).passes[0]
+    some = analyze(seq, model, strands="+", max_latents=40, cache=False, **WIN).passes[0]
+    for s, (se, ss) in enumerate(zip(every.stages, some.stages)):
+        assert se.latents.shape == (se.n_chunks, model.config.d_model[s]) and se.latents.dtype == np.float16
+        assert ss.latents.shape == (40, model.config.d_model[s])
+        assert np.all(np.diff(ss.latent_index) > 0) and ss.latent_index[-1] < ss.n_chunks
+        np.testing.assert_allclose(ss.latents.astype(np.float32), se.latents[ss.latent_index].astype(np.float32),
+                                   atol=2e-3)
+    again = analyze(seq, model, strands="+", max_latents=40, cache=False, **WHOLE).passes[0]
+    np.testing.assert_array_equal(again.stages[0].latent_index, some.stages[0].latent_index)
+
+
+class CountingModel(torch.nn.Module):
+    """Wraps a model and counts forward calls."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.calls = inner, 0
+        self.config = inner.config
+
+    def forward(self, *args, **kwargs):
+        self.calls += 1
+        return self.inner(*args, **kwargs)
+
+
+def test_cache_hit_skips_the_model(model, tmp_path):
+    counting = CountingModel(model)
+    seq = random_dna(1500, seed=5)
+    messages = []
+    first = analyze(seq, counting, cache_dir=tmp_path, progress=lambda f, m: messages.append((f, m)), **WIN)
+    calls = counting.calls
+    assert calls > 0 and not first.meta["cache"]["hit"] and messages[-1][0] == 1.0
+    assert all(0 <= f <= 1 for f, _ in messages)
+    messages.clear()
+    second = analyze(seq, counting, cache_dir=tmp_path, progress=lambda f, m: messages.append((f, m)), **WIN)
+    assert counting.calls == calls and second.meta["cache"]["hit"] and messages == [(1.0, "cached")]
+    np.testing.assert_array_equal(second.passes[1].stages[1].boundaries, first.passes[1].stages[1].boundaries)
+    analyze(seq, counting, cache_dir=tmp_path, window=1024, margin=256)  # another setting: a miss
+    assert counting.calls > calls
+    with torch.no_grad():  # other weights: a miss
+        before, saved = counting.calls, model.lm_head.weight.clone()
+        model.lm_head.weight[0, 0] += 1.0
+        try:
+            analyze(seq, counting, cache_dir=tmp_path, **WIN)
+        finally:
+            model.lm_head.weight.copy_(saved)
+        assert counting.calls > before
+
+
+def test_trace_save_load_round_trip(model, tmp_path):
+    trace = analyze(random_dna(1200, seed=6), model, cache=False, **WIN)
+    back = Trace.load(trace.save(tmp_path / "t.npz"))
+    assert back.meta == trace.meta and back.record_ids == ["sequence"] and back.n_stages == 2
+    for a, b in zip(trace.passes, back.passes):
+        assert (a.record_id, a.strand, a.length, a.circular, a.region) == (b.record_id, b.strand, b.length,
+                                                                            b.circular, b.region)
+        np.testing.assert_array_equal(a.logprob, b.logprob)
+        for sa, sb in zip(a.stages, b.stages):
+            for name in ("positions", "p", "boundaries", "latent_index", "latents"):
+                np.testing.assert_array_equal(getattr(sa, name), getattr(sb, name))
+    meta = trace.meta
+    assert meta["settings"]["window"] == 1024 and meta["settings"]["margin"] == 384
+    assert "margin" in meta["margin_policy"] and meta["sequences"][0]["length"] == 1200
+    assert len(meta["checkpoint_hash"]) == 32 and meta["device"].startswith("cpu")
+    rows = summarize(trace)
+    assert rows[0]["nt"] == 1200 and rows[0]["chunks_s0"] == trace.passes[0].stages[0].n_chunks
+    assert 0 < rows[0]["bits_per_nt"] < 10
+
+
+def test_inputs_records_paths_and_bad_text(model, tmp_path):
+    from Bio.Seq import Seq
+    from Bio.SeqRecord import SeqRecord
+
+    a = SeqRecord(Seq(random_dna(800, seed=7)), id="chrA", annotations={"topology": "circular"})
+    b = SeqRecord(Seq(random_dna(600, seed=8)), id="plasmidB")
+    trace = analyze([a, b], model, strands="+", cache=False, **WIN)
+    assert trace.record_ids == ["chrA", "plasmidB"]
+    assert trace.get("chrA", "+").circular and not trace.get("plasmidB", "+").circular
+    fasta = tmp_path / "two.fa"
+    fasta.write_text(f">chrA\n{a.seq}\n>plasmidB\n{b.seq}\n")
+    from_file = analyze(str(fasta), model, strands="+", cache=False, circular=True, **WIN)
+    np.testing.assert_array_equal(from_file.get("chrA", "+").stages[0].boundaries,
+                                  trace.get("chrA", "+").stages[0].boundaries)
+    with pytest.raises(ValueError, match="neither an existing file nor a DNA sequence"):
+        analyze("not/a/file.fa", model, cache=False)
+    with pytest.raises(ValueError, match="strands"):
+        analyze("ACGT", model, strands="up", cache=False)
+
+
+def test_cli_on_a_small_fasta(model, tmp_path):
+    from dnahnet.checkpoint import save
+
+    ckpt = tmp_path / "ckpt"
+    save(model, ckpt)
+    fasta = tmp_path / "genome.fa"
+    fasta.write_text(f">recA\n{random_dna(900, seed=9)}\n>recB\n{random_dna(700, seed=10)}\n>empty\n\n")
+    out = tmp_path / "trace.npz"
+    cmd = [sys.executable, "-m", "dnahnet.infer", str(fasta), "--checkpoint", str(ckpt), "--out", str(out),
+           "--window", "512", "--margin", "128", "--no-cache", "--threads", "1"]
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    trace = Trace.load(out)
+    assert [(p.record_id, p.strand) for p in trace.passes] == [("recA", "+"), ("recA", "-"), ("recB", "+"),
+                                                               ("recB", "-")]
+    assert "recA +  900 nt" in res.stdout and "nt/s" in res.stdout and "stage 2:" in res.stdout
+    res = subprocess.run(cmd + ["--record", "recB", "--region", "100-400", "--strands", "-"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    trace = Trace.load(out)
+    assert len(trace.passes) == 1 and trace.passes[0].region == (100, 400)
+    res = subprocess.run(cmd + ["--record", "nope"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "no record nope" in res.stderr
+
+
+def test_benchmark_script_quick_mode():
+    res = subprocess.run([sys.executable, "bench/bench_inference.py", "--quick", "--threads", "1"], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "nt/s" in res.stdout and "speed-up" in res.stdout and "untrained" in res.stdout
+    assert "     512 |" in res.stdout  # one table row per length
