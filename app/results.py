@@ -7,6 +7,7 @@ Streamlit hashes a short string, not a genome.
 from __future__ import annotations
 
 import io
+import os
 
 import streamlit as st
 
@@ -45,16 +46,28 @@ def _annotation(key: str, companion_key: str, _record, _companion):
 
 
 # ---------------------------------------------------------------------------------------------- statistics
-def boundary_report(a: state.Analysis):
-    """interpret.analysis.analyze_boundaries over this analysis (enrichment, nulls, baselines, profiles)."""
-    return _boundary_report(a.key, a.companion_key, a.trace, annotation(a))
+N_NULL = int(os.environ.get("DNAHNET_APP_N_NULL", 1000))  # circular-shift and permuted-length draws
 
 
-@st.cache_data(max_entries=8, show_spinner="Computing boundary statistics (nulls, baselines, profiles)…")
-def _boundary_report(key: str, companion_key: str, _trace, _annotation):
+def boundary_report(a: state.Analysis, with_progress: bool = True):
+    """interpret.analysis.analyze_boundaries over this analysis (enrichment, nulls, baselines, profiles),
+    computed once per analysis and server, with a progress bar the first time."""
     from interpret.analysis import analyze_boundaries
 
-    return analyze_boundaries(_trace, _annotation)
+    key = f"{a.key}|{a.companion_key}|{N_NULL}"
+    if state.has_derived("report", key) or not with_progress:
+        return state.derived("report", key, lambda p: analyze_boundaries(a.trace, {a.record_id: annotation(a)},
+                                                                         n_null=N_NULL))
+    with st.status("Computing boundary statistics: nulls, baseline chunkers, profiles…", expanded=True) as status:
+        bar = st.progress(0.0, text="starting")
+
+        def progress(fraction, message):
+            bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
+
+        report = state.derived("report", key, lambda p: analyze_boundaries(
+            a.trace, {a.record_id: annotation(a)}, n_null=N_NULL, progress=p), progress)
+        status.update(label="Boundary statistics ready", state="complete", expanded=False)
+    return report
 
 
 # ---------------------------------------------------------------------------------------------- exports
@@ -89,15 +102,17 @@ def track_bytes(a: state.Analysis, kind: str) -> bytes:
 
 
 def report_zip(a: state.Analysis) -> bytes:
-    """The whole report (tables, figures, tracks, trace, a README) as one zip."""
+    """The whole report as one zip: tables (CSV), figures (HTML, PNG, SVG), tracks, the trace and index.html —
+    the same files `python -m interpret.report` writes. Built once per analysis (on the first click)."""
     from interpret import exports
+    from interpret.report import build_report_files
 
-    buf = io.BytesIO()
-    out = exports.report_zip(a.trace, annotation(a), report=boundary_report(a))
-    if isinstance(out, (bytes, bytearray)):
-        return bytes(out)
-    buf.write(out.getvalue())
-    return buf.getvalue()
+    def build(_progress):
+        files = build_report_files(a.trace, {a.record_id: annotation(a)}, boundary_report(a, with_progress=False),
+                                   record=a.record, formats=("html", "png", "svg"), embedding="pca")
+        return exports.report_zip(files, root=f"{a.file_stem}_dnahnet_report")
+
+    return state.derived("report_zip", f"{a.key}|{a.companion_key}|{N_NULL}", build, entries=4)
 
 
 # ---------------------------------------------------------------------------------------------- browser
@@ -129,3 +144,33 @@ def chunks_in(a: state.Analysis, window: tuple[int, int]):
 
     frames = [chunk_table(a.trace, s, records=[a.record_id], region=window) for s in range(a.n_stages)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+# ---------------------------------------------------------------------------------------------- latents
+MAX_POINTS = 6000  # chunks embedded per stage by default: UMAP on a 2-core CPU stays under a minute
+
+
+def latent_points(a: state.Analysis, stage: int, method: str, max_points: int = MAX_POINTS):
+    """(chunk table, (n, 2) embedding) of the kept latents of `stage` over every pass (seeded subsample)."""
+    return _latent_points(a.key, a.companion_key, stage, method, max_points, a.trace, annotation(a), a.record)
+
+
+@st.cache_data(max_entries=16, show_spinner="Embedding the chunk latents (UMAP compiles once per server: ~35 s)…")
+def _latent_points(key, companion_key, stage, method, max_points, _trace, _annotation, _record):
+    import numpy as np
+    from interpret.latents import chunk_tables, embed
+
+    table, vectors = chunk_tables(_trace, {_record.id: _annotation}, stage, {_record.id: str(_record.seq)})
+    if len(table) > max_points:
+        keep = np.sort(np.random.default_rng(0).choice(len(table), max_points, replace=False))
+        table, vectors = table.iloc[keep].reset_index(drop=True), vectors[keep]
+    if len(table) == 0:
+        return table, np.zeros((0, 2), np.float32)
+    return table, embed(vectors, method)
+
+
+def selected_rows(event, table):
+    """Rows of the latent table picked by a plotly selection (points, box or lasso), via customdata[0]."""
+    points = ((event or {}).get("selection") or {}).get("points") or []
+    idx = sorted({int(p["customdata"][0]) for p in points if p.get("customdata")})
+    return table.iloc[[i for i in idx if 0 <= i < len(table)]]

@@ -130,9 +130,11 @@ def checkpoint_setting() -> str | None:
 @st.cache_resource(show_spinner="Loading the dnaHNet model…")
 def load_model(checkpoint: str | None):
     """The model, loaded once per server and checkpoint (on the GPU when there is one)."""
-    import dnahnet
+    from dnahnet import checkpoint as ckpt
 
-    return dnahnet.load(checkpoint)
+    model = ckpt.load(checkpoint)
+    model.checkpoint_name = str(ckpt.resolve(checkpoint))  # named in traces and reports
+    return model
 
 
 def model() -> object:
@@ -140,23 +142,43 @@ def model() -> object:
 
 
 def device_label() -> str:
-    """'GPU (name)' or 'CPU (n threads)', for the sidebar."""
+    """'GPU · name' or 'CPU · n threads', for the sidebar."""
     import torch
 
-    m = model()
-    dev = next(m.parameters()).device
+    dev = next(model().parameters()).device
     if dev.type == "cuda":
         return f"GPU · {torch.cuda.get_device_name(dev)}"
-    return f"CPU · {torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}"
+    n = torch.get_num_threads()
+    return f"CPU · {n} thread{'s' if n != 1 else ''}"
+
+
+@st.cache_data(show_spinner=False)
+def _card_files(directory: str) -> dict:
+    """meta.json and a model card (MODEL_CARD.md / README.md) from a checkpoint directory, when present."""
+    import json
+
+    d, out = Path(directory), {}
+    if (d / "meta.json").is_file():
+        try:
+            out["meta"] = json.loads((d / "meta.json").read_text())
+        except ValueError:
+            out["meta"] = {}
+    for name in ("MODEL_CARD.md", "model_card.md", "README.md"):
+        if (d / name).is_file():
+            out["card"] = (d / name).read_text()
+            break
+    return out
 
 
 def model_card() -> dict:
-    """Whatever the checkpoint says about itself (name, config, card), for the About page."""
+    """What the checkpoint says about itself (name, size, config, meta.json, card text), for the About page."""
     m = model()
-    card = getattr(m, "card", None) or getattr(m, "model_card", None) or {}
-    return {"name": getattr(m, "checkpoint_name", None) or checkpoint_setting() or "bundled checkpoint",
+    directory = getattr(m, "checkpoint_name", "")
+    files = _card_files(directory) if directory else {}
+    return {"name": Path(directory).name or "in-memory model", "path": directory,
             "parameters": sum(p.numel() for p in m.parameters()),
-            "config": m.config.to_dict() if hasattr(m.config, "to_dict") else {}, "card": card}
+            "config": m.config.to_dict() if hasattr(m.config, "to_dict") else {},
+            "meta": files.get("meta", {}), "card": files.get("card", "")}
 
 
 # ---------------------------------------------------------------------------------------------- running
@@ -164,6 +186,37 @@ def model_card() -> dict:
 def _memo() -> tuple[OrderedDict, threading.Lock, dict]:
     """Server-wide: recent traces by request key, a lock, and the last measured speed (nt/s)."""
     return OrderedDict(), threading.Lock(), {}
+
+
+@st.cache_resource
+def _derived() -> tuple[OrderedDict, threading.Lock]:
+    """Server-wide memo of slow results that report progress (statistics), by (kind, analysis key)."""
+    return OrderedDict(), threading.Lock()
+
+
+def derived(kind: str, key: str, compute, progress=None, entries: int = 12):
+    """`compute(progress)` once per (kind, key) per server; later calls (any session) get the stored result.
+
+    Used instead of st.cache_data where the work reports progress: a cached function would replay the
+    progress bar's messages on every hit.
+    """
+    memo, lock = _derived()
+    with lock:
+        if (kind, key) in memo:
+            memo.move_to_end((kind, key))
+            return memo[(kind, key)]
+    out = compute(progress or (lambda fraction, message: None))
+    with lock:
+        memo[(kind, key)] = out
+        while len(memo) > entries:
+            memo.popitem(last=False)
+    return out
+
+
+def has_derived(kind: str, key: str) -> bool:
+    memo, lock = _derived()
+    with lock:
+        return (kind, key) in memo
 
 
 def cached_analysis(request: Request) -> Analysis | None:

@@ -36,9 +36,10 @@ def load_model(args):
     from dnahnet.config import HNetConfig
     from dnahnet.hnet import DnaHNet
 
-    if args.quick:
+    if args.quick or args.config:
         torch.manual_seed(0)
-        return DnaHNet(HNetConfig.preset("tiny")).eval(), "tiny config, random init", False
+        name = "tiny" if args.quick else args.config
+        return DnaHNet(HNetConfig.preset(name)).eval(), f"{name} config, random init (untrained)", False
     from dnahnet.checkpoint import load
 
     model = load(args.checkpoint).eval()
@@ -139,6 +140,7 @@ def bench_versus_transformer(model, trained, args):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=None, help="checkpoint directory (default: the bundled one)")
+    ap.add_argument("--config", default=None, help="time a random-init preset (tiny/small/medium) instead")
     ap.add_argument("--limit", type=int, default=None, help="time only the first NT nucleotides of E. coli")
     ap.add_argument("--strands", default="both", choices=["both", "+", "-"])
     ap.add_argument("--window", type=int, default=8192)

@@ -7,6 +7,7 @@ by the file's content hash, so a restart does not re-parse 50 Mb of GenBank.
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,7 +124,13 @@ def load_genome_file(path, cache_dir=None):
         from dnahnet.tokenizer import encode
 
         names, seqs, problems = _read_sequences(path)
-        encoded = [encode(s) for s in seqs]
+        encoded = []
+        for name, seq in zip(names, seqs):
+            try:
+                encoded.append(encode(seq))
+            except ValueError as err:  # stray symbols: read them as N, keep the record, say so
+                problems.append(f"{Path(path).name} {name}: {err}; those characters were read as N")
+                encoded.append(encode(re.sub(r"[^ACGTUNRYSWKMBDHVacgtunryswkmbdhv]", "N", seq)))
         flat = np.concatenate(encoded) if encoded else np.zeros(0, np.uint8)
         meta = {"file": Path(path).name, "names": names, "lengths": [len(e) for e in encoded], "problems": problems}
         cache_dir.mkdir(parents=True, exist_ok=True)

@@ -114,10 +114,8 @@ def evaluate(checkpoint_path, data, holdout=None, seq_len=None, max_windows=None
 def _train_meta(path):
     """The "train" section a training run stored beside the checkpoint (empty when absent)."""
     from dnahnet import checkpoint
-    try:
-        return (checkpoint.read_meta(path) or {}).get("train", {})
-    except (AttributeError, FileNotFoundError, ValueError):
-        return {}
+    meta = checkpoint.resolve(path) / checkpoint.META
+    return json.loads(meta.read_text()).get("train", {}) if meta.exists() else {}
 
 
 def main(argv=None):

@@ -51,7 +51,8 @@ class GenomeFile:
         for r in self.records:
             if r.id == record_id:
                 return r
-        raise KeyError(f"{self.source_name or 'genome'} has no record {record_id!r} (records: {', '.join(self.ids[:10])})")
+        raise KeyError(f"{self.source_name or 'genome'} has no record {record_id!r} "
+                       f"(records: {', '.join(self.ids[:10])})")
 
     def __len__(self) -> int:
         return len(self.records)
@@ -402,7 +403,6 @@ def read_gff3(source) -> tuple[dict[str, list[SeqFeature]], list[str]]:
     text, _ = _split_gff_fasta(text)
     groups: dict[tuple, list] = {}  # group key -> list of (seqid, type, start, end, strand, phase, attrs)
     bad_lines: list[int] = []
-    circular: set[str] = set()
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip() or line.startswith("#"):
             continue
@@ -419,8 +419,6 @@ def read_gff3(source) -> tuple[dict[str, list[SeqFeature]], list[str]]:
             bad_lines.append(lineno)
             continue
         attrs = _parse_attributes(attr_col)
-        if attrs.get("Is_circular", ["false"])[0].lower() == "true":
-            circular.add(seqid)
         fid = attrs.get("ID", [None])[0]
         if fid is not None:
             key = (seqid, "ID", fid)
@@ -454,8 +452,6 @@ def read_gff3(source) -> tuple[dict[str, list[SeqFeature]], list[str]]:
         if ftype == "CDS" and rows[0][5] is not None:
             quals["codon_start"] = [str(rows[0][5] + 1)]
         features[seqid].append(SeqFeature(loc, type=ftype, qualifiers=quals))
-    for seqid in circular:
-        features[seqid].append(SeqFeature(SimpleLocation(0, 1), type="gff3_circular_marker"))
     return dict(features), problems
 
 
@@ -484,18 +480,18 @@ def attach_features(records: list[SeqRecord], features: dict[str, list[SeqFeatur
     for seqid, feats in features.items():
         rec = index.get(seqid) or index.get(seqid.split(".")[0])
         if rec is None:
-            n = sum(f.type != "gff3_circular_marker" for f in feats)
-            problems.append(f"GFF3: seqid {seqid!r} matches no sequence record ({n} features ignored)")
+            problems.append(f"GFF3: seqid {seqid!r} matches no sequence record ({len(feats)} features ignored)")
             continue
-        if any(f.type == "gff3_circular_marker" for f in feats):
+        if any(f.qualifiers.get("Is_circular", [""])[0].lower() == "true" for f in feats):
             rec.annotations["topology"] = "circular"
-        feats = [f for f in feats if f.type != "gff3_circular_marker"]
         old = [f for f in rec.features if f.type != "source"]
         if old:
             problems.append(f"record {rec.id}: its {len(old)} features from the file were replaced by "
                             f"{len(feats)} GFF3 features")
         kept, beyond = [], 0
         for f in feats:
+            if f.type == "region" and int(f.location.start) == 0 and int(f.location.end) == len(rec):
+                f.type = "source"  # GFF3's whole-sequence region is GenBank's source feature
             if int(f.location.end) > len(rec):
                 if rec.annotations.get("topology") == "circular" and int(f.location.start) < len(rec):
                     f = _wrap_origin(f, len(rec))

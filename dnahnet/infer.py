@@ -11,6 +11,7 @@ with the genome length only (a few bytes per nt), not with the activations.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -199,7 +200,7 @@ def _run_pass(model, seq: SequenceInput, strand: str, region, window, margin, ba
     samples: list[LatentSample] = []
     widths: list[int] = []
     salt_base = int(hashlib.sha256(f"{seq.record_id}{strand}".encode()).hexdigest()[:8], 16) + LATENT_SEED
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _nullcontext()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
 
     for first in range(0, len(plan), batch_size):
         batch = plan[first:first + batch_size]
@@ -259,14 +260,6 @@ def _to_cpu(r) -> dict:
             "latents": r.latents.float().cpu()}
 
 
-class _nullcontext:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
 # ---------------------------------------------------------------------------------------------- model identity
 def model_hash(model) -> str:
     """sha256 over the model's config and weights (names, dtypes, bytes): any weight change changes it."""
@@ -281,8 +274,18 @@ def model_hash(model) -> str:
     return h.hexdigest()[:32]
 
 
-def _model_name(model) -> str:
-    return str(getattr(model, "checkpoint_name", None) or getattr(model, "name_or_path", None) or "in-memory model")
+def _checkpoint_info(model) -> dict:
+    """Name and file hash of the checkpoint the model came from, when known (`load` via analyze, or an attribute)."""
+    where = getattr(model, "checkpoint_dir", None) or getattr(model, "checkpoint_path", None)
+    if where is None:
+        return {"checkpoint_name": "in-memory model", "checkpoint_file_hash": None}
+    try:
+        from dnahnet.checkpoint import checkpoint_hash
+
+        file_hash = checkpoint_hash(where)
+    except (OSError, ValueError):
+        file_hash = None
+    return {"checkpoint_name": Path(str(where)).name, "checkpoint_dir": str(where), "checkpoint_file_hash": file_hash}
 
 
 # ---------------------------------------------------------------------------------------------- analyze
@@ -311,9 +314,11 @@ def analyze(record_or_sequence, model=None, strands: str = "both", region=None, 
                 raise ValueError(f"region {region[0]}-{region[1]} is outside record {sq.record_id!r} "
                                  f"(length {len(sq.ids):,}); need 0 <= start < end <= length")
     if model is None or isinstance(model, (str, Path)):
-        from dnahnet.checkpoint import load
+        from dnahnet.checkpoint import load, resolve
 
-        model = load(model)
+        where = resolve(model)
+        model = load(where)
+        model.checkpoint_dir = str(where)
     device = next(model.parameters()).device
     precision = "bf16-autocast" if device.type == "cuda" else "fp32"
     settings = {"strands": strands, "region": list(region) if region else None, "window": window, "margin": margin,
@@ -361,7 +366,7 @@ def analyze(record_or_sequence, model=None, strands: str = "both", region=None, 
     finally:
         model.train(was_training)
     meta = {
-        "checkpoint_hash": ckpt_hash, "checkpoint_name": _model_name(model),
+        "checkpoint_hash": ckpt_hash, **_checkpoint_info(model),
         "model_config": _config_dict(model), "sequences": seq_hashes, "settings": settings,
         "timings": timings, "total_seconds": round(time.perf_counter() - t_start, 3),
         "margin_policy": MARGIN_POLICY, "device": _device_name(device), "torch_threads": torch.get_num_threads(),
@@ -464,9 +469,15 @@ def main(argv=None) -> int:
     if not records:
         print(f"error: no readable records in {path.name}", file=sys.stderr)
         return 2
-    from dnahnet.checkpoint import load
+    from dnahnet.checkpoint import load, resolve
 
-    model = load(args.checkpoint)
+    try:
+        where = resolve(args.checkpoint)
+        model = load(where)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    model.checkpoint_dir = str(where)
     region = _parse_region(args.region) if args.region else None
     n_strands = 2 if args.strands == "both" else 1
     total = sum((region[1] - region[0]) if region else len(r) for r in records) * n_strands

@@ -70,13 +70,23 @@ class Mamba2(nn.Module):
         """u (b, l, d_model) -> (b, l, d_model)."""
         b, l, _ = u.shape
         z, xBC, dt = self._split(self.in_proj(u))
-        xBC = F.silu(self.conv1d(xBC.transpose(1, 2))[..., :l].transpose(1, 2))  # causal depthwise conv
+        xBC = F.silu(self._causal_conv(xBC))
         x, B, C = self._ssm_inputs(xBC)  # (b,l,h,p), (b,l,g,n), (b,l,g,n)
         dt = F.softplus(dt.float() + self.dt_bias.float())  # (b, l, h)
         A = -torch.exp(self.A_log.float())
         y, _ = dispatch.ssd_scan(x, dt, A, B, C, self.cfg.chunk_size, D=self.D)
         y = self.norm(y.reshape(b, l, self.d_inner), z)
         return self.out_proj(y)
+
+    def _causal_conv(self, xBC):
+        """Depthwise causal conv as a sum of shifted copies in (b, l, c) layout (no transposes; fast on CPU)."""
+        k, l = self.cfg.d_conv, xBC.shape[1]
+        w = self.conv1d.weight[:, 0, :].to(xBC.dtype)  # (c, k); tap k-1 multiplies the current position
+        padded = F.pad(xBC, (0, 0, k - 1, 0))  # (b, l + k - 1, c)
+        y = torch.addcmul(self.conv1d.bias.to(xBC.dtype), padded[:, :l], w[:, 0])
+        for i in range(1, k):
+            y = y.addcmul_(padded[:, i:i + l], w[:, i])
+        return y
 
     def allocate_inference_cache(self, batch_size, device=None, dtype=None):
         device = device or self.in_proj.weight.device

@@ -228,11 +228,11 @@ def train(args: TrainArgs, resume=False, log=print):
         nt = batch.shape[0] * (batch.shape[1] - 1)
         nt_seen += nt
         nt_window += nt
-        loss = result.loss.item()
+        loss, ce = result.loss.item(), result.ce.item()
         losses.append(loss)
         comp = [float(c) for c in result.compression]
         if bar is not None:
-            post = {"loss": f"{loss:.3f}", "bits": f"{float(result.ce) / LN2:.3f}",
+            post = {"loss": f"{loss:.3f}", "bits": f"{ce / LN2:.3f}",
                     "comp": "/".join(f"{c:.2f}" for c in comp)}
             if last_eval:
                 post["val"] = f"{np.mean(list(last_eval.values())):.3f}"
@@ -241,14 +241,14 @@ def train(args: TrainArgs, resume=False, log=print):
         if step % args.log_every == 0 or step == 1:
             now = time.time()
             rate = nt_window / max(now - t_window, 1e-9)
-            write({"step": step, "loss": loss, "ce": float(result.ce), "bits_per_nt": float(result.ce) / LN2,
+            write({"step": step, "loss": loss, "ce": ce, "bits_per_nt": ce / LN2,
                    "ratio_losses": [float(r) for r in result.ratio_losses], "compression": comp,
                    "lr": optimizer.param_groups[0]["lr"], "grad_norm": float(grad_norm), "nt_per_s": rate,
                    "nt_seen": nt_seen, "elapsed_s": round(elapsed0 + now - t_start, 2)})
             t_window, nt_window = now, 0
         if step % args.print_every == 0:
             (bar.write if bar is not None else log)(
-                f"step {step}: loss {loss:.4f} bits/nt {float(result.ce) / LN2:.4f} "
+                f"step {step}: loss {loss:.4f} bits/nt {ce / LN2:.4f} "
                 f"compression {'/'.join(f'{c:.2f}' for c in comp)} lr {optimizer.param_groups[0]['lr']:.2e} "
                 f"{rate:,.0f} nt/s")
         if valid_sets and (step % args.eval_every == 0 or step == args.steps):

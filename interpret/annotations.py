@@ -39,10 +39,10 @@ class RecordAnnotation:
     record_id: str
     length: int
     circular: bool
-    bits: dict[str, np.ndarray]  # strand "+"/"-" -> (length,) uint16, bit i = CLASSES[i]
+    bits: dict[str, np.ndarray]  # strand "+"/"-" -> (length,) uint16, bit i = CLASSES[i]; intergenic in both
     codon_pos: dict[str, np.ndarray]  # strand -> (length,) int8, 0 = not in a CDS on that strand, else 1/2/3
     features: pd.DataFrame  # FEATURE_COLUMNS; start/end 0-based half-open forward strand, strand +1/-1
-    anchors: dict[str, pd.DataFrame]  # "start_codon"/"stop_codon"/"tss" -> DataFrame(pos, strand)
+    anchors: dict[str, pd.DataFrame]  # "start_codon"/"stop_codon"/"tss" -> DataFrame(pos int64, strand "+"/"-")
     problems: list[str] = field(default_factory=list)
     classes: tuple[str, ...] = CLASSES
 
@@ -56,14 +56,13 @@ class RecordAnnotation:
         return pd.DataFrame(rows)
 
 
-GENE_TYPES = {"gene", "CDS", "rRNA", "tRNA", "ncRNA", "tmRNA", "misc_RNA", "mRNA", "RNA", "precursor_RNA"}
+GENE_TYPES = {"gene", "pseudogene", "CDS", "rRNA", "tRNA", "ncRNA", "tmRNA", "misc_RNA", "mRNA", "RNA", "precursor_RNA"}
 OTHER_RNA_TYPES = {"ncRNA", "tmRNA", "misc_RNA", "RNA", "precursor_RNA"}
 SIGNAL_CLASS = {"-10_signal": "promoter_10", "-35_signal": "promoter_35", "RBS": "rbs"}
 REGULATORY_CLASS = {"minus_10_signal": "promoter_10", "minus_35_signal": "promoter_35",
                     "ribosome_binding_site": "rbs"}
 COMPANION_CLASS = {"promoter_10": "promoter_10", "promoter_35": "promoter_35", "tss": "tss"}
 RBS_WINDOW = (-20, -5)  # inclusive, relative to the first base of the start codon, upstream negative
-_COMPLEMENT = bytes.maketrans(b"ACGTRYKMBVDHNacgt", b"TGCAYRMKVBHDNtgca")
 
 
 # ------------------------------------------------------------------------------ feature geometry
@@ -427,8 +426,18 @@ def _add_companion(table: pd.DataFrame, record, length: int, marks: _Marks, anch
             if cls == "tss":
                 anchors["tss"] += [(int(x), s) for x in g["start"]]
     names = t["name"].fillna("").astype(str) if "name" in t.columns else [""] * len(t)
-    return [(str(typ), int(a), int(b), int(st), nm, "", "companion table", [(int(a), int(b), int(st))])
-            for (typ, a, b, st), nm in zip(t[["type", "start", "end", "strand"]].itertuples(index=False), names)]
+    notes = t["note"].fillna("").astype(str) if "note" in t.columns else [""] * len(t)
+    return [(str(typ), int(a), int(b), int(st), nm, "", f"{note} (companion table)".strip(),
+             [(int(a), int(b), int(st))])
+            for (typ, a, b, st), nm, note in zip(t[["type", "start", "end", "strand"]].itertuples(index=False),
+                                                 names, notes)]
 
 
-__all__ = ["CLASSES", "CLASS_LABELS", "CLASS_COLORS", "BIT", "RecordAnnotation", "annotate", "FEATURE_COLUMNS"]
+def annotate_all(genome, companion=None, genetic_code=None) -> dict[str, RecordAnnotation]:
+    """`annotate` every record of a GenomeFile (or a list of SeqRecords), keyed by record id."""
+    records = getattr(genome, "records", genome)
+    return {r.id: annotate(r, companion=companion, genetic_code=genetic_code) for r in records}
+
+
+__all__ = ["CLASSES", "CLASS_LABELS", "CLASS_COLORS", "BIT", "RecordAnnotation", "annotate", "annotate_all",
+           "FEATURE_COLUMNS"]

@@ -331,8 +331,17 @@ def gzip_bytes(data: bytes | str, level: int = 1) -> bytes:
     return gzip.compress(data.encode() if isinstance(data, str) else data, compresslevel=level, mtime=0)
 
 
-def report_zip(files: Mapping[str, bytes | str], root: str = "dnahnet_report") -> bytes:
-    """A zip of `files` (relative path -> content) under `root/`, for one-click download of a report."""
+def report_zip(files_or_trace, annotations=None, report=None, sequences=None, record=None,
+               root: str = "dnahnet_report", **kwargs) -> bytes:
+    """A zip of a whole report under `root/`: either a {relative path: bytes} mapping, or a trace (+ its
+    annotation(s), BoundaryReport, record or sequences) from which `interpret.report.build_report_files`
+    makes every table, figure, track and the index.html first (kwargs go to it, e.g. formats=...)."""
+    if isinstance(files_or_trace, Mapping):
+        files = files_or_trace
+    else:
+        from interpret.report import build_report_files
+
+        files = build_report_files(files_or_trace, annotations, report, sequences, record, **kwargs)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
         for name, data in files.items():

@@ -21,7 +21,7 @@ from interpret.style import (BASE_COLORS, CODON_POS_COLORS, GC_COLOR, STRAND_DAS
 ARROW_TYPES = ("CDS", "rRNA", "tRNA", "ncRNA", "tmRNA", "misc_RNA", "gene", "repeat_region", "mobile_element")
 SKIP_TYPES = ("source", "exon", "mRNA")
 LANE_STEP, MAX_LANES = 0.8, 4
-ROW_PX = {"features": 170, "sequence": 90, "boundaries": 44, "p": 130, "surprisal": 110, "gc": 90}
+ROW_PX = {"features": 170, "sequence": 90, "boundaries": 90, "p": 130, "surprisal": 110, "gc": 90}
 ROW_TITLES = {"features": "Features", "sequence": "Sequence", "boundaries": "Boundaries", "p": "p (boundary)",
               "surprisal": "Surprisal<br>(bits)", "gc": "GC"}
 
@@ -209,8 +209,10 @@ def _add_sequence(fig, row, sequence, annotation, lo: int, hi: int):
     letters = sequence_letters(sequence, lo, hi)
     x = np.arange(lo, hi) + 1
     chars = letters.tobytes().decode("ascii", "replace")
+    size = int(np.clip(1.5 * 1150 / max(hi - lo, 1), 6, 14))  # letters shrink to fit ~1150 px of plot width
     fig.add_trace(go.Scatter(x=x, y=np.zeros(len(x)), text=list(chars), mode="text",
-                             textfont=dict(size=12, family="monospace", color=[BASE_COLORS.get(c, "#555") for c in chars]),
+                             textfont=dict(size=size, family="monospace",
+                                           color=[BASE_COLORS.get(c, "#555") for c in chars]),
                              hovertext=[f"{c} at {i:,}" for c, i in zip(chars, x)], hoverinfo="text",
                              name="sequence", showlegend=False), row=row, col=1)
     ticks = ([0], ["5'→3'"])
@@ -221,7 +223,7 @@ def _add_sequence(fig, row, sequence, annotation, lo: int, hi: int):
             if m.any():
                 fig.add_trace(go.Scatter(
                     x=x[m], y=np.full(m.sum(), y), text=[str(v) for v in cp[m]], mode="text",
-                    textfont=dict(size=10, color=[CODON_POS_COLORS[int(v)] for v in cp[m]]),
+                    textfont=dict(size=max(6, size - 2), color=[CODON_POS_COLORS[int(v)] for v in cp[m]]),
                     hovertext=[f"codon position {v} ({strand} strand gene)" for v in cp[m]], hoverinfo="text",
                     showlegend=False, name=f"codon positions {strand}"), row=row, col=1)
         ticks = ([1, 0, -1], ["codon +", "base", "codon −"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -150,7 +151,9 @@ def embed(vectors: np.ndarray, method: str = "umap", seed: int = 0, cache_dir=No
 
         reducer = umap.UMAP(n_components=2, n_neighbors=params["n_neighbors"], min_dist=min_dist,
                             metric="cosine", random_state=seed)
-        out = reducer.fit_transform(vectors).astype(np.float32)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)  # seeded = 1 thread
+            out = reducer.fit_transform(vectors).astype(np.float32)
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """Null models that keep the chunk-length distribution, empirical p-values, Benjamini–Hochberg.
 
 Two nulls for "boundaries fall in class c more (or less) often than chance":
-- circular shift: the whole boundary track of a pass is rotated by a random offset (away from 0), so chunk
-  lengths *and their order* are kept and only their placement against the annotation is broken;
+- circular shift: the whole boundary track of a pass is rotated by a uniformly random non-zero offset, so
+  chunk lengths *and their order* are kept and only their placement against the annotation is broken;
 - permuted lengths: the sequence of chunk lengths is shuffled and boundaries rebuilt from the first one, so the
   length distribution is kept and the order is not.
 Each pass gets its own independent draw; pooled rows ("both") add the passes' counts draw by draw.
@@ -19,9 +19,12 @@ import os
 import numpy as np
 import pandas as pd
 
-from interpret.stats import POOLED, STRANDS, PassTrack, class_codes, stage_label
+from interpret.stats import POOLED, STRANDS, PassTrack, class_codes, stage_label, strand_groups
 
-MIN_SHIFT_NT = 5000  # shifts closer than this (in nucleotides) to 0 are not drawn: they keep local alignment
+# Rotations are drawn uniformly from all non-zero offsets: that is the group under which a stationary track's
+# rank is exactly uniform. Leaving out small offsets (they keep local alignment, so they can only make the test
+# conservative) breaks that exactness when the gap is a sizeable part of a small genome; the default keeps none out.
+MIN_SHIFT_NT = 0
 _BLOCK_ELEMS = 2_000_000  # bound on (draws × items) per vectorised block
 
 
@@ -29,10 +32,10 @@ _BLOCK_ELEMS = 2_000_000  # bound on (draws × items) per vectorised block
 
 
 def draw_shifts(n: int, n_draws: int, rng: np.random.Generator, min_shift: int) -> np.ndarray:
-    """(n_draws,) circular offsets uniform in [min_shift, n - min_shift] (all of 1..n-1 if n is small)."""
+    """(n_draws,) circular offsets uniform in [min_shift, n - min_shift] (min_shift ≥ 1; 1..n-1 if n is small)."""
     if n <= 1:
         return np.zeros(n_draws, dtype=np.int64)
-    lo = min_shift if n - 2 * min_shift >= 1 else 1
+    lo = max(1, min_shift) if n - 2 * min_shift >= 1 else 1
     return rng.integers(lo, n - lo + 1, size=n_draws, dtype=np.int64)
 
 
@@ -244,7 +247,8 @@ def null_table(tracks: list[PassTrack], classes: tuple[str, ...], n_shift: int =
 
     Columns: stage, strand, class, observed, shift_mean, shift_sd, shift_z, p_shift, perm_mean, perm_sd,
     perm_z, p_perm (counts of boundaries in the class; p two-sided empirical with +1; BH is applied by the caller
-    across the whole family). Classes with no positions get NaN.
+    across the whole family). Classes with no positions get NaN. Rotations and permutations act on the stage's
+    input positions (for Stage 2: the sequence of Stage 1 chunk starts).
     """
     if not tracks:
         return pd.DataFrame(columns=NULL_COLUMNS)
@@ -270,7 +274,7 @@ def null_table(tracks: list[PassTrack], classes: tuple[str, ...], n_shift: int =
     for d in (obs, npos, shift, perm):
         d[POOLED] = d["+"] + d["-"]
     rows = []
-    for strand in (*STRANDS, POOLED):
+    for strand in strand_groups(tracks):
         if npos[strand].sum() == 0:
             continue
         cols = [obs[strand]]

@@ -190,8 +190,9 @@ def periodicity(trace: Trace, annotations: dict, stage: int, window: int = 360) 
         coord = reading_order(sp.stages[0].positions, sp.strand)
         series[sp.strand].append(cds_series(sp.boundary_mask(stage), ann.codon_pos[sp.strand], coord, sp.strand))
     spec_rows, summary = [], []
-    groups = {s: series[s] for s in STRANDS}
-    groups[POOLED] = series["+"] + series["-"]
+    groups = {s: series[s] for s in STRANDS if series[s]}
+    if len(groups) == 2:
+        groups[POOLED] = series["+"] + series["-"]
     for strand, parts in groups.items():
         # each part separately cut into windows (frames never mix across passes), then averaged by windows
         freqs, powers, counts = None, [], []
@@ -242,7 +243,8 @@ def chunk_lengths(trace: Trace, annotations: dict) -> tuple[pd.DataFrame, pd.Dat
                     m = ((bits >> i) & 1).astype(bool)
                     if m.any():
                         per.setdefault((s, sp.strand, cls), []).append(lengths[m])
-    for (s, strand, cls) in list(per):
+    pool = {sp.strand for sp in trace.passes} == set(STRANDS)  # "both" only when both passes are there
+    for (s, strand, cls) in list(per) if pool else []:
         if strand == "+":
             per.setdefault((s, POOLED, cls), []).extend(per[(s, "+", cls)])
         elif strand == "-":
@@ -279,7 +281,8 @@ def nesting(trace: Trace) -> tuple[pd.DataFrame, pd.DataFrame]:
             b1 = np.asarray(sp.stages[s + 1].boundaries, dtype=np.int64)
             spans = sp.chunk_spans(s + 1)
             per_chunk = np.searchsorted(b0, spans[:, 1]) - np.searchsorted(b0, spans[:, 0])
-            for key in ((s, sp.strand), (s, POOLED)):
+            pool = {p.strand for p in trace.passes} == set(STRANDS)
+            for key in ((s, sp.strand), (s, POOLED)) if pool else ((s, sp.strand),):
                 a = acc.setdefault(key, [0, 0, []])
                 a[0] += b1.size
                 a[1] += int(np.isin(b1, b0).sum())

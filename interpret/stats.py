@@ -209,7 +209,7 @@ def enrichment_table(tracks: list[PassTrack], classes: tuple[str, ...], n_boot: 
     counts = block_counts(tracks, c, block_len)
     rng = np.random.default_rng(seed)
     rows = []
-    for strand in (*STRANDS, POOLED):
+    for strand in strand_groups(tracks):
         pos_blk, bnd_blk = counts[strand]
         n_pos, n_b = pos_blk.sum(0), bnd_blk.sum(0)
         if n_pos[-1] == 0:
@@ -229,6 +229,47 @@ ENRICHMENT_COLUMNS = ["stage", "stage_label", "strand", "class", "n_positions", 
                       "rate_hi", "global_rate", "fold", "fold_lo", "fold_hi"]
 
 
+# dnaHNet paper: Stage 1 boundary rate at codon positions; Stage 2 rates per class (B. subtilis, 5 × 49 kb windows)
+PAPER_REFERENCE = (
+    (0, "codon position 1", ("cds_pos1",), 0.065), (0, "codon position 2", ("cds_pos2",), 0.426),
+    (0, "codon position 3", ("cds_pos3",), 0.584),
+    (1, "global", (), 0.513), (1, "start codon", ("start_codon",), 0.813),
+    (1, "promoter", ("promoter_35", "promoter_10", "tss"), 0.715), (1, "intergenic", ("intergenic",), 0.746),
+    (1, "coding", ("cds_pos1", "cds_pos2", "cds_pos3"), 0.484), (1, "stop codon", ("stop_codon",), 0.517),
+)
+
+
+def paper_comparison(tracks_by_stage: dict[int, list[PassTrack]], classes: tuple[str, ...]) -> pd.DataFrame:
+    """Our rates (both passes, stage input basis) beside the paper's, for the quantities the paper reports.
+
+    A quantity made of several classes counts a position once if it is in any of them. The paper's Stage 2
+    numbers come from another genome and model: read the comparison as a sanity check, not a test.
+    """
+    rows = []
+    for stage, name, members, paper in PAPER_REFERENCE:
+        tracks = tracks_by_stage.get(stage, [])
+        if not tracks:
+            continue
+        mask_bits = np.uint16(sum(1 << classes.index(c) for c in members if c in classes))
+        n = b = 0
+        for t in tracks:
+            m = (t.bits & mask_bits) != 0 if members else np.ones(t.n, bool)
+            n += int(m.sum())
+            b += int((m & t.is_boundary).sum())
+        rate = b / n if n else np.nan
+        lo, hi = wilson_interval(b, n)
+        rows.append({"stage": stage, "stage_label": stage_label(stage), "quantity": name,
+                     "classes": "+".join(members) or "all", "n_positions": n, "rate": rate, "rate_lo": float(lo),
+                     "rate_hi": float(hi), "paper_rate": paper})
+    return pd.DataFrame(rows)
+
+
+def strand_groups(tracks: list[PassTrack]) -> list[str]:
+    """The strand groups to report: each pass present, and "both" only when both passes are there."""
+    present = [s for s in STRANDS if any(t.strand == s for t in tracks)]
+    return present + ([POOLED] if len(present) == 2 else [])
+
+
 def _note(problems: list[str], msg: str) -> None:
     if msg not in problems:
         problems.append(msg)
@@ -237,8 +278,11 @@ def _note(problems: list[str], msg: str) -> None:
 # ------------------------------------------------------------------------------------------------ CLI
 
 
-def load_annotations(genome_path, companion_path=None, problems: list[str] | None = None) -> dict:
-    """Annotate every record of a genome file (plus an optional promoter/TSS table): {record_id: annotation}."""
+def load_annotations(genome_path, companion_path=None, problems: list[str] | None = None) -> tuple[dict, dict]:
+    """Annotate every record of a genome file (plus an optional promoter/TSS table).
+
+    Returns ({record_id: RecordAnnotation}, {record_id: SeqRecord}); what was skipped goes to `problems`.
+    """
     from dnahnet.genome_io import read_genome
     from interpret.annotations import annotate
 
@@ -247,12 +291,11 @@ def load_annotations(genome_path, companion_path=None, problems: list[str] | Non
     problems.extend(gf.problems)
     companion = None
     if companion_path:
-        from interpret import companion as comp
+        from interpret.companion import as_table, read_companion
 
-        companion = comp.read_companion(companion_path)
-        if isinstance(companion, tuple):  # (table, problems)
-            companion, more = companion
-            problems.extend(more)
+        comp = read_companion(companion_path)
+        problems.extend(f"companion: {p}" for p in comp.problems)
+        companion = as_table(comp)
     out = {}
     for rec in gf.records:
         ann = annotate(rec, companion=companion)

@@ -97,22 +97,24 @@ def feature_color(ftype: str) -> str:
 
 def apply_layout(fig: go.Figure, title: str | None = None, height: int | None = None,
                  legend: bool = True, legend_rows: int = 1) -> go.Figure:
-    """House style: white template, one font, a horizontal legend on top (room for `legend_rows` rows of
-    entries between it and the title), margins that fit 1280 px."""
+    """House style: white template, one font, title on the first line, a horizontal legend on the next
+    (`legend_rows` rows of entries), then the plot (and its subplot titles); margins that fit 1280 px."""
+    height = int(height or fig.layout.height or 450)
+    has_subtitles = any(a.yref == "paper" and (a.y or 0) >= 0.99 for a in (fig.layout.annotations or ()))
+    title_px = 40 if title else 10
+    legend_px = 24 * legend_rows if legend else 0
+    top = title_px + legend_px + (28 if has_subtitles else 8)
     fig.update_layout(
-        template=TEMPLATE,
+        template=TEMPLATE, height=height,
         font=dict(family=FONT_FAMILY, size=FONT_SIZE, color="#222222"),
         title=dict(text=title, x=0.01, xanchor="left", y=1.0, yref="container", yanchor="top", pad=dict(t=12),
                    font=dict(size=FONT_SIZE + 3)) if title else None,
-        margin=dict(l=80, r=30, t=(legend_rows * 24 + (44 if title else 16)) if legend else (60 if title else 30),
-                    b=55),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, yref="paper", xanchor="left", x=0,
-                    font=dict(size=FONT_SIZE - 1)),
+        margin=dict(l=80, r=30, t=top, b=55),
+        legend=dict(orientation="h", yref="container", y=1.0 - title_px / height, yanchor="top", xanchor="left",
+                    x=0.01, font=dict(size=FONT_SIZE - 1)),
         showlegend=legend,
         hoverlabel=dict(font=dict(family=FONT_FAMILY, size=FONT_SIZE - 1)),
     )
-    if height:
-        fig.update_layout(height=int(height))
     fig.update_xaxes(gridcolor=GRID_COLOR, zeroline=False)
     fig.update_yaxes(gridcolor=GRID_COLOR, zeroline=False)
     return fig

@@ -119,7 +119,8 @@ def fetch_ncbi(e: GenomeEntry, progress: Progress | None = None) -> Path:
             for i in range(0, len(e.accessions), batch):
                 ids = e.accessions[i:i + batch]
                 if progress:
-                    progress(0.2 + 0.7 * i / len(e.accessions), f"Downloading {e.organism} from NCBI ({', '.join(ids[:2])}...)")
+                    progress(0.2 + 0.7 * i / len(e.accessions),
+                             f"Downloading {e.organism} from NCBI ({', '.join(ids[:2])}...)")
                 handle = Entrez.efetch(db="nucleotide", id=",".join(ids), rettype="gbwithparts", retmode="text")
                 try:
                     text = handle.read()

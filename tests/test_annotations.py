@@ -139,7 +139,8 @@ def test_genetic_code_checks_the_stop_codon_without_dropping():
 
 def test_rna_and_signals_and_pseudogenes():
     feats = [("rRNA", loc(0, 10), {}), ("tRNA", loc(20, 30, -1), {}), ("ncRNA", loc(40, 45), {}),
-             ("-10_signal", loc(50, 56), {}), ("regulatory", loc(60, 66, -1), {"regulatory_class": ["minus_35_signal"]}),
+             ("-10_signal", loc(50, 56), {}),
+             ("regulatory", loc(60, 66, -1), {"regulatory_class": ["minus_35_signal"]}),
              ("CDS", loc(70, 82), {"pseudo": [""], "locus_tag": ["ps"]})]
     a = annotate(record("A" * 100, feats))
     assert positions(a, "+", "rRNA") == list(range(10)) and positions(a, "-", "tRNA") == list(range(20, 30))

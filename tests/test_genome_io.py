@@ -168,6 +168,7 @@ def test_fasta_plus_gff3_attaches_features_and_wraps_origin():
     g = read_genome(FASTA_PAIR.encode(), gff=GFF_PAIR.encode())
     chr1, plasmid = g.records
     assert chr1.annotations["topology"] == "circular"  # from Is_circular=true
+    assert chr1.features[0].type == "source"  # the whole-sequence region
     cds3 = next(f for f in chr1.features if f.qualifiers.get("ID") == ["cds3"])
     assert [(int(p.start), int(p.end)) for p in cds3.location.parts] == [(114, 120), (0, 6)]
     assert [f.type for f in plasmid.features] == ["tRNA"]
@@ -183,7 +184,7 @@ def test_gff3_round_trip():
     def summary(fs):
         return sorted((seqid, f.type, tuple((int(p.start), int(p.end), p.strand) for p in f.location.parts),
                        f.qualifiers.get("codon_start"), f.qualifiers.get("product"))
-                      for seqid, lst in fs.items() for f in lst if f.type != "gff3_circular_marker")
+                      for seqid, lst in fs.items() for f in lst)
 
     assert summary(again) == summary(feats)
 

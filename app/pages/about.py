@@ -55,13 +55,12 @@ else:
     if cfg:
         st.caption(f"Layout `{cfg.get('arch_layout')}` · widths {cfg.get('d_model')} · target compression "
                    f"{cfg.get('target_compression')} per router")
-    info = card.get("card")
-    if isinstance(info, str) and info.strip():
-        with st.expander("Model card", expanded=False):
-            st.markdown(info)
-    elif isinstance(info, dict) and info:
-        with st.expander("Model card", expanded=False):
-            st.json(info)
+    if card.get("meta"):
+        with st.expander("Training and evaluation (meta.json)", expanded=False):
+            st.json(card["meta"])
+    if card.get("card"):
+        with st.expander("Model card", expanded=True):
+            st.markdown(card["card"])
 
 st.subheader("How to cite")
 st.markdown("If you use dnaHNet Explorer in your work, please cite the model and the architecture it builds on:")

@@ -1,8 +1,94 @@
-"""Enrichment page (being built)."""
+"""Enrichment: where each stage puts its boundaries, per class of nucleotide, against nulls and baseline chunkers."""
 import streamlit as st
 
-from app import components
+from app import components, results
+from interpret import figures as F
+from interpret.style import class_label, stage_label
 
 a = components.require_analysis()
-components.page_header("Enrichment", a, "")
-st.write({"stages": a.n_stages, "strands": a.strands})
+components.page_header(
+    "Boundary enrichment", a,
+    "Is a chunk boundary more (or less) likely in a start codon, at codon position 3, in a promoter…? Each class is "
+    "compared with the genome-wide boundary rate, with nulls that keep the chunk lengths and with trivial chunkers.")
+report = results.boundary_report(a)
+
+c1, c2 = st.columns([2, 3])
+strand = c1.segmented_control("Strand passes", ["both", "+", "-"], default="both", key="enr_strand",
+                              format_func=lambda d: {"both": "Both", "+": "+ pass", "-": "− pass"}[d],
+                              help="Each pass is scored against the genes of its own strand; 'both' pools them.")
+strand = strand or "both"
+null = c2.segmented_control("Significance from", ["q_shift", "q_perm"], default="q_shift", key="enr_null",
+                            format_func={"q_shift": "circular shifts", "q_perm": "permuted chunk lengths"}.get)
+null = null or "q_shift"
+name = f"{a.file_stem}_{strand if strand != 'both' else 'both'}"
+
+enr = report.enrichment.df
+st.subheader("Fold enrichment per class")
+components.figure(F.enrichment_bars(enr, "fold", strand, q_col=null), f"{name}_enrichment_fold", "enr_fold",
+                  "Bar = boundary rate in the class ÷ the pass's overall rate (1 = no preference), 95% block-bootstrap "
+                  "interval; stars = BH-adjusted empirical q of the chosen null (* < 0.05, ** < 0.01, *** < 0.001).")
+
+st.subheader("Boundary rate per class")
+components.figure(F.enrichment_bars(enr, "rate", strand, q_col=null), f"{name}_enrichment_rate", "enr_rate",
+                  "Share of the positions of each class where a chunk starts (Wilson 95% interval); dotted line: the "
+                  "stage's overall rate. Stage 2 rates count only positions where Stage 1 put a boundary.")
+
+st.subheader("Tables: rates, intervals and null p-values")
+columns = {"class": "class", "n_positions": "positions", "n_boundaries": "boundaries", "rate": "rate",
+           "rate_lo": "rate 95% lo", "rate_hi": "rate 95% hi", "fold": "fold", "fold_lo": "fold 95% lo",
+           "fold_hi": "fold 95% hi", "shift_z": "z (shift)", "p_shift": "p (shift)", "q_shift": "q (shift)",
+           "perm_z": "z (perm)", "p_perm": "p (perm)", "q_perm": "q (perm)"}
+tabs = st.tabs([stage_label(s) for s in range(a.n_stages)])
+for s, tab in enumerate(tabs):
+    with tab:
+        d = enr[(enr["stage"] == s) & (enr["strand"] == strand)]
+        d = d[[c for c in columns if c in d.columns]].rename(columns=columns)
+        d["class"] = d["class"].map(class_label)
+        components.table(d, f"{name}_{stage_label(s).replace(' ', '')}_enrichment", f"enr_table_{s}",
+                         report.enrichment.description, hide_index=True)
+
+st.subheader("Against baseline chunkers")
+if len(report.baselines.df):
+    components.figure(F.baseline_bars(report.baselines.df, "fold", strand), f"{name}_baselines", "enr_baselines",
+                      "The model's stages beside chunkers that know no biology: fixed 3 nt and 6 nt (random phase) and "
+                      "random cuts with the model's own chunk lengths. If the model only matches them, it learned "
+                      "chunk lengths, not biology.")
+    components.table(report.baseline_summary.df, f"{a.file_stem}_baseline_summary", "enr_baseline_summary",
+                     report.baseline_summary.description, hide_index=True)
+else:
+    st.caption("Baseline chunkers were not computed for this analysis.")
+
+st.subheader("Codon positions")
+components.figure(F.codon_position_bars(report.codon_profile.df, report.codon_tests.df, strand),
+                  f"{name}_codon_positions", "enr_codon",
+                  "Boundary rate at codon positions 1, 2 and 3 inside genes, each pass with its own strand's genes; "
+                  "diamonds: the paper's Stage 1 (6.5 / 42.6 / 58.4 %, B. subtilis).")
+tests = report.codon_tests.df
+components.table(tests[tests["strand"] == strand] if "strand" in tests else tests, f"{name}_codon_tests",
+                 "enr_codon_tests", report.codon_tests.description, hide_index=True)
+
+st.subheader("Metagene profiles")
+if len(report.metagene.df):
+    components.figure(F.metagene_profiles(report.metagene.df), f"{a.file_stem}_metagene", "enr_metagene",
+                      "Boundary rate at each distance (−150..+150 nt) from start codons, stop codons and TSS, read in "
+                      "the gene's direction, with a bootstrap 95% band; dotted: the stage's genome-wide rate.")
+else:
+    st.caption("No anchors (start codons, stop codons, TSS) in this record, so no metagene profile.")
+
+st.subheader("Periodicity")
+if len(report.periodicity_spectrum.df):
+    components.figure(F.periodicity_spectrum(report.periodicity_spectrum.df, report.periodicity.df, strand),
+                      f"{name}_periodicity", "enr_periodicity",
+                      "Power spectrum of the boundary indicator inside genes: a peak at period 3 means boundaries keep "
+                      "the reading frame; the legend gives power(3) ÷ median power.")
+    per = report.periodicity.df
+    components.table(per[per["strand"] == strand] if "strand" in per else per, f"{name}_periodicity_table",
+                     "enr_periodicity_table", report.periodicity.description, hide_index=True)
+else:
+    st.caption("No genes long enough for a spectrum in this record.")
+
+if report.problems:
+    with st.expander(f"Notes on these statistics ({len(report.problems)})"):
+        st.markdown("\n".join(f"- {p}" for p in report.problems))
+st.caption("Settings: " + ", ".join(f"{k} = {v}" for k, v in report.settings.items()))
+components.track_downloads(a, "enrichment")

@@ -1,0 +1,149 @@
+"""Drive the real app in a headless Chromium: start `streamlit run`, upload a genome, screenshot every page.
+
+`python -m app.screenshots GENOME [--out docs/screenshots]` writes one PNG per page at 1280 px wide; the browser
+test (tests/test_app_browser.py) uses the same helpers. Needs Playwright and Debian's chromium
+(/usr/bin/chromium; Playwright cannot download its own browser here).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("DNAHNET_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"]
+PAGES = ("browser", "enrichment", "latents", "levels", "about")  # url paths st.navigation gives app/pages/*.py
+
+
+def chromium_path() -> str | None:
+    """The Chromium to drive, or None when none is installed."""
+    if Path(CHROMIUM).is_file():
+        return CHROMIUM
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(env: dict | None = None, port: int | None = None, command: list[str] | None = None,
+                     log_path: Path | None = None, timeout_s: float = 120):
+    """Run `streamlit run app/main.py` on 127.0.0.1 (headless, no telemetry); yield its URL; stop it after."""
+    port = port or free_port()
+    cmd = command or [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app" / "main.py")]
+    cmd = cmd + ["--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+                 "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with code {proc.returncode} (log: {log_path})")
+            with contextlib.suppress(OSError):
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            time.sleep(0.5)
+        else:
+            raise TimeoutError(f"streamlit did not listen on port {port} within {timeout_s:.0f} s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log_path:
+            log.close()
+
+
+@contextlib.contextmanager
+def chromium_page(width: int = 1280, height: int = 900):
+    """A Playwright page in headless Debian Chromium, `width` px wide."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def wait_idle(page, timeout_ms: int = 300_000) -> None:
+    """Wait until Streamlit has finished running the script (no 'running' indicator, no status widget spinning)."""
+    page.wait_for_timeout(800)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+    page.wait_for_timeout(500)
+
+
+def upload_genome(page, genome: Path, timeout_ms: int = 300_000) -> None:
+    """Choose 'Upload a file' in the sidebar, upload `genome`, wait for the analysis and the tracks."""
+    page.get_by_text("Upload a file", exact=True).click()
+    wait_idle(page)
+    page.locator("[data-testid='stSidebar'] input[type='file']").first.set_input_files(str(genome))
+    wait_idle(page, timeout_ms)
+    run = page.get_by_role("button", name="Run analysis")
+    if run.count():
+        run.click()
+        wait_idle(page, timeout_ms)
+    page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=timeout_ms)
+    wait_idle(page, timeout_ms)
+
+
+def open_page(page, url: str, name: str, timeout_ms: int = 300_000) -> None:
+    """Go to one of the app's pages through the sidebar navigation (keeps the session and its analysis)."""
+    page.locator(f"[data-testid='stSidebarNav'] a[href$='/{name}']").first.click()
+    wait_idle(page, timeout_ms)
+
+
+def shoot(page, path: Path, max_height: int = 5000) -> Path:
+    """Screenshot the whole page: Streamlit scrolls inside its main block, so grow the viewport to fit it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    width = page.viewport_size["width"]
+    height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+                           " return m ? m.scrollHeight : document.body.scrollHeight; }")
+    page.set_viewport_size({"width": width, "height": int(min(max(height, 700), max_height))})
+    page.wait_for_timeout(1500)  # plotly redraws at the new size
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": width, "height": 900})
+    return path
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="Screenshot every page of the app with a genome uploaded.")
+    ap.add_argument("genome", type=Path)
+    ap.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "screenshots")
+    ap.add_argument("--width", type=int, default=1280)
+    ap.add_argument("--log", type=Path, default=Path("/tmp/dnahnet_screenshots_streamlit.log"))
+    args = ap.parse_args(argv)
+    if chromium_path() is None:
+        print("error: no chromium found (apt-get install chromium)", file=sys.stderr)
+        return 2
+    with streamlit_server(log_path=args.log) as url, chromium_page(args.width) as page:
+        page.goto(url)
+        wait_idle(page)
+        upload_genome(page, args.genome)
+        for name in PAGES:
+            if name != "browser":
+                open_page(page, url, name)
+            print(shoot(page, args.out / f"{name}.png"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""Save and load a model as `model.safetensors` + `config.json` (no pickle anywhere).
+
+`load()` with no argument opens the bundled default `<repo>/checkpoints/dnahnet-small`; a bare name resolves under
+`<repo>/checkpoints/`. `checkpoint_hash` keys caches of results computed with a checkpoint.
+"""
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from dnahnet.config import HNetConfig
+from dnahnet.hnet import DnaHNet
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINT_DIR = REPO_ROOT / "checkpoints"
+DEFAULT_NAME = "dnahnet-small"
+WEIGHTS, CONFIG, META = "model.safetensors", "config.json", "meta.json"
+
+
+def best_device() -> torch.device:
+    """cuda > mps > cpu."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def resolve(path_or_name=None) -> Path:
+    """The checkpoint directory for a path, a name under checkpoints/, or None (the bundled default)."""
+    if path_or_name is None:
+        path = CHECKPOINT_DIR / DEFAULT_NAME
+        if not (path / WEIGHTS).exists():
+            raise FileNotFoundError(f"the bundled checkpoint {path} is not there yet (no {WEIGHTS}); train one with "
+                                    f"`python -m dnahnet.train` or pass a checkpoint directory")
+        return path
+    path = Path(path_or_name).expanduser()
+    if path.name == WEIGHTS or path.name == CONFIG:
+        path = path.parent
+    if not path.exists() and not path.is_absolute() and len(path.parts) == 1 and (CHECKPOINT_DIR / path).exists():
+        path = CHECKPOINT_DIR / path
+    if not path.is_dir():
+        raise FileNotFoundError(f"checkpoint {path_or_name!r} not found (looked for a directory at {path} and "
+                                f"under {CHECKPOINT_DIR})")
+    return path
+
+
+def save(model: DnaHNet, directory, extra_meta=None) -> Path:
+    """Write model.safetensors + config.json (+ meta.json with `extra_meta`, if given) into `directory`."""
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    meta = {"format": "dnahnet", "num_parameters": str(model.num_parameters())}
+    save_file(state, str(directory / WEIGHTS), metadata=meta)
+    model.config.save(directory / CONFIG)
+    if extra_meta is not None:
+        (directory / META).write_text(json.dumps(extra_meta, indent=2, default=str) + "\n")
+    return directory
+
+
+def load_config(path_or_name=None) -> HNetConfig:
+    path = resolve(path_or_name) / CONFIG
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: a checkpoint needs {CONFIG} beside {WEIGHTS}")
+    try:
+        return HNetConfig.load(path)
+    except (ValueError, TypeError, KeyError) as err:
+        raise ValueError(f"{path} is not a valid dnaHNet config: {err}") from err
+
+
+def load(path_or_name=None, device=None) -> DnaHNet:
+    """A ready eval-mode model on `device` (default: the best available)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    directory = resolve(path_or_name)
+    config = load_config(directory)
+    weights = directory / WEIGHTS
+    if not weights.exists():
+        raise FileNotFoundError(f"{weights} is missing")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ValueError(f"{weights} is not a readable safetensors file ({err}); re-download or re-save it") from err
+    model = DnaHNet(config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        raise ValueError(f"{weights} does not match {directory / CONFIG}: missing {missing[:5]}, unexpected "
+                         f"{unexpected[:5]}, wrong shape {wrong[:5]}" + (" ..." if len(missing + unexpected + wrong) > 15 else ""))
+    model.load_state_dict(state)
+    device = torch.device(device) if device is not None else best_device()
+    return model.to(device).eval()
+
+
+def checkpoint_hash(path_or_name=None) -> str:
+    """First 16 hex digits of sha256 over model.safetensors + config.json (a cache key)."""
+    directory = resolve(path_or_name)
+    digest = hashlib.sha256()
+    for name in (WEIGHTS, CONFIG):
+        file = directory / name
+        if not file.exists():
+            raise FileNotFoundError(f"{file} is missing")
+        with open(file, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]

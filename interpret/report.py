@@ -1,0 +1,507 @@
+"""Headless report: every table, figure and track of the app, written to a folder with an offline index.html.
+
+`python -m interpret.report GENOME --out DIR` reads the genome, runs dnaHNet over it (both strands), annotates
+it, computes every boundary statistic and writes: tables/*.csv, figures/*.{html,png,svg}, tracks/*.{bed,
+bedgraph,gff3}(.gz for long genomes), trace.npz and index.html (self-contained: plotly.js is inlined, open
+it from disk with no network). `build_report_files` returns the same files as bytes (the app's zip).
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import io
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from interpret import exports
+from interpret.style import FONT_FAMILY, stage_label
+
+GZIP_ABOVE_NT = 1_000_000  # tracks of longer analyses are gzipped (IGV reads .gz)
+BASES_VIEW_NT = 120  # the base-level track view
+
+
+# ---------------------------------------------------------------------------------------------- timing
+
+
+class Timer:
+    """Seconds per named step, printed as a summary at the end."""
+
+    def __init__(self):
+        self.steps: list[tuple[str, float]] = []
+
+    @contextmanager
+    def step(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.steps.append((name, time.perf_counter() - t0))
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.steps, columns=["step", "seconds"]).round({"seconds": 2})
+
+    def summary(self) -> str:
+        w = max([len(n) for n, _ in self.steps] + [5])
+        total = sum(s for _, s in self.steps)
+        lines = [f"  {n:<{w}}  {s:8.1f} s" for n, s in self.steps] + [f"  {'total':<{w}}  {total:8.1f} s"]
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- pieces
+
+
+def _as_dict(annotations, trace) -> dict:
+    if annotations is None:
+        return {}
+    if isinstance(annotations, dict):
+        return annotations
+    return {getattr(annotations, "record_id", trace.record_ids[0]): annotations}
+
+
+def _sequences(record=None, sequences=None) -> dict:
+    out = dict(sequences or {})
+    for r in ([record] if record is not None and not isinstance(record, (list, tuple)) else (record or [])):
+        out.setdefault(r.id, str(r.seq))
+    return out
+
+
+def _pick_views(ann, sp) -> list[tuple[str, tuple[int, int], str]]:
+    """(name, region, caption) of the zoomed track views: a gene neighbourhood and the bases around a start."""
+    lo, hi = sp.region or (0, sp.length)
+    views = []
+    cds = ann.features[(ann.features["type"] == "CDS") & (ann.features["start"] >= lo) & (ann.features["end"] <= hi)] \
+        if ann is not None and len(ann.features) else pd.DataFrame()
+    if len(cds):
+        g = cds.iloc[min(len(cds) - 1, len(cds) // 3)]
+        mid = (int(g["start"]) + int(g["end"])) // 2
+        a = max(lo, mid - 3000)
+        if hi - lo > 12_000:  # shorter analyses are already shown at this resolution by the overview
+            views.append(("tracks_genes", (a, min(hi, a + 6000)),
+                          f"A 6-kb neighbourhood around {g['name'] or g['locus_tag'] or 'a gene'}: features with "
+                          "their strand, chunk boundaries per stage and strand pass, p, surprisal and GC."))
+        start = int(g["start"]) if int(g["strand"]) >= 0 else int(g["end"])
+        a = int(np.clip(start - BASES_VIEW_NT // 2, lo, max(lo, hi - BASES_VIEW_NT)))
+        views.append(("tracks_bases", (a, min(hi, a + BASES_VIEW_NT)),
+                      f"Base level around the start codon of {g['name'] or g['locus_tag'] or 'a gene'}: letters, "
+                      "codon positions of CDS on each strand, and every chunk edge (ticks)."))
+    else:
+        a = lo + (hi - lo) // 3
+        if hi - lo > 12_000:
+            views.append(("tracks_zoom", (a, min(hi, a + 6000)), "A 6-kb window of the record."))
+    return views
+
+
+def build_figures(trace, annotations, report, sequences: dict | None = None, record_id: str | None = None,
+                  embedding: str = "pca", max_points: int = 10_000, problems: list[str] | None = None) -> list[dict]:
+    """Every report figure: dicts of name, title, caption and fig (plotly) or mfig (matplotlib feature map).
+    A figure that cannot be drawn is skipped and said in `problems`."""
+    from interpret import figures as F
+
+    problems = problems if problems is not None else []
+    annotations = _as_dict(annotations, trace)
+    sequences = sequences or {}
+    record_id = record_id or max(trace.passes, key=lambda p: p.length).record_id
+    ann = annotations.get(record_id)
+    seq = sequences.get(record_id)
+    sp = trace.passes[[p.record_id for p in trace.passes].index(record_id)]
+    out: list[dict] = []
+
+    def add(name, title, caption, make, kind="fig"):
+        try:
+            out.append({"name": name, "title": title, "caption": caption, kind: make()})
+        except Exception as e:  # noqa: BLE001 - one bad figure must not cost the whole report
+            problems.append(f"figure '{title}' skipped: {e}")
+
+    add("tracks_overview", "Genome tracks: the whole analysed region",
+        "Features (+ strand above, − below), boundary rate per stage and strand pass, p and surprisal (binned means), "
+        "GC in a sliding window.", lambda: F.genome_tracks(trace, record_id, annotation=ann, sequence=seq))
+    views = _pick_views(ann, sp)
+    lo, hi = sp.region or (0, sp.length)
+    map_region = next((r for n, r, _ in views if n == "tracks_genes"), (lo, hi) if hi - lo <= 12_000 else None)
+    for name, region, caption in views:
+        if name == "tracks_bases" and ann is not None and map_region is not None:
+            from interpret.featuremap import feature_map
+
+            add("featuremap", f"Feature map {map_region[0] + 1:,}–{map_region[1]:,}", "Publication-style map of "
+                "the features (dna_features_viewer) with each stage's chunk edges below.",
+                lambda: feature_map(ann, map_region, trace, record_id), kind="mfig")
+        add(name, f"Genome tracks: {region[0] + 1:,}–{region[1]:,}", caption,
+            lambda region=region: F.genome_tracks(trace, record_id, annotation=ann, sequence=seq, region=region))
+    if report is not None:
+        add("enrichment_fold", "Fold enrichment per class", report.enrichment.description,
+            lambda: F.enrichment_bars(report.enrichment.df, "fold"))
+        add("enrichment_rate", "Boundary rate per class", "Share of positions of each class that start a chunk "
+            "(Wilson 95%); dotted: the stage's overall rate.", lambda: F.enrichment_bars(report.enrichment.df, "rate"))
+        if len(report.baselines.df):
+            add("baselines", "Model against baseline chunkers", report.baselines.description,
+                lambda: F.baseline_bars(report.baselines.df))
+        add("codon_positions", "Codon positions", report.codon_profile.description + " Diamonds: the paper's "
+            "Stage 1 (6.5 / 42.6 / 58.4 %).", lambda: F.codon_position_bars(report.codon_profile.df,
+                                                                            report.codon_tests.df))
+        if len(report.metagene.df):
+            add("metagene", "Metagene profiles", report.metagene.description,
+                lambda: F.metagene_profiles(report.metagene.df))
+        if len(report.periodicity_spectrum.df):
+            add("periodicity", "Periodicity spectrum", report.periodicity_spectrum.description + " "
+                + report.periodicity.description, lambda: F.periodicity_spectrum(report.periodicity_spectrum.df,
+                                                                                 report.periodicity.df))
+        add("chunk_lengths", "Chunk lengths", report.chunk_lengths.description,
+            lambda: F.chunk_length_hist(report.chunk_lengths.df, classes=("all", "cds_pos3", "start_codon",
+                                                                           "intergenic")))
+        if len(report.nesting_counts.df):
+            add("nesting", "Nesting of stages", report.nesting_counts.description,
+                lambda: F.nesting_counts_bars(report.nesting_counts.df))
+        if trace.n_stages > 1:
+            add("levels", "Levels compared", "Stage 1 and Stage 2 side by side: enrichment, lengths, the start-codon "
+                "profile and nesting.", lambda: F.levels_comparison(report))
+    if sequences:
+        from interpret.latents import chunk_tables, embed
+
+        for s in range(trace.n_stages):
+            def make(s=s, color_by="class"):
+                table, vecs = chunk_tables(trace, annotations, s, sequences)
+                if len(table) == 0:
+                    raise ValueError("the trace kept no latents")
+                if len(table) > max_points:
+                    keep = np.sort(np.random.default_rng(0).choice(len(table), max_points, replace=False))
+                    table, vecs = table.iloc[keep].reset_index(drop=True), vecs[keep]
+                xy = embed(vecs, embedding, cache_dir=False)
+                return F.latent_scatter(table, xy, color_by, method=embedding.upper())
+            add(f"latents_stage{s + 1}", f"Latent space, {stage_label(s)}",
+                f"{embedding.upper()} of {stage_label(s)} chunk latents (what the next stage reads), coloured by the "
+                "class of the chunk's first nucleotide; hover for coordinates and sequence.", make)
+    return out
+
+
+def track_files(trace, records=None, gz: bool | None = None) -> dict[str, bytes]:
+    """BED per stage, bedGraph of p per stage and strand and of surprisal per strand, GFF3 of all chunks."""
+    if gz is None:
+        gz = sum((sp.region[1] - sp.region[0]) if sp.region else sp.length for sp in trace.passes) > GZIP_ABOVE_NT
+
+    def put(name, text):
+        out[f"tracks/{name}" + (".gz" if gz else "")] = exports.gzip_bytes(text) if gz else text.encode()
+
+    out: dict[str, bytes] = {}
+    strands = list(dict.fromkeys(sp.strand for sp in trace.passes))
+    for s in range(trace.n_stages):
+        put(f"stage{s + 1}.chunks.bed", exports.boundaries_bed(trace, s, records=records))
+        for d in strands:
+            put(f"stage{s + 1}.p.{'plus' if d == '+' else 'minus'}.bedgraph",
+                exports.bedgraph(trace, "p", strand=d, stage=s, records=records))
+    for d in strands:
+        put(f"surprisal.{'plus' if d == '+' else 'minus'}.bedgraph",
+            exports.bedgraph(trace, "surprisal", strand=d, records=records))
+    put("chunks.gff3", exports.chunks_gff3(trace, records=records))
+    return out
+
+
+TRACK_NOTES = {
+    "chunks.bed": "chunks of one stage as BED6 intervals (0-based half-open, strand = pass, score = 1000·p)",
+    ".p.": "router probability p per position (bedGraph, one file per strand pass)",
+    "surprisal": "surprisal −log2 p(base) in bits per position (bedGraph)",
+    "gff3": "all chunks as GFF3 features (1-based), Stage 1 chunks nested in Stage 2 ones via Parent",
+}
+
+
+def build_report_files(trace, annotations=None, report=None, sequences: dict | None = None, record=None, *,
+                       formats=("html", "png", "svg"), embedding: str = "pca", title: str | None = None,
+                       timer: Timer | None = None, progress=None, problems: list[str] | None = None,
+                       include_trace: bool = True, n_null: int = 1000) -> dict[str, bytes]:
+    """Every report file as {relative path: bytes}: tables, figures, tracks, trace and index.html.
+
+    annotations: {record_id: RecordAnnotation} or one RecordAnnotation; report: a BoundaryReport (computed here
+    when None and annotations are given); sequences {record_id: str} or record(s) give GC, letters and latents.
+    """
+    timer = timer or Timer()
+    problems = list(problems or [])
+    report_progress = progress or (lambda f, m: None)
+    annotations = _as_dict(annotations, trace)
+    sequences = _sequences(record, sequences)
+    if report is None and annotations:
+        from interpret.analysis import analyze_boundaries
+
+        with timer.step("boundary statistics"):
+            report = analyze_boundaries(trace, annotations, n_null=n_null,
+                                        progress=lambda f, m: report_progress(0.1 + 0.4 * f, m))
+    files: dict[str, bytes] = {}
+    tables: list[tuple[str, str]] = []
+    with timer.step("tables (CSV)"):
+        if report is not None:
+            for t in report.tables():
+                files[f"tables/{t.name}.csv"] = exports.table_to_csv(t.df)
+                tables.append((t.name, t.description))
+            problems += [p for p in report.problems if p not in problems]
+        from dnahnet.infer import summarize
+
+        files["tables/passes.csv"] = exports.table_to_csv(pd.DataFrame(summarize(trace)))
+        tables.insert(0, ("passes", "One row per record and strand pass: nt analysed, chunks and compression per "
+                          "stage, bits per nucleotide, inference time."))
+        for rid, ann in annotations.items():
+            for p in ann.problems:
+                problems.append(f"{rid}: {p}")
+    report_progress(0.55, "figures")
+    with timer.step("figures (build)"):
+        figs = build_figures(trace, annotations, report, sequences, embedding=embedding, problems=problems)
+    with timer.step("figures (export)"):
+        for i, f in enumerate(figs):
+            report_progress(0.55 + 0.3 * i / max(len(figs), 1), f"exporting {f['title']}")
+            obj = f.get("fig", f.get("mfig"))
+            for fmt in formats:
+                if fmt == "html" and "fig" in f:
+                    files[f"figures/{f['name']}.html"] = f["fig"].to_html(
+                        include_plotlyjs="plotly.min.js", full_html=True,
+                        config={"displaylogo": False, "responsive": True}).encode()
+                else:
+                    files[f"figures/{f['name']}.{fmt}"] = exports.figure_to_bytes(obj, fmt)
+        if "html" in formats:
+            from plotly.offline import get_plotlyjs
+
+            files["figures/plotly.min.js"] = get_plotlyjs().encode()
+    report_progress(0.85, "tracks")
+    with timer.step("tracks (BED, bedGraph, GFF3)"):
+        files.update(track_files(trace))
+    if include_trace:
+        with timer.step("trace (.npz)"):
+            files["trace.npz"] = trace.to_bytes()
+    files["index.html"] = index_html(trace, figs, tables, files, problems, timer, title).encode()
+    report_progress(1.0, "report ready")
+    return files
+
+
+# ---------------------------------------------------------------------------------------------- index.html
+
+_CSS = f"""
+body {{ font-family: {FONT_FAMILY}; margin: 24px auto; max-width: 1320px; color: #222; padding: 0 16px; }}
+h1 {{ font-size: 26px; margin-bottom: 4px; }} h2 {{ font-size: 20px; margin-top: 36px; border-bottom: 1px solid #ddd; }}
+p.caption {{ color: #444; margin: 4px 0 8px; }} p.files a {{ margin-right: 10px; }}
+table.data {{ border-collapse: collapse; font-size: 12px; margin: 6px 0 12px; }}
+table.data td, table.data th {{ border: 1px solid #ddd; padding: 2px 6px; text-align: right; }}
+table.data th {{ background: #f4f4f4; }} nav a {{ margin-right: 12px; }}
+.meta {{ color: #555; font-size: 14px; }} .problems li {{ color: #8a4b00; }} .mfig svg {{ max-width: 100%; height: auto; }}
+"""
+
+
+def _table_html(df: pd.DataFrame, max_rows: int = 40) -> str:
+    shown = df.head(max_rows)
+    out = shown.to_html(classes="data", index=False, border=0, float_format=lambda x: f"{x:.4g}", na_rep="")
+    if len(df) > max_rows:
+        out += f"<p class='caption'>First {max_rows} of {len(df):,} rows; the CSV has all.</p>"
+    return out
+
+
+def index_html(trace, figs: list[dict], tables: list[tuple[str, str]], files: dict, problems: list[str],
+               timer: Timer | None = None, title: str | None = None) -> str:
+    """The report's front page: figures inline (plotly.js embedded once), tables, tracks, problems, timings."""
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    meta = trace.meta or {}
+    recs = ", ".join(f"{sp.record_id} ({sp.strand}, {sp.length:,} nt)" for sp in trace.passes)
+    title = title or f"dnaHNet report: {', '.join(trace.record_ids[:3])}"
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+             f"<script type='text/javascript'>{get_plotlyjs()}</script><style>{_CSS}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1>",
+             f"<p class='meta'>Passes: {html.escape(recs)}<br>Model: {html.escape(str(meta.get('checkpoint_name', '?')))}"
+             f" ({html.escape(str(meta.get('checkpoint_hash', ''))[:12])}), device {html.escape(str(meta.get('device', '?')))}"
+             f", created {html.escape(str(meta.get('created', time.strftime('%Y-%m-%d %H:%M'))))}. Stage 1 = the "
+             "router over nucleotides (chunks of ~3 nt), Stage 2 = the router over Stage 1 chunks. Coordinates in "
+             "figures are 1-based.</p>",
+             "<nav>" + "".join(f"<a href='#{f['name']}'>{html.escape(f['title'])}</a>" for f in figs)
+             + "<a href='#tables'>Tables</a><a href='#tracks'>Tracks</a><a href='#notes'>Notes</a></nav>"]
+    for f in figs:
+        parts.append(f"<section id='{f['name']}'><h2>{html.escape(f['title'])}</h2>"
+                     f"<p class='caption'>{html.escape(f['caption'])}</p>")
+        if "fig" in f:
+            parts.append(pio.to_html(f["fig"], full_html=False, include_plotlyjs=False, div_id=f"fig_{f['name']}",
+                                     config={"displaylogo": False, "responsive": True}))
+        else:
+            svg = files.get(f"figures/{f['name']}.svg") or exports.figure_to_bytes(f["mfig"], "svg")
+            text = svg.decode()
+            parts.append(f"<div class='mfig'>{text[text.find('<svg'):]}</div>")
+        links = [f"<a href='figures/{f['name']}.{ext}'>{ext.upper()}</a>" for ext in ("html", "png", "svg")
+                 if f"figures/{f['name']}.{ext}" in files]
+        parts.append(f"<p class='files'>{' '.join(links)}</p></section>")
+    parts.append("<section id='tables'><h2>Tables</h2>")
+    for name, desc in tables:
+        path = f"tables/{name}.csv"
+        parts.append(f"<h3>{html.escape(name)}</h3><p class='caption'>{html.escape(desc)} "
+                     f"<a href='{path}'>CSV</a></p>")
+        if name in ("passes", "codon_tests", "periodicity", "nesting", "baseline_summary") and path in files:
+            parts.append(_table_html(pd.read_csv(io.BytesIO(files[path]))))
+        elif name == "enrichment" and path in files:
+            df = pd.read_csv(io.BytesIO(files[path]))
+            cols = [c for c in ("stage_label", "class", "n_positions", "rate", "fold", "fold_lo", "fold_hi",
+                                "q_shift", "q_perm") if c in df.columns]
+            parts.append(_table_html(df[df["strand"] == "both"][cols] if "strand" in df else df[cols]))
+    parts.append("</section><section id='tracks'><h2>Tracks (IGV, JBrowse)</h2><p class='caption'>BED and "
+                 "bedGraph are 0-based half-open, GFF3 1-based inclusive; chromosome names are the record ids. "
+                 "Load them beside the same genome sequence.</p><ul>")
+    for path in sorted(p for p in files if p.startswith("tracks/")):
+        note = next((v for k, v in TRACK_NOTES.items() if k in path), "")
+        parts.append(f"<li><a href='{path}'>{html.escape(path[7:])}</a> ({len(files[path]) / 1e6:.2f} MB): "
+                     f"{html.escape(note)}</li>")
+    parts.append("</ul>" + ("<p><a href='trace.npz'>trace.npz</a>: the raw trace (load with "
+                            "<code>dnahnet.Trace.load</code>).</p>" if "trace.npz" in files else ""))
+    parts.append("</section><section id='notes'><h2>Notes</h2>")
+    if meta.get("margin_policy"):
+        parts.append(f"<p class='caption'>Windows: {html.escape(str(meta['margin_policy']))}</p>")
+    parts.append("<p class='caption'>Static images: " + html.escape(exports.static_backend()) + ".</p>")
+    if problems:
+        parts.append("<ul class='problems'>" + "".join(f"<li>{html.escape(p)}</li>" for p in problems) + "</ul>")
+    if timer is not None and timer.steps:
+        parts.append("<h3>Timings</h3>" + _table_html(timer.table()))
+    parts.append("</section></body></html>")
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+def _parse_region(text: str) -> tuple[int, int]:
+    try:
+        a, b = text.replace(",", "").replace("_", "").split("-")
+        return int(a), int(b)
+    except ValueError:
+        raise SystemExit(f"--region must look like START-END (0-based, end exclusive), not {text!r}") from None
+
+
+def _tqdm_progress(bar):
+    def cb(fraction: float, message: str):
+        bar.n = int(round(1000 * min(max(fraction, 0.0), 1.0)))
+        bar.set_postfix_str(message[:70], refresh=False)
+        bar.refresh()
+    return cb
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m interpret.report",
+                                 description="Run dnaHNet over a genome and write every table, figure and track, "
+                                             "with an offline index.html.")
+    ap.add_argument("genome", help="GenBank/EMBL/FASTA(+GFF3) file, gzip ok")
+    ap.add_argument("--out", required=True, help="output folder (created)")
+    ap.add_argument("--checkpoint", default=None, help="checkpoint directory or name (default: the bundled one)")
+    ap.add_argument("--companion", default=None, help="promoter/TSS table (RegulonDB CSV, CSV/TSV, BED, GFF3)")
+    ap.add_argument("--gff", default=None, help="GFF3 features for a FASTA genome")
+    ap.add_argument("--record", action="append", default=None, help="analyse only this record id (repeatable)")
+    ap.add_argument("--region", default=None, help="START-END, 0-based half-open forward coordinates")
+    ap.add_argument("--strands", default="both", choices=["both", "+", "-"])
+    ap.add_argument("--n-null", type=int, default=1000, help="null draws per stage (circular shifts, permutations)")
+    ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap draws (fold intervals, metagene bands)")
+    ap.add_argument("--embedding", default="pca", choices=["pca", "umap"], help="latent map (umap: ~1 min more)")
+    ap.add_argument("--formats", default="html,png,svg", help="figure formats, comma-separated")
+    ap.add_argument("--trace", default=None, help="reuse a trace .npz (from dnahnet.infer) instead of inference")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--no-cache", action="store_true", help="neither read nor write the inference cache")
+    args = ap.parse_args(argv)
+
+    from tqdm import tqdm
+
+    from dnahnet.genome_io import read_genome
+
+    timer = Timer()
+    problems: list[str] = []
+    path = Path(args.genome)
+    if not path.is_file():
+        print(f"error: no such file: {path}", file=sys.stderr)
+        return 2
+    with timer.step("read genome"):
+        genome = read_genome(path, gff=args.gff)
+    for p in genome.problems:
+        print(f"note: {p}", file=sys.stderr)
+    problems += [f"genome: {p}" for p in genome.problems]
+    records = list(genome.records)
+    if args.record:
+        missing = [r for r in args.record if r not in {rec.id for rec in records}]
+        if missing:
+            print(f"error: no record {', '.join(missing)} in {path.name} (records: "
+                  f"{', '.join(r.id for r in records[:10])})", file=sys.stderr)
+            return 2
+        records = [r for r in records if r.id in args.record]
+    if not records:
+        print(f"error: no readable records in {path.name}", file=sys.stderr)
+        return 2
+    region = _parse_region(args.region) if args.region else None
+
+    if args.trace:
+        from dnahnet.trace import Trace
+
+        with timer.step("load trace"):
+            trace = Trace.load(args.trace)
+        keep = {r.id for r in records}
+        trace.passes = [sp for sp in trace.passes if sp.record_id in keep]
+        if not trace.passes:
+            print(f"error: the trace has no pass for {', '.join(sorted(keep))}", file=sys.stderr)
+            return 2
+    else:
+        import torch
+
+        from dnahnet.checkpoint import load
+        from dnahnet.infer import analyze
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        with timer.step("load model"):
+            try:
+                model = load(args.checkpoint)
+            except (FileNotFoundError, ValueError) as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+        total = sum((region[1] - region[0]) if region else len(r) for r in records) * (2 if args.strands == "both" else 1)
+        with timer.step(f"inference ({total:,} nt)"), tqdm(total=1000, desc="inference", unit="‰",
+                                                             file=sys.stderr) as bar:
+            try:
+                trace = analyze(records, model, strands=args.strands, region=region, progress=_tqdm_progress(bar),
+                                cache=not args.no_cache)
+            except ValueError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+    problems += [f"inference: {p}" for p in trace.meta.get("problems", [])]
+
+    from interpret.analysis import analyze_boundaries
+    from interpret.annotations import annotate
+
+    companion = None
+    if args.companion:
+        from interpret.companion import read_companion
+
+        with timer.step("read companion"):
+            companion = read_companion(args.companion)
+        problems += [f"companion: {p}" for p in companion.problems]
+    with timer.step("annotate"):
+        annotations = {r.id: annotate(r, companion=companion) for r in records}
+    with timer.step("boundary statistics"), tqdm(total=1000, desc="statistics", unit="‰", file=sys.stderr) as bar:
+        report = analyze_boundaries(trace, annotations, n_null=args.n_null, n_boot=args.n_boot,
+                                    progress=_tqdm_progress(bar))
+    formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
+    with tqdm(total=1000, desc="report", unit="‰", file=sys.stderr) as bar:
+        files = build_report_files(trace, annotations, report, {r.id: str(r.seq) for r in records},
+                                   formats=formats, embedding=args.embedding, timer=timer, problems=problems,
+                                   progress=_tqdm_progress(bar), title=f"dnaHNet report: {path.name}")
+    out = Path(args.out)
+    with timer.step("write files"):
+        for rel, data in files.items():
+            p = out / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(data)
+    n_fig = sum(1 for p in files if p.startswith("figures/") and not p.endswith(".js"))
+    n_tab = sum(1 for p in files if p.startswith("tables/"))
+    n_trk = sum(1 for p in files if p.startswith("tracks/"))
+    size = sum(len(v) for v in files.values()) / 1e6
+    print(f"\nwrote {len(files)} files ({size:.1f} MB) to {out.resolve()}:\n"
+          f"  index.html            open it in a browser (works offline)\n"
+          f"  tables/   {n_tab:3d} CSV\n  figures/  {n_fig:3d} figure files ({', '.join(formats)})\n"
+          f"  tracks/   {n_trk:3d} BED / bedGraph / GFF3\n  trace.npz             the raw trace\n"
+          f"static images: {exports.static_backend()}")
+    if problems:
+        print(f"{len(problems)} note(s) (also in index.html):", *[f"  - {p}" for p in problems[:20]], sep="\n")
+    print("timings:\n" + timer.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

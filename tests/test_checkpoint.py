@@ -1,0 +1,96 @@
+"""Checkpoint save/load: identical outputs, clear errors on missing or corrupt files, stable hash."""
+import json
+
+import pytest
+import torch
+
+from dnahnet import checkpoint
+from dnahnet.config import HNetConfig, tiny
+from dnahnet.hnet import DnaHNet
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    model = DnaHNet(tiny()).eval()
+    with torch.no_grad():
+        model.backbone.residual_proj.weight.normal_(0, 0.1)  # non-default values must survive the round trip
+    checkpoint.save(model, tmp_path / "ck", extra_meta={"steps": 3})
+    return model, tmp_path / "ck"
+
+
+def test_save_load_gives_identical_outputs(saved):
+    model, path = saved
+    assert sorted(p.name for p in path.iterdir()) == ["config.json", "meta.json", "model.safetensors"]
+    loaded = checkpoint.load(path, device="cpu")
+    assert not loaded.training and loaded.config == model.config
+    x = torch.randint(0, 5, (2, 80))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x).logits, model(x).logits, atol=0, rtol=0)
+    assert json.loads((path / "meta.json").read_text()) == {"steps": 3}
+
+
+def test_load_accepts_the_weights_file_path(saved):
+    _, path = saved
+    assert isinstance(checkpoint.load(path / "model.safetensors", device="cpu"), DnaHNet)
+
+
+def test_hash_is_stable_and_tracks_content(saved):
+    _, path = saved
+    h = checkpoint.checkpoint_hash(path)
+    assert len(h) == 16 and h == checkpoint.checkpoint_hash(path)
+    cfg = HNetConfig.load(path)
+    cfg.ratio_loss_weight = 0.02
+    cfg.save(path)
+    assert checkpoint.checkpoint_hash(path) != h
+
+
+def test_missing_and_corrupt_files_give_clear_errors(saved, tmp_path):
+    _, path = saved
+    with pytest.raises(FileNotFoundError, match="not found"):
+        checkpoint.load(tmp_path / "nowhere")
+    (path / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="model.safetensors"):
+        checkpoint.load(path, device="cpu")
+    (path / "config.json").write_text("{\"d_model\": [1, 2]}")
+    with pytest.raises(ValueError, match="config.json"):
+        checkpoint.load(path, device="cpu")
+    (path / "config.json").unlink()
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        checkpoint.load(path, device="cpu")
+
+
+def test_weights_that_do_not_match_the_config(saved):
+    model, path = saved
+    other = tiny()
+    other.d_model = [32, 48, 80]
+    other.save(path)
+    with pytest.raises(ValueError, match="does not match"):
+        checkpoint.load(path, device="cpu")
+
+
+def test_bundled_default_explains_when_absent(monkeypatch, tmp_path):
+    monkeypatch.setattr(checkpoint, "CHECKPOINT_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="dnahnet-small"):
+        checkpoint.load()
+
+
+def test_name_resolves_under_checkpoints(saved, monkeypatch):
+    _, path = saved
+    monkeypatch.setattr(checkpoint, "CHECKPOINT_DIR", path.parent)
+    monkeypatch.chdir(path.parent.parent)
+    assert checkpoint.resolve("ck") == path
+
+
+def test_config_json_round_trip():
+    for name in ("tiny", "small", "medium"):
+        cfg = HNetConfig.preset(name)
+        again = HNetConfig.from_json(cfg.to_json())
+        assert again == cfg and again.num_routers == 2
+    with pytest.raises(ValueError, match="unknown keys"):
+        HNetConfig.from_dict({**tiny().to_dict(), "d_modle": 3})
+    with pytest.raises(ValueError, match="layer string"):
+        HNetConfig(arch_layout=["m4", ["X2"], "m4"], d_model=[8, 8], d_intermediate=[0, 16],
+                   target_compression=[3.0])
+    with pytest.raises(ValueError, match="one entry per router"):
+        HNetConfig(arch_layout=["m1", ["T1"], "m1"], d_model=[16, 16], d_intermediate=[0, 32])

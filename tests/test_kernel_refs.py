@@ -1,0 +1,129 @@
+"""Kernel references against plain loops: chunked SSD vs the sequential recurrence, chunked EMA vs a loop,
+boundary probability and chunk gathering on planted inputs."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from kernels import dispatch, ema_ref, routing_ref, ssd_ref
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one thread is faster than two on a shared 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _ssd_inputs(b=2, l=37, h=4, p=8, g=1, n=16, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(b, l, h, p, generator=gen)
+    dt = F.softplus(torch.randn(b, l, h, generator=gen))
+    A = -torch.rand(h, generator=gen) * 3 - 0.1
+    B = torch.randn(b, l, g, n, generator=gen)
+    C = torch.randn(b, l, g, n, generator=gen)
+    D = torch.randn(h, generator=gen)
+    s0 = torch.randn(b, h, p, n, generator=gen)
+    return x, dt, A, B, C, D, s0
+
+
+@pytest.mark.parametrize("l,chunk,g", [(37, 8, 1), (64, 16, 2), (5, 8, 1), (1, 4, 4), (100, 32, 1)])
+def test_ssd_chunked_matches_sequential(l, chunk, g):
+    x, dt, A, B, C, D, s0 = _ssd_inputs(l=l, g=g)
+    y1, f1 = ssd_ref.ssd_chunked(x, dt, A, B, C, chunk, D=D, initial_state=s0)
+    y2, f2 = ssd_ref.ssd_sequential(x, dt, A, B, C, D=D, initial_state=s0)
+    torch.testing.assert_close(y1, y2, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(f1, f2, atol=1e-4, rtol=1e-4)
+
+
+def test_ssd_chunked_without_initial_state_and_D():
+    x, dt, A, B, C, _, _ = _ssd_inputs(l=23)
+    y1, f1 = ssd_ref.ssd_chunked(x, dt, A, B, C, 8)
+    y2, f2 = ssd_ref.ssd_sequential(x, dt, A, B, C)
+    torch.testing.assert_close(y1, y2, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(f1, f2, atol=1e-4, rtol=1e-4)
+
+
+def test_ssd_chunked_gradients_match_sequential():
+    x, dt, A, B, C, D, s0 = _ssd_inputs(l=19, h=2, p=4, n=8)
+    leaves = [t.clone().requires_grad_() for t in (x, dt, B, C)]
+    grads = []
+    for fn in (lambda *a: ssd_ref.ssd_chunked(*a, 8, D=D, initial_state=s0),
+               lambda *a: ssd_ref.ssd_sequential(*a, D=D, initial_state=s0)):
+        xx, dd, bb, cc = leaves
+        y, f = fn(xx, dd, A, bb, cc)
+        grads.append(torch.autograd.grad(y.square().sum() + f.sum(), leaves))
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)
+
+
+def test_ssd_split_sequence_carries_state():
+    """Scanning two halves with the first half's final state equals one scan."""
+    x, dt, A, B, C, D, _ = _ssd_inputs(l=40)
+    y, f = dispatch.ssd_scan(x, dt, A, B, C, 16, D=D)
+    y1, f1 = dispatch.ssd_scan(x[:, :17], dt[:, :17], A, B[:, :17], C[:, :17], 16, D=D)
+    y2, f2 = dispatch.ssd_scan(x[:, 17:], dt[:, 17:], A, B[:, 17:], C[:, 17:], 16, D=D, initial_state=f1)
+    torch.testing.assert_close(torch.cat([y1, y2], 1), y, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(f2, f, atol=1e-4, rtol=1e-4)
+
+
+def test_ssd_step_is_one_recurrence_step():
+    x, dt, A, B, C, D, s0 = _ssd_inputs(l=1)
+    y, s1 = ssd_ref.ssd_step(s0, x[:, 0], dt[:, 0], A, B[:, 0], C[:, 0], D)
+    decay = torch.exp(dt[:, 0] * A)[..., None, None]
+    expected = decay * s0 + (dt[:, 0, :, None] * x[:, 0])[..., None] * B[:, 0, 0][:, None, None, :]
+    torch.testing.assert_close(s1, expected)
+    torch.testing.assert_close(y, torch.einsum("bhpn,bn->bhp", expected, C[:, 0, 0]) + x[:, 0] * D[:, None])
+
+
+@pytest.mark.parametrize("m,chunk", [(29, 8), (3, 64), (64, 16)])
+def test_ema_chunked_matches_loop(m, chunk):
+    gen = torch.Generator().manual_seed(1)
+    z = torch.randn(2, m, 5, generator=gen)
+    P = torch.rand(2, m, generator=gen).clamp(1e-4, 1 - 1e-4)
+    out = ema_ref.ema_chunked(z, P, chunk)
+    expected = torch.zeros_like(z)
+    for bi in range(2):
+        acc = torch.zeros(5)
+        for k in range(m):
+            acc = P[bi, k] * z[bi, k] + (1 - P[bi, k]) * acc
+            expected[bi, k] = acc
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ema_ref.ema_loop(z, P), expected, atol=1e-6, rtol=1e-6)
+
+
+def test_ema_is_differentiable_and_keeps_dtype():
+    z = torch.randn(1, 10, 3, dtype=torch.bfloat16, requires_grad=True)
+    P = torch.rand(1, 10).clamp(0.01, 0.99).requires_grad_()
+    out = dispatch.ema_scan(z, P)
+    assert out.dtype == torch.bfloat16
+    out.float().sum().backward()
+    assert z.grad is not None and P.grad is not None and torch.isfinite(P.grad).all()
+
+
+def test_boundary_prob_known_values():
+    q = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]])
+    k = torch.tensor([[[9.0, 9.0], [1.0, 0.0], [-1.0, 0.0]]])
+    p, b = routing_ref.boundary_prob(q, k)
+    # p0 = 1; cos(q0, k1) = 1 -> 0; cos(q1, k2) = 0 -> 0.5 (not > 0.5)
+    torch.testing.assert_close(p, torch.tensor([[1.0, 0.0, 0.5]]))
+    assert b.tolist() == [[True, False, False]]
+
+
+def test_gather_chunks_planted():
+    h = torch.arange(20.0).view(2, 10, 1)
+    b = torch.zeros(2, 10, dtype=torch.bool)
+    b[0, [0, 3, 6, 9]] = True
+    b[1, [0, 5]] = True
+    chunks, chunk_mask, idx = routing_ref.gather_chunks(h, b)
+    assert chunks.shape == (2, 4, 1)
+    assert chunk_mask.tolist() == [[True] * 4, [True, True, False, False]]
+    assert idx[0].tolist() == [0, 3, 6, 9] and idx[1, :2].tolist() == [0, 5]
+    assert chunks[0, :, 0].tolist() == [0, 3, 6, 9] and chunks[1, :2, 0].tolist() == [10, 15]
+
+
+def test_dispatch_rejects_unknown_backend(monkeypatch):
+    monkeypatch.setenv("DNAHNET_KERNELS", "cuda-magic")
+    with pytest.raises(ValueError, match="DNAHNET_KERNELS"):
+        dispatch.ema_scan(torch.zeros(1, 2, 3), torch.ones(1, 2) * 0.5)
