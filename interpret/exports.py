@@ -22,6 +22,7 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
+from interpret.fast_tsv import Const, Float, Int, Text, lookup, tsv_bytes
 from interpret.style import WIDTH, stage_label
 
 FIGURE_FORMATS = ("png", "svg", "html", "pdf")
@@ -185,44 +186,61 @@ def _p_at(stage_track, xs: np.ndarray) -> np.ndarray:
     return np.where(hit, np.asarray(stage_track.p)[order][i], 0.0).astype(np.float32)
 
 
+def _chunk_arrays(trace, stage: int, records, strands, region) -> dict[str, np.ndarray]:
+    """Chunks of one stage over the chosen passes as arrays: rec (index into trace.record_ids), minus (bool),
+    index (1-based, reading order), start, end (0-based half-open), boundary, p."""
+    rec_of = {r: i for i, r in enumerate(trace.record_ids)}
+    cols: dict[str, list] = {k: [] for k in ("rec", "minus", "index", "start", "end", "boundary", "p")}
+    for sp in _passes(trace, records, strands):
+        st = sp.stages[stage]
+        b = np.asarray(st.boundaries, dtype=np.int64)
+        spans = sp.chunk_spans(stage)  # (n, 2)
+        keep = spans[:, 1] > spans[:, 0]
+        if region is not None:
+            keep &= (spans[:, 1] > region[0]) & (spans[:, 0] < region[1])
+        n = int(keep.sum())
+        cols["rec"].append(np.full(n, rec_of[sp.record_id], dtype=np.int64))
+        cols["minus"].append(np.full(n, sp.strand == "-"))
+        cols["index"].append(np.arange(1, len(b) + 1, dtype=np.int64)[keep])
+        cols["start"].append(spans[keep, 0])
+        cols["end"].append(spans[keep, 1])
+        cols["boundary"].append(b[keep])
+        cols["p"].append(_p_at(st, b[keep]))
+    empty = {"rec": np.int64, "minus": bool, "index": np.int64, "start": np.int64, "end": np.int64,
+             "boundary": np.int64, "p": np.float32}
+    return {k: (np.concatenate(v) if v else np.zeros(0, dtype=empty[k])) for k, v in cols.items()}
+
+
 def chunk_table(trace, stage: int, records: Iterable[str] | None = None, strands: Iterable[str] = ("+", "-"),
                 region: tuple[int, int] | None = None) -> pd.DataFrame:
     """One row per chunk: record_id, strand, stage, index (reading order, 1-based), start, end (0-based
     half-open), boundary (where the chunk starts in reading order), p (router probability there)."""
-    frames = []
-    for sp in _passes(trace, records, strands):
-        st = sp.stages[stage]
-        spans = sp.chunk_spans(stage)  # (n, 2)
-        b = np.asarray(st.boundaries, dtype=np.int64)
-        df = pd.DataFrame({"record_id": sp.record_id, "strand": sp.strand, "stage": stage,
-                           "index": np.arange(1, len(b) + 1), "start": spans[:, 0], "end": spans[:, 1],
-                           "boundary": b, "p": _p_at(st, b)})
-        if region is not None:
-            df = df[(df["end"] > region[0]) & (df["start"] < region[1])]
-        frames.append(df)
-    if not frames:
-        return pd.DataFrame(columns=["record_id", "strand", "stage", "index", "start", "end", "boundary", "p"])
-    out = pd.concat(frames, ignore_index=True)
-    return out[out["end"] > out["start"]].reset_index(drop=True)
+    a = _chunk_arrays(trace, stage, records, strands, region)
+    ids = np.asarray(trace.record_ids, dtype=object)
+    return pd.DataFrame({"record_id": ids[a["rec"]] if len(ids) else [], "strand": np.where(a["minus"], "-", "+"),
+                         "stage": stage, "index": a["index"], "start": a["start"], "end": a["end"],
+                         "boundary": a["boundary"], "p": a["p"]})
 
 
 def boundaries_bed(trace, stage: int, records: Iterable[str] | None = None, strands: Iterable[str] = ("+", "-"),
-                   region: tuple[int, int] | None = None) -> str:
+                   region: tuple[int, int] | None = None, as_bytes: bool = False) -> str | bytes:
     """BED6 of the chunks of one stage: `chrom start end name score strand`, 0-based half-open, sorted.
 
     name = S<stage><strand>_<k> (k-th chunk in that pass's reading order), score = round(1000·p) at its boundary.
     """
     label = stage_label(stage)
-    ct = chunk_table(trace, stage, records, strands, region)
-    rec_order = {r: i for i, r in enumerate(trace.record_ids)}
-    ct = ct.assign(_r=ct["record_id"].map(rec_order)).sort_values(["_r", "start", "strand"], kind="stable")
+    a = _chunk_arrays(trace, stage, records, strands, region)
+    order = np.lexsort((a["minus"], a["start"], a["rec"]))
+    a = {k: v[order] for k, v in a.items()}
     head = (f'track name="dnaHNet_{label.replace(" ", "")}_chunks" description="dnaHNet {label} chunks '
-            f'(score = 1000 x boundary probability)" useScore=0\n')
+            f'(score = 1000 x boundary probability)" useScore=0\n').encode()
     tag = f"S{stage + 1}"
-    lines = [f"{_bed_name(r)}\t{s}\t{e}\t{tag}{d}_{k}\t{min(1000, max(0, int(round(1000 * p))))}\t{d}"
-             for r, s, e, d, k, p in zip(ct["record_id"].tolist(), ct["start"].tolist(), ct["end"].tolist(),
-                                         ct["strand"].tolist(), ct["index"].tolist(), ct["p"].tolist())]
-    return head + "\n".join(lines) + ("\n" if lines else "")
+    code = a["minus"].astype(np.int64)
+    body = tsv_bytes([Text(lookup([_bed_name(r) for r in trace.record_ids], a["rec"])), Int(a["start"]),
+                      Int(a["end"]), [Text(lookup([f"{tag}+_", f"{tag}-_"], code)), Int(a["index"])],
+                      Int(np.clip(np.rint(1000 * a["p"].astype(np.float64)), 0, 1000).astype(np.int64)),
+                      Text(lookup(["+", "-"], code))], len(order))
+    return head + body if as_bytes else (head + body).decode()
 
 
 def track_values(sp, kind: str, stage: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -236,7 +254,8 @@ def track_values(sp, kind: str, stage: int = 0) -> tuple[np.ndarray, np.ndarray]
 
 
 def bedgraph(trace, kind: str, strand: str = "+", stage: int = 0, records: Iterable[str] | None = None,
-             decimals: int | None = None, region: tuple[int, int] | None = None) -> str:
+             decimals: int | None = None, region: tuple[int, int] | None = None,
+             as_bytes: bool = False) -> str | bytes:
     """bedGraph (4 columns, 0-based half-open) of p per stage or surprisal for one strand pass.
 
     Values are rounded to `decimals` (3 for p, 2 for surprisal) and runs of equal values on adjacent
@@ -246,7 +265,7 @@ def bedgraph(trace, kind: str, strand: str = "+", stage: int = 0, records: Itera
     what = f"{stage_label(stage)} boundary probability" if kind == "p" else "surprisal (bits)"
     short = f"p_{stage_label(stage).replace(' ', '')}" if kind == "p" else "surprisal"
     head = (f'track type=bedGraph name="dnaHNet_{short}_{"plus" if strand == "+" else "minus"}" '
-            f'description="dnaHNet {what}, {strand} strand pass" visibility=full autoScale=on\n')
+            f'description="dnaHNet {what}, {strand} strand pass" visibility=full autoScale=on\n').encode()
     out = [head]
     for sp in _passes(trace, records, [strand]):
         pos, val = track_values(sp, kind, stage)
@@ -262,65 +281,78 @@ def bedgraph(trace, kind: str, strand: str = "+", stage: int = 0, records: Itera
         new[1:] = (pos[1:] != pos[:-1] + 1) | (val[1:] != val[:-1])
         first = np.flatnonzero(new)
         last = np.append(first[1:], pos.size) - 1
-        chrom = _bed_name(sp.record_id)
-        fmt = f"{{:.{decimals}f}}"
-        out.append("".join([f"{chrom}\t{s}\t{e}\t{fmt.format(v)}\n" for s, e, v in
-                            zip(pos[first].tolist(), (pos[last] + 1).tolist(), val[first].tolist())]))
-    return "".join(out)
+        out.append(tsv_bytes([Const(_bed_name(sp.record_id).encode()), Int(pos[first]), Int(pos[last] + 1),
+                              Float(val[first], decimals)], len(first)))
+    data = b"".join(out)
+    return data if as_bytes else data.decode()
 
 
 def chunks_gff3(trace, stages: Iterable[int] | None = None, records: Iterable[str] | None = None,
-                strands: Iterable[str] = ("+", "-"), region: tuple[int, int] | None = None) -> str:
-    """GFF3 of the chunks (type biological_region, 1-based inclusive). Each chunk of stage s-1 gets
-    Parent = the stage-s chunk of the same pass that contains it (Stage 1 chunks nest in Stage 2 ones)."""
+                strands: Iterable[str] = ("+", "-"), region: tuple[int, int] | None = None,
+                as_bytes: bool = False) -> str | bytes:
+    """GFF3 of the chunks (type biological_region, 1-based inclusive, score = p at the boundary), sorted.
+
+    ID = S<stage><p|m>.<k> (k-th chunk of that stage in the pass's reading order; prefixed with the record id
+    when there are several records). Each chunk of stage s gets Parent = the chunk of stage s+1 of the same
+    pass that contains it, so Stage 1 chunks nest in Stage 2 ones.
+    """
     stages = list(range(trace.n_stages)) if stages is None else sorted(stages)
-    lines = ["##gff-version 3"]
     passes = _passes(trace, records, strands)
-    lengths = {sp.record_id: sp.length for sp in passes}
-    for rid, n in lengths.items():
-        lines.append(f"##sequence-region {_gff_seqid(rid)} 1 {n}")
-    tables = {s: chunk_table(trace, s, records, strands, region) for s in stages}
-    body = []
+    head = ["##gff-version 3"]
+    for rid in dict.fromkeys(sp.record_id for sp in passes):
+        length = next(sp.length for sp in passes if sp.record_id == rid)
+        head.append(f"##sequence-region {_gff_seqid(rid)} 1 {length}")
+    ids = trace.record_ids
+    multi = len({sp.record_id for sp in passes}) > 1
+    n_st = max(stages) + 2 if stages else 1
+
+    def prefixes(lead: str) -> list[str]:  # one string per (record, stage, strand) code
+        return [f"{lead}{_gff_attr(r) + '.' if multi else ''}S{s + 1}{'m' if m else 'p'}."
+                for r in ids for s in range(n_st) for m in (0, 1)]
+
+    arrays = {s: _chunk_arrays(trace, s, records, strands, region) for s in stages}
+    frames = []
     for s in stages:
-        ct = tables[s]
-        parent_ids = np.full(len(ct), "", dtype=object)
-        if s + 1 in tables and len(ct):
-            parent_ids = _parents(ct, tables[s + 1])
-        ids = _chunk_ids(ct)
-        seqid = ct["record_id"].map(_gff_seqid).tolist()
-        label = _gff_attr(f"{stage_label(s)} chunk")
-        for q, st, en, d, p, i, par, k in zip(seqid, ct["start"].tolist(), ct["end"].tolist(),
-                                              ct["strand"].tolist(), ct["p"].tolist(), ids, parent_ids,
-                                              ct["index"].tolist()):
-            attrs = f"ID={i};Name={label};stage={s + 1};index={k}" + (f";Parent={par}" if par else "")
-            body.append((q, st, -s, f"{q}\tdnaHNet\tbiological_region\t{st + 1}\t{en}\t{p:.3f}\t{d}\t.\t{attrs}"))
-    rec_order = {_gff_seqid(r): i for i, r in enumerate(trace.record_ids)}
-    body.sort(key=lambda t: (rec_order.get(t[0], 0), t[1], t[2]))  # parents before children at equal starts
-    lines.extend(t[3] for t in body)
-    return "\n".join(lines) + "\n"
+        a = dict(arrays[s])
+        a["stage"] = np.full(a["start"].size, s, dtype=np.int64)
+        a["parent"], a["has_parent"] = _parents(a, arrays[s + 1]) if s + 1 in arrays else (
+            np.zeros(a["start"].size, np.int64), np.zeros(a["start"].size, bool))
+        frames.append(a)
+    a = {k: np.concatenate([f[k] for f in frames]) for k in frames[0]} if frames else {}
+    n = a["start"].size if a else 0
+    body = b""
+    if n:
+        order = np.lexsort((-a["stage"], a["start"], a["rec"]))  # parents before children at equal starts
+        a = {k: v[order] for k, v in a.items()}
+        code = (a["rec"] * n_st + a["stage"]) * 2 + a["minus"]
+        parent_code = code + 2  # same record and strand, next stage
+        body = tsv_bytes([
+            Text(lookup([_gff_seqid(r) for r in ids], a["rec"])), Const(b"dnaHNet\tbiological_region"),
+            Int(a["start"] + 1), Int(a["end"]), Float(a["p"], 3), Text(lookup(["+", "-"], a["minus"])), Const(b"."),
+            [Const(b"ID="), Text(lookup(prefixes(""), code)), Int(a["index"]),
+             Text(lookup(prefixes(";Parent="), parent_code), present=a["has_parent"]),
+             Int(a["parent"], present=a["has_parent"])]], n)
+    data = ("\n".join(head) + "\n").encode() + body
+    return data if as_bytes else data.decode()
 
 
-def _chunk_ids(ct: pd.DataFrame) -> list[str]:
-    return [f"{_gff_attr(r)}.S{s + 1}{'p' if d == '+' else 'm'}.{k}" for r, s, d, k in
-            zip(ct["record_id"].tolist(), ct["stage"].tolist(), ct["strand"].tolist(), ct["index"].tolist())]
-
-
-def _parents(child: pd.DataFrame, parent: pd.DataFrame) -> np.ndarray:
-    """ID of the chunk in `parent` (same record and pass) that contains each row of `child`, or ''."""
-    out = np.full(len(child), "", dtype=object)
-    pids = np.asarray(_chunk_ids(parent), dtype=object)
-    for (rid, strand), rows in child.groupby(["record_id", "strand"], sort=False):
-        sel = np.flatnonzero((parent["record_id"] == rid).to_numpy() & (parent["strand"] == strand).to_numpy())
-        if sel.size == 0:
-            continue
-        ps, pe = parent["start"].to_numpy()[sel], parent["end"].to_numpy()[sel]
-        order = np.argsort(ps, kind="stable")
-        ps, pe, sel = ps[order], pe[order], sel[order]
-        cs, ce = rows["start"].to_numpy(), rows["end"].to_numpy()
-        j = np.searchsorted(ps, cs, side="right") - 1
-        ok = (j >= 0) & (ce <= pe[np.clip(j, 0, None)])
-        out[rows.index.to_numpy()[ok]] = pids[sel[j[ok]]]
-    return out
+def _parents(child: dict, parent: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the containing chunk in `parent` of the same record and pass, found?) per row of `child`."""
+    out = np.zeros(child["start"].size, dtype=np.int64)
+    found = np.zeros(child["start"].size, dtype=bool)
+    for rec in np.unique(child["rec"]):
+        for minus in (False, True):
+            ci = np.flatnonzero((child["rec"] == rec) & (child["minus"] == minus))
+            pi = np.flatnonzero((parent["rec"] == rec) & (parent["minus"] == minus))
+            if ci.size == 0 or pi.size == 0:
+                continue
+            pi = pi[np.argsort(parent["start"][pi], kind="stable")]
+            ps, pe = parent["start"][pi], parent["end"][pi]
+            j = np.searchsorted(ps, child["start"][ci], side="right") - 1
+            ok = (j >= 0) & (child["end"][ci] <= pe[np.clip(j, 0, None)])
+            out[ci[ok]] = parent["index"][pi[j[ok]]]
+            found[ci[ok]] = True
+    return out, found
 
 
 # ------------------------------------------------------------------------------------------ bundles
