@@ -56,9 +56,9 @@ def figure(fig, name: str, key: str, explanation: str = "", on_select=None, sele
 
 def figure_downloads(fig, name: str, key: str) -> None:
     stem = slug(name)
-    cols = st.columns([1, 1, 1, 6])
-    for col, (fmt, mime) in zip(cols, FIGURE_FORMATS.items()):
-        col.download_button(fmt.upper(), data=_deferred_figure(fig, fmt), file_name=f"{stem}.{fmt}", mime=mime,
+    row = st.container(horizontal=True, gap="small")
+    for fmt, mime in FIGURE_FORMATS.items():
+        row.download_button(fmt.upper(), data=_deferred_figure(fig, fmt), file_name=f"{stem}.{fmt}", mime=mime,
                             key=f"dl_{key}_{fmt}", on_click="ignore", icon=":material/download:",
                             help=f"Download this figure as {fmt.upper()}")
 

@@ -1,7 +1,9 @@
 """dnaHNet Explorer: `streamlit run app/main.py`.
 
 The sidebar picks a genome and settings; this script runs (or fetches) the analysis, then hands the page to
-`st.navigation`. Pages live in app/pages/, one file each, and read the analysis from `app.state.current()`.
+`st.navigation`. Pages live in app/views/, one file each, and read the analysis from `app.state.current()`.
+(Not app/pages/: a folder of that name beside the main script puts Streamlit's page manager in its legacy
+multipage mode, and AppTest then reruns a page without this script, losing the sidebar.)
 """
 import sys
 from pathlib import Path
@@ -17,11 +19,11 @@ st.set_page_config(page_title="dnaHNet Explorer", page_icon="🧬", layout="wide
                                         "boundaries, against genes, codons and promoters."})
 
 PAGES = [
-    st.Page("pages/browser.py", title="Browser", icon=":material/genetics:", default=True),
-    st.Page("pages/enrichment.py", title="Enrichment", icon=":material/bar_chart:"),
-    st.Page("pages/latents.py", title="Latents", icon=":material/scatter_plot:"),
-    st.Page("pages/levels.py", title="Levels", icon=":material/stacked_line_chart:"),
-    st.Page("pages/about.py", title="About", icon=":material/info:"),
+    st.Page("views/browser.py", title="Browser", icon=":material/genetics:", default=True),
+    st.Page("views/enrichment.py", title="Enrichment", icon=":material/bar_chart:"),
+    st.Page("views/latents.py", title="Latents", icon=":material/scatter_plot:"),
+    st.Page("views/levels.py", title="Levels", icon=":material/stacked_line_chart:"),
+    st.Page("views/about.py", title="About", icon=":material/info:"),
 ]
 page = st.navigation(PAGES)
 

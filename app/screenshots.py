@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("DNAHNET_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"]
-PAGES = ("browser", "enrichment", "latents", "levels", "about")  # url paths st.navigation gives app/pages/*.py
+PAGES = ("browser", "enrichment", "latents", "levels", "about")  # url paths st.navigation gives app/views/*.py
 
 
 def chromium_path() -> str | None:

@@ -501,7 +501,9 @@ def main(argv=None) -> int:
     out = Path(args.out) if args.out else Path(path.name.split(".")[0] + ".trace.npz")
     trace.save(out)
     cached = " (from cache)" if trace.meta.get("cache", {}).get("hit") else ""
-    print(f"checkpoint {trace.meta.get('checkpoint_name')} [{trace.meta.get('checkpoint_hash', '')[:12]}]{cached}")
+    meta = trace.meta
+    ckpt_id = (meta.get("checkpoint_file_hash") or meta.get("checkpoint_hash", ""))[:12]
+    print(f"checkpoint {meta.get('checkpoint_name')} [{ckpt_id}]{cached}")
     for row in summarize(trace):
         stages = "  ".join(f"stage {s + 1}: {row[f'chunks_s{s}']:,} chunks (x{row[f'compression_s{s}']:.2f})"
                            for s in range(trace.n_stages))

@@ -33,8 +33,7 @@ class GatedRMSNorm(nn.Module):
     def forward(self, y, z):
         dtype = y.dtype
         y = y.float() * F.silu(z.float())
-        y = y * torch.rsqrt(y.pow(2).mean(-1, keepdim=True) + self.eps)
-        return (y * self.weight.float()).to(dtype)
+        return F.rms_norm(y, self.weight.shape, self.weight.float(), self.eps).to(dtype)
 
 
 class Mamba2(nn.Module):

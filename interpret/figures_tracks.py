@@ -21,6 +21,7 @@ from interpret.style import (BASE_COLORS, CODON_POS_COLORS, GC_COLOR, STRAND_DAS
 ARROW_TYPES = ("CDS", "rRNA", "tRNA", "ncRNA", "tmRNA", "misc_RNA", "gene", "repeat_region", "mobile_element")
 SKIP_TYPES = ("source", "exon", "mRNA")
 LANE_STEP, MAX_LANES = 0.8, 4
+OVERVIEW_NT = 200_000  # above this span, only genes and RNAs are drawn
 ROW_PX = {"features": 170, "sequence": 90, "boundaries": 90, "p": 130, "surprisal": 110, "gc": 90}
 ROW_TITLES = {"features": "Features", "sequence": "Sequence", "boundaries": "Boundaries", "p": "p (boundary)",
               "surprisal": "Surprisal<br>(bits)", "gc": "GC"}
@@ -35,12 +36,19 @@ def bin_edges(lo: int, hi: int, n_bins: int) -> np.ndarray:
     return lo + (np.arange(n_bins + 1, dtype=np.int64) * (hi - lo)) // n_bins
 
 
+def bin_index(pos: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin of each position (all inside [edges[0], edges[-1])) for edges made by `bin_edges`, without a search:
+    edges[k] = lo + floor(k·span/n), so the bin of d = pos - lo is ceil((d+1)·n/span) - 1."""
+    lo, span, n = int(edges[0]), int(edges[-1] - edges[0]), len(edges) - 1
+    return ((np.asarray(pos, dtype=np.int64) - lo + 1) * n - 1) // span
+
+
 def binned(pos: np.ndarray, val: np.ndarray, edges: np.ndarray, agg: str = "mean") -> np.ndarray:
     """Mean or max of `val` over the positions falling in each bin (NaN where a bin is empty)."""
     pos, val = np.asarray(pos), np.asarray(val, dtype=np.float64)
     keep = np.isfinite(val) & (pos >= edges[0]) & (pos < edges[-1])
-    idx = np.searchsorted(edges, pos[keep], side="right") - 1
     n = len(edges) - 1
+    idx = bin_index(pos[keep], edges)
     if agg == "max":
         out = np.full(n, -np.inf)
         np.maximum.at(out, idx, val[keep])
@@ -71,8 +79,10 @@ def gc_track(sequence, lo: int, hi: int, window: int, length: int) -> tuple[np.n
     half = window // 2
     a, b = max(0, lo - half), min(length, hi + half + 1)
     s = sequence_letters(sequence, a, b)
-    gc = np.isin(s, np.frombuffer(b"GCS", dtype=np.uint8))
-    acgt = np.isin(s, np.frombuffer(b"ACGTSW", dtype=np.uint8))
+    is_gc, is_base = np.zeros(256, bool), np.zeros(256, bool)
+    is_gc[list(b"GCS")] = True
+    is_base[list(b"ACGTSW")] = True
+    gc, acgt = is_gc[s], is_base[s]
     cg, ca = np.concatenate([[0], np.cumsum(gc)]), np.concatenate([[0], np.cumsum(acgt)])
     pos = np.arange(lo, hi)
     i0, i1 = np.clip(pos - half - a, 0, b - a), np.clip(pos + half + 1 - a, 0, b - a)
@@ -125,7 +135,7 @@ def _feature_parts(row) -> list[tuple[int, int]]:
     return [(int(row["start"]), int(row["end"]))]
 
 
-def _hover_text(row) -> str:
+def _hover_text(row, short: bool = False) -> str:
     name, tag, product = (str(row.get(k) or "") for k in ("name", "locus_tag", "product"))
     name = "" if name == "nan" else name
     tag = "" if tag == "nan" else tag
@@ -133,7 +143,7 @@ def _hover_text(row) -> str:
     head = f"<b>{name or tag or row['type']}</b>" + (f" ({tag})" if tag and tag != name else "")
     strand = "+" if int(row["strand"]) >= 0 else "−"
     lines = [head, f"{row['type']} {int(row['start']) + 1:,}..{int(row['end']):,} ({strand})"]
-    if product:
+    if product and not short:
         lines.append(product[:90])
     return "<br>".join(lines)
 
@@ -141,6 +151,10 @@ def _hover_text(row) -> str:
 def _arrow(x0: float, x1: float, y: float, h: float, forward: bool, head: float, n_edge: int):
     """Polygon vertices of an arrow from x0 to x1 pointing right (forward) or left, with extra edge points."""
     hl = min(head, 0.45 * (x1 - x0))
+    if n_edge == 0:  # the common case on long views: no extra hover points along the edges
+        if forward:
+            return [x0, x1 - hl, x1, x1 - hl, x0, x0], [y + h, y + h, y, y - h, y - h, y + h]
+        return [x0, x0 + hl, x1, x1, x0 + hl, x0], [y, y + h, y + h, y - h, y - h, y]
     if forward:
         top = np.linspace(x0, x1 - hl, n_edge + 2)
         xs = [*top, x1, *top[::-1], x0]
@@ -158,6 +172,9 @@ def _arrow(x0: float, x1: float, y: float, h: float, forward: bool, head: float,
 def _add_features(fig, row, feats: pd.DataFrame, lo: int, hi: int):
     span = hi - lo
     head = span * 0.008
+    if span > OVERVIEW_NT:  # promoter boxes, TSS, RBS are sub-pixel here: they show when zoomed in
+        feats = feats[feats["type"].isin(ARROW_TYPES)]
+    thin = span / 1500  # features narrower than ~1 px: plain boxes with short hover text (keeps the HTML small)
     traces: dict[tuple[str, int], tuple[list, list, list]] = {}
     label_x, label_y, label_t = [], [], []
     max_lane = 0
@@ -167,16 +184,17 @@ def _add_features(fig, row, feats: pd.DataFrame, lo: int, hi: int):
             continue
         lanes = assign_lanes(f["start"].to_numpy(), f["end"].to_numpy(), gap=span * 0.002)
         max_lane = max(max_lane, int(lanes.max()))
-        for (_, r), lane in zip(f.iterrows(), lanes):
+        for r, lane in zip(f.to_dict("records"), lanes.tolist()):
             y = strand * (0.6 + LANE_STEP * lane)
             is_arrow = r["type"] in ARROW_TYPES
             h = 0.27 if is_arrow else 0.15
-            text = _hover_text(r)
+            narrow = r["end"] - r["start"] < thin
+            text = _hover_text(r, short=narrow)
             xs_all, ys_all = [], []
             for s, e in _feature_parts(r):
                 x0, x1 = max(s, lo - 1) + 0.5, min(e, hi + 1) + 0.5
-                n_edge = int(np.clip((x1 - x0) / max(span / 40, 1), 0, 40))
-                xs, ys = (_arrow(x0, x1, y, h, strand == 1, head, n_edge) if is_arrow else
+                n_edge = min(40, max(0, int((x1 - x0) / max(span / 40, 1))))
+                xs, ys = (_arrow(x0, x1, y, h, strand == 1, head, n_edge) if is_arrow and not narrow else
                           ([x0, x1, x1, x0, x0], [y - h, y - h, y + h, y + h, y - h]))
                 xs_all += [*xs, None]
                 ys_all += [*ys, None]
@@ -259,8 +277,7 @@ def _add_boundaries(fig, row, passes, stages, lo, hi, edges, tick_limit):
     centres = (edges[:-1] + edges[1:]) / 2 + 0.5
     widths = np.diff(edges)
     for s, d in lanes:
-        rate = np.bincount(np.searchsorted(edges, counts[(s, d)], side="right") - 1,
-                           minlength=len(widths))[: len(widths)] / widths
+        rate = np.bincount(bin_index(counts[(s, d)], edges), minlength=len(widths))[: len(widths)] / widths
         fig.add_trace(go.Scattergl(x=centres, y=rate, mode="lines", name=f"{stage_label(s)} {d}",
                                    line=dict(color=stage_color(s), dash=STRAND_DASH[d], width=1.2),
                                    legendgroup=f"stage{s}", showlegend=False,

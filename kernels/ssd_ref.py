@@ -67,10 +67,10 @@ def scan_chunked_per_head(X, logA, B, C, chunk_size, initial_state=None):
 SAFE_CHUNK_DECAY = 160.0
 
 
-def scan_chunked(X, logA, B, C, chunk_size, initial_state=None, safe_decay=SAFE_CHUNK_DECAY):
+def scan_chunked(X, logA, B, C, chunk_size, initial_state=None, x_scale=None, safe_decay=SAFE_CHUNK_DECAY):
     """Chunked linear scan: state_t = exp(logA_t) state_{t-1} + X_t B_tᵀ, y_t = state_t C_t. All fp32.
 
-    X (b,l,h,p) already scaled by dt; logA (b,l,h) = dt·A (≤ 0); B, C (b,l,g,n); initial_state (b,h,p,n).
+    X (b,l,h,p) already scaled by dt (or scaled here by `x_scale` (b,l,h), which saves a pass over X); logA (b,l,h) = dt·A (≤ 0); B, C (b,l,g,n); initial_state (b,h,p,n).
     Returns y (b,l,h,p), final_state (b,h,p,n). Lengths need not be a multiple of chunk_size (zero-padded:
     dt = 0 means decay 1 and no input, so the final state is unchanged by the padding).
 
@@ -84,17 +84,19 @@ def scan_chunked(X, logA, B, C, chunk_size, initial_state=None, safe_decay=SAFE_
     j = h // g
     T = min(chunk_size, l) if l > 0 else chunk_size
     pad = (-l) % T
+    if x_scale is None:
+        x_scale = torch.ones_like(logA)
     if pad:
-        X, logA, B, C = (F.pad(t, (0, 0) * (t.dim() - 2) + (0, pad)) for t in (X, logA, B, C))
+        X, logA, B, C, x_scale = (F.pad(t, (0, 0) * (t.dim() - 2) + (0, pad)) for t in (X, logA, B, C, x_scale))
     c = X.shape[1] // T
     cs = logA.reshape(b, c, T, h).cumsum(2)  # (b, c, T, h) log-decay from chunk start through step t
     total = cs[:, :, -1]  # (b, c, h)
     if l > 0 and float(total.detach().min()) < -safe_decay:
-        y, state = scan_chunked_per_head(X, logA, B, C, T, initial_state)
+        y, state = scan_chunked_per_head(X * x_scale[..., None], logA, B, C, T, initial_state)
         return y[:, :l], state
     ref = 0.5 * total
     E = torch.exp(cs - ref[:, :, None])  # (b, c, T, h): exp(cs_l - r) <= exp(|total|/2)
-    Fx = X.reshape(b, c, T, h, p) * torch.exp(ref[:, :, None] - cs)[..., None]  # exp(r - cs_s) X_s
+    Fx = X.reshape(b, c, T, h, p) * (x_scale.reshape(b, c, T, h) * torch.exp(ref[:, :, None] - cs))[..., None]
     Bc = B.reshape(b, c, T, g, n)
     Cc = C.reshape(b, c, T, g, n)
     causal = torch.ones(T, T, dtype=torch.bool, device=X.device).tril()
@@ -129,7 +131,8 @@ def scan_chunked(X, logA, B, C, chunk_size, initial_state=None, safe_decay=SAFE_
         Yg = Y_diag[gi].view(b * c, T, j * p)
         Yg.baddbmm_(Cc[:, :, :, gi].reshape(b * c, T, n), Sg.transpose(1, 2))  # bmm does not save its output
         Y.append(Yg.view(b, c, T, j, p))
-    Y = (Y[0] if g == 1 else torch.cat(Y, dim=3)) * E[..., None]  # (b, c, T, h, p)
+    Y = Y[0] if g == 1 else torch.cat(Y, dim=3)
+    Y = Y * E[..., None] if Y.requires_grad else Y.mul_(E[..., None])  # (b, c, T, h, p)
     return Y.reshape(b, c * T, h, p)[:, :l], state
 
 
@@ -142,10 +145,10 @@ def ssd_chunked(x, dt, A, B, C, chunk_size, D=None, initial_state=None):
     dtype = x.dtype
     with torch.autocast(device_type=x.device.type, enabled=False):  # matmuls here must stay fp32
         xf, dtf = x.float(), dt.float()
-        y, final = scan_chunked(xf * dtf[..., None], dtf * A.float(), B.float(), C.float(), chunk_size,
-                                initial_state)
+        y, final = scan_chunked(xf, dtf * A.float(), B.float(), C.float(), chunk_size, initial_state, x_scale=dtf)
         if D is not None:
-            y = torch.addcmul(y, xf, D.float()[:, None])
+            D = D.float()[:, None]
+            y = torch.addcmul(y, xf, D) if y.requires_grad else y.addcmul_(xf, D)
     return y.to(dtype), final
 
 

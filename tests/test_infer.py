@@ -240,7 +240,7 @@ def test_inputs_records_paths_and_bad_text(model, tmp_path):
         analyze("ACGT", model, strands="up", cache=False)
 
 
-def test_cli_on_a_small_fasta(model, tmp_path):
+def test_cli_on_a_small_fasta(model, tmp_path, capsys):
     from dnahnet.checkpoint import save
 
     ckpt = tmp_path / "ckpt"
@@ -256,13 +256,13 @@ def test_cli_on_a_small_fasta(model, tmp_path):
     assert [(p.record_id, p.strand) for p in trace.passes] == [("recA", "+"), ("recA", "-"), ("recB", "+"),
                                                                ("recB", "-")]
     assert "recA +  900 nt" in res.stdout and "nt/s" in res.stdout and "stage 2:" in res.stdout
-    res = subprocess.run(cmd + ["--record", "recB", "--region", "100-400", "--strands", "-"], cwd=REPO,
-                         capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
+    from dnahnet.infer import main  # the other options in-process (a subprocess costs seconds of imports)
+
+    assert main(cmd[3:] + ["--record", "recB", "--region", "100-400", "--strands", "-"]) == 0
     trace = Trace.load(out)
     assert len(trace.passes) == 1 and trace.passes[0].region == (100, 400)
-    res = subprocess.run(cmd + ["--record", "nope"], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 2 and "no record nope" in res.stderr
+    assert main(cmd[3:] + ["--record", "nope"]) == 2 and "no record nope" in capsys.readouterr().err
+    assert main(cmd[3:] + ["--region", "800-2000"]) == 2 and "outside record" in capsys.readouterr().err
 
 
 def test_benchmark_script_quick_mode():
@@ -271,3 +271,24 @@ def test_benchmark_script_quick_mode():
     assert res.returncode == 0, res.stderr
     assert "nt/s" in res.stdout and "speed-up" in res.stdout and "untrained" in res.stdout
     assert "     512 |" in res.stdout  # one table row per length
+
+
+def test_parameter_matched_transformer_baseline(model):
+    from dnahnet.transformer_lm import TransformerLM, matched_config, matched_transformer
+
+    for preset in ("tiny", "small"):
+        n = DnaHNet(HNetConfig.preset(preset)).num_parameters()
+        cfg = matched_config(n)
+        assert abs(cfg.num_parameters() - n) / n < 0.10 and cfg.d_model % cfg.num_heads == 0
+    baseline = matched_transformer(model).eval()
+    assert baseline.num_parameters() == baseline.config.num_parameters()  # the formula is exact
+    x = torch.randint(0, 4, (2, 64))
+    y = x.clone()
+    y[:, 40:] = (y[:, 40:] + 1) % 4
+    with torch.inference_mode():
+        a, b = baseline(x).logits, baseline(y).logits
+    assert a.shape == (2, 64, 5)
+    torch.testing.assert_close(a[:, :40], b[:, :40])  # causal: the future does not change the past
+    assert not torch.allclose(a[:, 40:], b[:, 40:])
+    out = TransformerLM(baseline.config)(x[:, :-1], targets=x[:, 1:])
+    assert 1.0 < out.loss.item() < 2.5  # about log(5) = 1.61 at random init

@@ -68,6 +68,28 @@ def test_ssd_split_sequence_carries_state():
     torch.testing.assert_close(f2, f, atol=1e-4, rtol=1e-4)
 
 
+def test_ssd_large_decays_take_the_exact_path():
+    """Chunks whose total decay would overflow the factored form fall back to the per-head form: no NaN."""
+    x, dt, A, B, C, D, s0 = _ssd_inputs(l=45)
+    dt = dt * 40  # dt·A down to about -500 per step
+    y1, f1 = ssd_ref.ssd_chunked(x, dt, A, B, C, 16, D=D, initial_state=s0)
+    y2, f2 = ssd_ref.ssd_sequential(x, dt, A, B, C, D=D, initial_state=s0)
+    assert torch.isfinite(y1).all()
+    torch.testing.assert_close(y1, y2, atol=1e-3, rtol=1e-4)
+    torch.testing.assert_close(f1, f2, atol=1e-3, rtol=1e-4)
+
+
+def test_factored_and_per_head_forms_agree():
+    x, dt, A, B, C, _, s0 = _ssd_inputs(l=50, g=2)
+    X, logA = x * dt[..., None], dt * A
+    y1, f1 = ssd_ref.scan_chunked(X, logA, B, C, 16, s0)
+    y2, f2 = ssd_ref.scan_chunked(X, logA, B, C, 16, s0, safe_decay=-1.0)  # forces the per-head form
+    y3, f3 = ssd_ref.scan_chunked_per_head(X, logA, B, C, 16, s0)
+    torch.testing.assert_close(y1, y3, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(y2, y3)
+    torch.testing.assert_close(f1, f3, atol=1e-4, rtol=1e-4)
+
+
 def test_ssd_step_is_one_recurrence_step():
     x, dt, A, B, C, D, s0 = _ssd_inputs(l=1)
     y, s1 = ssd_ref.ssd_step(s0, x[:, 0], dt[:, 0], A, B[:, 0], C[:, 0], D)

@@ -1,7 +1,7 @@
 """Browser: stacked tracks on one x-axis — features, bases, boundaries per stage and strand, p, surprisal, GC."""
 import streamlit as st
 
-from app import components, results, view
+from app import components, results, viewport
 from interpret.style import stage_label
 
 a = components.require_analysis()
@@ -11,12 +11,12 @@ components.page_header(
     "Genes and other features on top, then where each stage of dnaHNet starts a chunk, the router's boundary "
     "probability p, the model's surprisal and GC. **Drag a box over the tracks to zoom in**; at 300 nt or less the "
     "bases and codon positions appear.")
-window = view.current(a)
+window = viewport.current(a)
 span = a.span
 
 
 def _go(w):
-    view.request(a, w)
+    viewport.request(a, w)
 
 
 def _typed():
@@ -28,15 +28,15 @@ find, coords, moves = st.columns([4, 3, 4], vertical_alignment="bottom")
 with find:
     query = st.text_input("Find a gene", key="gene_query", placeholder="name, locus tag or product (e.g. cI, rpoB)")
     if query:
-        hits = view.find_features(ann.features, query)
+        hits = viewport.find_features(ann.features, query)
         if hits.empty:
             st.caption(f"No feature matches “{query}”.")
         else:
-            labels = {i: view.feature_label(r) for i, r in hits.iterrows()}
+            labels = {i: viewport.feature_label(r) for i, r in hits.iterrows()}
             pick = st.selectbox(f"{len(hits)} match{'es' if len(hits) != 1 else ''}", list(labels),
                                 format_func=labels.get, key="gene_pick")
             row = hits.loc[pick]
-            st.button("Show", key="gene_go", on_click=_go, args=(view.around(int(row.start), int(row.end), span),),
+            st.button("Show", key="gene_go", on_click=_go, args=(viewport.around(int(row.start), int(row.end), span),),
                       icon=":material/my_location:")
 with coords:
     c1, c2 = st.columns(2)
@@ -46,13 +46,13 @@ with coords:
 with moves:
     b = st.columns(5)
     b[0].button("", key="pan_left", icon=":material/arrow_back:", help="Move left by half a window",
-                on_click=_go, args=(view.pan(window, -0.5, span),), width="stretch")
+                on_click=_go, args=(viewport.pan(window, -0.5, span),), width="stretch")
     b[1].button("", key="zoom_in", icon=":material/zoom_in:", help="Zoom in 4×",
-                on_click=_go, args=(view.zoom(window, 0.25, span),), width="stretch")
+                on_click=_go, args=(viewport.zoom(window, 0.25, span),), width="stretch")
     b[2].button("", key="zoom_out", icon=":material/zoom_out:", help="Zoom out 4×",
-                on_click=_go, args=(view.zoom(window, 4.0, span),), width="stretch")
+                on_click=_go, args=(viewport.zoom(window, 4.0, span),), width="stretch")
     b[3].button("", key="pan_right", icon=":material/arrow_forward:", help="Move right by half a window",
-                on_click=_go, args=(view.pan(window, 0.5, span),), width="stretch")
+                on_click=_go, args=(viewport.pan(window, 0.5, span),), width="stretch")
     b[4].button("All", key="zoom_all", help="The whole analysed sequence", on_click=_go, args=(span,),
                 width="stretch")
 

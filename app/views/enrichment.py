@@ -41,11 +41,12 @@ columns = {"class": "class", "n_positions": "positions", "n_boundaries": "bounda
 tabs = st.tabs([stage_label(s) for s in range(a.n_stages)])
 for s, tab in enumerate(tabs):
     with tab:
-        d = enr[(enr["stage"] == s) & (enr["strand"] == strand)]
+        d = enr[(enr["stage"] == s) & (enr["strand"] == strand) & (enr["n_positions"] > 0)]
         d = d[[c for c in columns if c in d.columns]].rename(columns=columns)
         d["class"] = d["class"].map(class_label)
         components.table(d, f"{name}_{stage_label(s).replace(' ', '')}_enrichment", f"enr_table_{s}",
-                         report.enrichment.description, hide_index=True)
+                         report.enrichment.description + " Classes absent from this record are left out.",
+                         hide_index=True)
 
 st.subheader("Against baseline chunkers")
 if len(report.baselines.df):

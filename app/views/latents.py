@@ -1,7 +1,7 @@
 """Latents: each chunk's vector (what the next stage reads) embedded in 2-D, coloured by biology; select to inspect."""
 import streamlit as st
 
-from app import components, results, view
+from app import components, results, viewport
 from interpret import figures as F
 from interpret.style import stage_label
 
@@ -19,8 +19,10 @@ method = c2.segmented_control("Embedding", ["umap", "pca"], default="umap", key=
                               format_func=str.upper, help="UMAP (cosine) shows neighbourhoods; PCA is instant.")
 method = method or "umap"
 color_by = c3.selectbox("Colour by", list(COLOR_BY), format_func=COLOR_BY.get, key="lat_color")
-max_points = c4.number_input("Chunks shown", min_value=500, max_value=40_000, value=results.MAX_POINTS, step=1000,
-                             key="lat_points", help="A seeded random subsample of the chunks whose latents were kept.")
+max_points = c4.number_input("Chunks shown", min_value=500, max_value=40_000, value=results.MAX_POINTS, step=500,
+                             key="lat_points", help="A seeded random subsample of the chunks whose latents were kept. "
+                             "Above 4,096 UMAP switches to approximate neighbours: slower, and its first use "
+                             "compiles for a minute or two.")
 
 table, xy = results.latent_points(a, stage, method, int(max_points))
 if len(table) == 0:
@@ -48,7 +50,7 @@ else:
     pick = o1.selectbox("Open in the browser", list(rows), format_func=rows.get, key="lat_open_pick")
     lo, hi = int(picked.loc[pick, "start"]), int(picked.loc[pick, "end"])
     if o2.button("Show this chunk in the browser", icon=":material/open_in_new:", key="lat_open"):
-        view.open_in_browser(a, *view.around(lo, hi, a.span, pad=20.0))
+        viewport.open_in_browser(a, *viewport.around(lo, hi, a.span, pad=20.0))
     span_lo, span_hi = int(picked["start"].min()), int(picked["end"].max())
     if o2.button("Show all selected (their full extent)", key="lat_open_all"):
-        view.open_in_browser(a, span_lo, span_hi)
+        viewport.open_in_browser(a, span_lo, span_hi)

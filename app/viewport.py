@@ -105,4 +105,4 @@ def request(analysis, window: tuple[int, int]) -> None:
 def open_in_browser(analysis, lo: int, hi: int) -> None:
     """Show [lo, hi) in the browser page and switch to it."""
     request(analysis, (lo, hi))
-    st.switch_page("pages/browser.py")
+    st.switch_page("views/browser.py")

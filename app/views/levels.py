@@ -43,19 +43,17 @@ components.table(wide.reset_index(), f"{name}_rates_by_stage", "lvl_rates",
                  "Boundary rate (share of positions starting a chunk) and fold over the pass's overall rate, per stage; "
                  "the last column shows which classes Stage 2 keeps more than Stage 1 does (> 1).", hide_index=True)
 
-left, right = st.columns(2)
-with left:
-    st.subheader("Chunk lengths")
-    components.figure(F.chunk_length_hist(report.chunk_lengths.df, strand,
-                                          classes=("all", "cds_pos3", "start_codon", "intergenic")),
-                      f"{name}_chunk_lengths", "lvl_lengths",
-                      "Fraction of chunks of each length, per stage, by the class of the chunk's first base.")
-with right:
-    st.subheader("Nesting")
-    if len(report.nesting_counts.df):
-        components.figure(F.nesting_counts_bars(report.nesting_counts.df, strand), f"{name}_nesting", "lvl_nesting",
-                          "Every Stage 2 boundary is a Stage 1 boundary; bars: how many Stage 1 chunks a Stage 2 "
-                          "chunk holds.")
+st.subheader("Chunk lengths")
+components.figure(F.chunk_length_hist(report.chunk_lengths.df, strand,
+                                      classes=("all", "cds_pos3", "start_codon", "intergenic")),
+                  f"{name}_chunk_lengths", "lvl_lengths",
+                  "Fraction of chunks of each length, per stage, by the class of the chunk's first base "
+                  "(all chunks, codon position 3, start codons, intergenic).")
+st.subheader("Nesting")
+if len(report.nesting_counts.df):
+    components.figure(F.nesting_counts_bars(report.nesting_counts.df, strand), f"{name}_nesting", "lvl_nesting",
+                      "Every Stage 2 boundary is a Stage 1 boundary; bars: how many Stage 1 chunks a Stage 2 "
+                      "chunk holds.")
 nest = report.nesting.df
 components.table(nest[nest["strand"] == strand] if "strand" in nest else nest, f"{name}_nesting_table",
                  "lvl_nesting_table", report.nesting.description, hide_index=True)

@@ -1,0 +1,324 @@
+"""The Streamlit app in AppTest: every page renders, uploads work, bad input is reported, exports are real files.
+
+A tiny random checkpoint (saved here, passed with DNAHNET_CHECKPOINT) keeps runs to seconds; the bundled
+checkpoint gets one smoke test when it exists. Download buttons are captured at Streamlit's media manager, so the
+bytes checked are the bytes a user would get.
+"""
+from __future__ import annotations
+
+import io
+import random
+import zipfile
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.runtime.media_file_manager import MediaFileManager  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from tests.conftest import REPO_ROOT, _genbank_text, feature_line  # noqa: E402
+
+APP = REPO_ROOT / "app" / "main.py"
+PAGES = ("enrichment", "latents", "levels", "about")
+TIMEOUT = 300
+
+
+# ---------------------------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    import torch
+
+    from dnahnet.checkpoint import save
+    from dnahnet.config import tiny
+    from dnahnet.hnet import DnaHNet
+
+    torch.manual_seed(0)
+    return save(DnaHNet(tiny()), tmp_path_factory.mktemp("ckpt") / "tiny", extra_meta={"note": "random, for tests"})
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("dnahnet_cache")
+
+
+@pytest.fixture
+def app_env(monkeypatch, tiny_checkpoint, cache_dir):
+    """Environment of a fast app: tiny model, private cache, few null draws, one torch thread."""
+    import torch
+
+    monkeypatch.setenv("DNAHNET_CHECKPOINT", str(tiny_checkpoint))
+    monkeypatch.setenv("DNAHNET_CACHE_DIR", str(cache_dir))
+    monkeypatch.setenv("DNAHNET_APP_N_NULL", "40")
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict:
+    """file name -> bytes (or a zero-argument callable for deferred downloads) of every download button drawn."""
+    got: dict = {}
+    add, add_deferred = MediaFileManager.add, MediaFileManager.add_deferred
+
+    def spy_add(self, path_or_data, mimetype, coordinates, file_name=None, is_for_static_download=False):
+        if file_name:
+            got.pop(file_name, None)  # the latest run's file comes last
+            got[file_name] = path_or_data
+        return add(self, path_or_data, mimetype, coordinates, file_name, is_for_static_download)
+
+    def spy_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        if file_name:
+            got.pop(file_name, None)
+            got[file_name] = data_callable
+        return add_deferred(self, data_callable, mimetype, coordinates, file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add", spy_add)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", spy_deferred)
+    return got
+
+
+def payload(downloads: dict, suffix: str) -> bytes:
+    """The bytes of the latest download whose file name ends with `suffix` (deferred ones are generated now)."""
+    names = [n for n in downloads if n.endswith(suffix)]
+    assert names, f"no download ending in {suffix!r}; have {sorted(downloads)[:20]}"
+    data = downloads[names[-1]]
+    data = data() if callable(data) else data
+    return data.encode() if isinstance(data, str) else bytes(data)
+
+
+def synthetic_genbank(length: int = 4000, seed: int = 0, name: str = "SYNTH1") -> str:
+    """A small GenBank record with three genes (one on the minus strand) and random sequence."""
+    rng = random.Random(seed)
+    seq = "".join(rng.choice("ACGT") for _ in range(length))
+    feats = (feature_line("gene", "201..1100", locus_tag="SYN_0001", gene="synA")
+             + feature_line("CDS", "201..1100", locus_tag="SYN_0001", gene="synA", product="alpha protein")
+             + feature_line("CDS", "complement(1401..2300)", locus_tag="SYN_0002", gene="synB", product="beta protein")
+             + feature_line("CDS", "2601..3600", locus_tag="SYN_0003", product="gamma protein"))
+    seq = seq[:200] + "ATG" + seq[203:1097] + "TAA" + seq[1100:]
+    return _genbank_text(name, seq, feats)
+
+
+def new_app(source: str = "Upload a file") -> AppTest:
+    """A fresh app session, run once; opening on the upload form skips analysing the default sample."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.session_state["source"] = source
+    return at.run()
+
+
+def upload(at: AppTest, name: str, data: bytes, key: str = "genome_file") -> AppTest:
+    """Upload `data` as `name` into the sidebar uploader `key` (the app must show the upload form)."""
+    uploader = next(u for u in at.get("file_uploader") if u.key == key)
+    uploader.set_value((name, data, "application/octet-stream"))
+    return at.run()
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, "\n".join(e.message + "\n" + "\n".join(e.stack_trace[-8:]) for e in at.exception)
+
+
+def messages(at: AppTest) -> str:
+    return "\n".join([e.value for e in at.error] + [w.value for w in at.warning])
+
+
+# ---------------------------------------------------------------------------------------------- pages
+@pytest.mark.slow
+@pytest.mark.data
+def test_default_sample_and_every_page(app_env, data_dir, downloads):
+    """The first page opens on phage lambda, analysed; every page renders with figures and no exception."""
+    at = new_app("Sample genome")
+    no_exception(at)
+    a = at.session_state["analysis"]
+    assert a.record_id.startswith("NC_001416") and a.strands == ["+", "-"] and a.n_stages == 2
+    assert at.title[0].value == "Genome browser" and len(at.get("plotly_chart")) >= 1
+    assert not at.error
+    at.session_state["lat_method"] = "pca"  # UMAP's first call compiles for a minute; PCA checks the same page
+    for page in PAGES:
+        at.switch_page(f"views/{page}.py").run()
+        no_exception(at)
+        assert not at.error, messages(at)
+        if page != "about":
+            assert len(at.get("plotly_chart")) >= 1, page
+    assert "dnaHNet" in at.title[0].value  # About
+    png = payload(downloads, "_levels.png")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_upload_synthetic_genbank_browser_and_exports(app_env, downloads):
+    """Upload → analysis → tracks; figure and track downloads are real PNG / SVG / HTML / BED / bedGraph / GFF3."""
+    at = upload(new_app(), "synthetic.gbk", synthetic_genbank().encode())
+    no_exception(at)
+    assert not at.error, messages(at)
+    a = at.session_state["analysis"]
+    assert a.record_id == "SYNTH1.1" and a.length == 4000
+    assert len(at.get("plotly_chart")) == 1
+
+    png = payload(downloads, "_tracks.png")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+    svg = payload(downloads, "_tracks.svg").decode()
+    assert "<svg" in svg[:2000]
+    html = payload(downloads, "_tracks.html").decode()
+    assert "<html" in html.lower() and "plotly" in html.lower()
+    bed = payload(downloads, ".stage1.boundaries.bed").decode().splitlines()
+    assert bed[0].startswith("track") and len(bed) > 100
+    fields = bed[1].split("\t")
+    assert len(fields) == 6 and fields[0] == "SYNTH1.1" and int(fields[1]) < int(fields[2]) and fields[5] in "+-"
+    graph = payload(downloads, ".stage1.p.plus.bedgraph").decode().splitlines()
+    assert graph[0].startswith("track type=bedGraph") and len(graph[1].split("\t")) == 4
+    gff = payload(downloads, ".chunks.gff3").decode().splitlines()
+    assert gff[0] == "##gff-version 3" and any("\tbiological_region\t" in line for line in gff)
+    csv = payload(downloads, "_features.csv").decode()
+    assert "SYN_0002" in csv
+
+
+def test_gene_search_zooms_to_bases(app_env):
+    """Finding a gene by locus tag opens a window around it; a ≤ 300 nt window shows bases and codon positions."""
+    at = upload(new_app(), "synthetic.gbk", synthetic_genbank().encode())
+    at.text_input(key="gene_query").set_value("beta protein").run()
+    assert at.selectbox(key="gene_pick").value is not None
+    at.button(key="gene_go").click().run()
+    no_exception(at)
+    key, (lo, hi) = at.session_state["view"]
+    assert lo <= 1400 and hi >= 2300 and hi - lo < 1500  # SYN_0002 is 1401..2300 (1-based)
+    at.number_input(key="view_start").set_value(1401).run()
+    at.number_input(key="view_end").set_value(1500).run()
+    no_exception(at)
+    fig = at.get("plotly_chart")[0].proto.spec
+    assert "Sequence" in fig or "codon" in fig.lower()
+
+
+def test_report_zip(app_env, downloads):
+    """The sidebar's report zip holds tables, figures, tracks, the trace and an index."""
+    at = upload(new_app(), "synthetic.gbk", synthetic_genbank(length=3000, seed=1, name="ZIPPED").encode())
+    no_exception(at)
+    data = payload(downloads, "_report.zip")
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert any(n.endswith("index.html") for n in names)
+    assert any(n.endswith("tables/enrichment.csv") for n in names)
+    assert any(n.endswith(".png") for n in names) and any(n.endswith(".svg") for n in names)
+    assert any(".bed" in n for n in names) and any(n.endswith("trace.npz") for n in names)
+
+
+@pytest.mark.data
+def test_real_genbank_upload_on_a_region(app_env, genomes_dir):
+    """M. genitalium (580 kb, gzipped GenBank) uploaded and analysed on a 15 kb region."""
+    path = genomes_dir / "Mycoplasma_genitalium_G37_NC_000908.gbk.gz"
+    at = upload(new_app(), path.name, path.read_bytes())
+    no_exception(at)
+    assert any(b.label == "Run analysis" for b in at.button)  # the whole genome waits for a click
+    at.sidebar.radio(key="part").set_value("Region").run()
+    at.sidebar.number_input(key="region_start").set_value(10_001).run()
+    at.sidebar.number_input(key="region_end").set_value(25_000).run()
+    no_exception(at)
+    a = at.session_state["analysis"]
+    assert a.record_id.startswith("NC_000908") and a.settings.region == (10_000, 25_000)
+    sp = a.strand_pass("+")
+    assert sp.stages[0].positions.min() == 10_000 and sp.stages[0].positions.max() == 24_999
+    assert len(at.get("plotly_chart")) == 1 and not at.error
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+BAD_UPLOADS = {
+    "empty": ("empty.gbk", b"", "error", "empty"),
+    "fasta_named_genbank": ("genome.gbk", b">seq1 a FASTA record\n" + b"ACGT" * 500 + b"\n", "warning",
+                            "expected GenBank but the file is FASTA"),
+    "malformed_record": ("two.gbk", (synthetic_genbank(name="GOODA") + "LOCUS       BROKEN\nFEATURES  x\nORIGIN\n"
+                                      "   1 acgtacgt\n//\n").encode(), "warning", "BROKEN"),
+    "bad_characters": ("seqs.fasta", b">bad\nACGTXX##!!12ACGT\n>good\n" + b"ACGT" * 400 + b"\n", "warning",
+                       "not DNA"),
+    "unknown_extension": ("genome.xyz", synthetic_genbank().encode(), "warning", "unknown file extension"),
+    "not_a_genome": ("notes.gb", b"hello world\nthis is not a genome\n", "error", "not recognised"),
+    "binary": ("image.gbk.gz", bytes(range(256)) * 8, "error", "Could not read"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_UPLOADS))
+def test_bad_upload_is_reported(app_env, case):
+    """Each bad file gives a clear error or warning naming the problem; no exception; what is usable is used."""
+    name, data, level, text = BAD_UPLOADS[case]
+    at = upload(new_app(), name, data)
+    no_exception(at)
+    shown = at.error if level == "error" else at.warning
+    assert shown, f"expected an st.{level} for {case}; got: {messages(at)!r}"
+    assert any(text.lower() in m.value.lower() for m in shown), messages(at)
+    if level == "warning":  # the readable part of the file was analysed
+        assert at.session_state["analysis"] is not None and len(at.get("plotly_chart")) == 1
+
+
+def test_bad_companion_table_keeps_the_genome(app_env):
+    """A promoter/TSS table that cannot be read is reported; the genome is still analysed."""
+    at = upload(new_app(), "synthetic.gbk", synthetic_genbank().encode())
+    at = upload(at, "tss.csv", b"\x00\x01garbage;;;\n\x02", key="companion_file")
+    no_exception(at)
+    assert any("tss.csv" in m for m in messages(at).splitlines() if m), messages(at)
+    assert at.session_state["analysis"].record_id == "SYNTH1.1"
+
+
+def test_fasta_without_annotation_still_renders(app_env):
+    """A bare FASTA (no features) analyses; statistics pages explain instead of failing."""
+    rng = random.Random(3)
+    fasta = (">plain a sequence without genes\n" + "".join(rng.choice("ACGT") for _ in range(3000)) + "\n").encode()
+    at = upload(new_app(), "plain.fa", fasta)
+    no_exception(at)
+    assert at.session_state["analysis"].record_id == "plain"
+    for page in ("enrichment", "levels"):
+        at.switch_page(f"views/{page}.py").run()
+        no_exception(at)
+
+
+def test_region_end_before_start_is_an_error(app_env):
+    at = upload(new_app(), "synthetic.gbk", synthetic_genbank().encode())
+    at.sidebar.radio(key="part").set_value("Region").run()
+    at.sidebar.number_input(key="region_start").set_value(3000).run()
+    at.sidebar.number_input(key="region_end").set_value(1000).run()
+    no_exception(at)
+    assert any("must be after start" in e.value for e in at.sidebar.error)
+
+
+# ---------------------------------------------------------------------------------------------- units
+def test_view_window_arithmetic():
+    from app import viewport as view
+
+    span = (0, 10_000)
+    assert view.clip(-50, 100, span) == (0, 150)
+    assert view.clip(9_990, 10_050, span) == (9_940, 10_000)
+    assert view.zoom((0, 10_000), 0.25, span) == (3_750, 6_250)
+    assert view.zoom((5_000, 5_040), 0.25, span)[1] - view.zoom((5_000, 5_040), 0.25, span)[0] == view.MIN_SPAN
+    assert view.pan((0, 1_000), 0.5, span) == (500, 1_500) and view.pan((0, 1_000), -0.5, span) == (0, 1_000)
+    assert view.default_window((0, 4_000_000)) == (0, view.DEFAULT_MAX_SPAN)
+
+
+def test_find_features_by_name_tag_product():
+    import pandas as pd
+
+    from app import viewport as view
+
+    f = pd.DataFrame({"type": ["gene", "CDS", "CDS", "source"], "start": [10, 10, 500, 0], "end": [100, 100, 900, 1000],
+                      "strand": [1, 1, -1, 1], "name": ["dnaA", "dnaA", "recA", ""],
+                      "locus_tag": ["b0001", "b0001", "b0002", ""], "product": ["", "initiator", "recombinase", ""]})
+    hits = view.find_features(f, "DNAA")
+    assert len(hits) == 1 and hits.iloc[0]["type"] == "CDS"  # gene and CDS of one locus: one row, the CDS
+    assert view.find_features(f, "b0002").iloc[0]["name"] == "recA"
+    assert view.find_features(f, "recomb").iloc[0]["locus_tag"] == "b0002"
+    assert view.find_features(f, "zzz").empty
+
+
+# ---------------------------------------------------------------------------------------------- bundled model
+@pytest.mark.slow
+@pytest.mark.data
+def test_bundled_checkpoint_opens_the_default_sample(monkeypatch, data_dir, cache_dir):
+    """With no DNAHNET_CHECKPOINT the app loads checkpoints/dnahnet-small and analyses a lambda region."""
+    if not (REPO_ROOT / "checkpoints" / "dnahnet-small" / "model.safetensors").is_file():
+        pytest.skip("the bundled checkpoint checkpoints/dnahnet-small is not there yet")
+    import torch
+
+    monkeypatch.delenv("DNAHNET_CHECKPOINT", raising=False)
+    monkeypatch.setenv("DNAHNET_CACHE_DIR", str(cache_dir))
+    torch.set_num_threads(1)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.session_state["part"] = "Region"  # a 6 kb region keeps the CPU run short
+    at.session_state["region_start"] = 1
+    at.session_state["region_end"] = 6_000
+    at.run()
+    no_exception(at)
+    a = at.session_state["analysis"]
+    assert a.settings.region == (0, 6_000) and "dnahnet-small" in a.trace.meta.get("checkpoint_name", "")
+    assert not at.error, messages(at)
