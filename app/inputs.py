@@ -108,12 +108,15 @@ def sidebar(notices) -> state.Request | None:
     except Exception as e:  # noqa: BLE001 - uploads still work without the catalogue
         options = {}
         notices.warning(f"The sample catalogue could not be read ({e}); upload a genome instead.")
+    upload_first = st.query_params.get("source") == "upload" or not options  # ?source=upload opens the form
     source = sb.radio("Source", ["Sample genome", "Upload a file"], horizontal=True, key="source",
-                      index=0 if options else 1)
+                      index=1 if upload_first else 0)
     sample_key = None
     if source == "Sample genome" and options:
         keys = list(options)
-        sample_key = sb.selectbox("Sample", keys, index=keys.index(DEFAULT_SAMPLE) if DEFAULT_SAMPLE in keys else 0,
+        wanted = st.query_params.get("sample", DEFAULT_SAMPLE)  # ?sample=<key> opens another sample
+        wanted = wanted if wanted in keys else DEFAULT_SAMPLE
+        sample_key = sb.selectbox("Sample", keys, index=keys.index(wanted) if wanted in keys else 0,
                                   format_func=options.get, key="sample")
         try:
             genome = open_sample(sample_key)

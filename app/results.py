@@ -101,18 +101,20 @@ def track_bytes(a: state.Analysis, kind: str) -> bytes:
     return out.encode()
 
 
-def report_zip(a: state.Analysis) -> bytes:
-    """The whole report as one zip: tables (CSV), figures (HTML, PNG, SVG), tracks, the trace and index.html —
-    the same files `python -m interpret.report` writes. Built once per analysis (on the first click)."""
+def report_zip(a: state.Analysis, static_images: bool = True) -> bytes:
+    """The whole report as one zip: tables (CSV), figures (HTML, and PNG + SVG when asked), tracks, the trace and
+    index.html — the files `python -m interpret.report` writes. Built once per analysis (on the first click)."""
     from interpret import exports
     from interpret.report import build_report_files
 
+    formats = ("html", "png", "svg") if static_images else ("html",)
+
     def build(_progress):
         files = build_report_files(a.trace, {a.record_id: annotation(a)}, boundary_report(a, with_progress=False),
-                                   record=a.record, formats=("html", "png", "svg"), embedding="pca")
+                                   record=a.record, formats=formats, embedding="pca")
         return exports.report_zip(files, root=f"{a.file_stem}_dnahnet_report")
 
-    return state.derived("report_zip", f"{a.key}|{a.companion_key}|{N_NULL}", build, entries=4)
+    return state.derived("report_zip", f"{a.key}|{a.companion_key}|{N_NULL}|{formats}", build, entries=4)
 
 
 # ---------------------------------------------------------------------------------------------- browser

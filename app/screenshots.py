@@ -92,9 +92,7 @@ def wait_idle(page, timeout_ms: int = 300_000) -> None:
 
 
 def upload_genome(page, genome: Path, timeout_ms: int = 300_000) -> None:
-    """Choose 'Upload a file' in the sidebar, upload `genome`, wait for the analysis and the tracks."""
-    page.get_by_text("Upload a file", exact=True).click()
-    wait_idle(page)
+    """Upload `genome` in the sidebar (open the app at `?source=upload`), wait for the analysis and the tracks."""
     page.locator("[data-testid='stSidebar'] input[type='file']").first.set_input_files(str(genome))
     wait_idle(page, timeout_ms)
     run = page.get_by_role("button", name="Run analysis")
@@ -135,7 +133,7 @@ def main(argv=None) -> int:
         print("error: no chromium found (apt-get install chromium)", file=sys.stderr)
         return 2
     with streamlit_server(log_path=args.log) as url, chromium_page(args.width) as page:
-        page.goto(url)
+        page.goto(f"{url}/?source=upload")
         wait_idle(page)
         upload_genome(page, args.genome)
         for name in PAGES:

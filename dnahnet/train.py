@@ -13,8 +13,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: spinning threads stall on a busy CPU
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from safetensors.torch import load_file, save_file
 
 from dnahnet.data import DEFAULT_HOLDOUT, WindowSampler, load_corpus, validation_windows
@@ -242,7 +243,7 @@ def train(args: TrainArgs, resume=False, log=print):
             now = time.time()
             rate = nt_window / max(now - t_window, 1e-9)
             write({"step": step, "loss": loss, "ce": ce, "bits_per_nt": ce / LN2,
-                   "ratio_losses": [float(r) for r in result.ratio_losses], "compression": comp,
+                   "ratio_losses": [r.item() for r in result.ratio_losses], "compression": comp,
                    "lr": optimizer.param_groups[0]["lr"], "grad_norm": float(grad_norm), "nt_per_s": rate,
                    "nt_seen": nt_seen, "elapsed_s": round(elapsed0 + now - t_start, 2)})
             t_window, nt_window = now, 0

@@ -85,8 +85,13 @@ def _stop_kaleido() -> None:
 
 
 def figure_to_bytes(fig, fmt: str, width: int | None = WIDTH, height: int | None = None,
-                    scale: float = 1.0) -> bytes:
-    """Bytes of a plotly (or matplotlib) figure as png/svg/pdf/html. HTML embeds plotly.js (works offline)."""
+                    scale: float = 1.0, backend: str = "auto") -> bytes:
+    """Bytes of a plotly (or matplotlib) figure as png/svg/pdf/html. HTML embeds plotly.js (works offline).
+
+    backend for png/svg/pdf: "auto" (kaleido + Chromium, else matplotlib), "kaleido" (raise if it fails) or
+    "matplotlib" (the browser-free renderer of `interpret.mpl_render`)."""
+    if backend not in ("auto", "kaleido", "matplotlib"):
+        raise ValueError(f"backend must be 'auto', 'kaleido' or 'matplotlib', not {backend!r}")
     fmt = fmt.lower().lstrip(".")
     if fmt not in FIGURE_FORMATS:
         raise ValueError(f"unknown figure format {fmt!r}; choose one of {', '.join(FIGURE_FORMATS)}")
@@ -97,12 +102,19 @@ def figure_to_bytes(fig, fmt: str, width: int | None = WIDTH, height: int | None
         return fig.to_html(include_plotlyjs=True, full_html=True,
                            config={"displaylogo": False, "responsive": True}).encode()
     with _kaleido_lock:
-        if _ensure_kaleido():
+        if backend == "kaleido" and not _ensure_kaleido():
+            raise RuntimeError(f"kaleido cannot export: {static_backend()}")
+        if backend != "matplotlib" and _ensure_kaleido():
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    return static_copy(fig).to_image(format=fmt, width=width, height=height, scale=scale)
+                    import plotly.io as pio
+
+                    return pio.to_image(static_copy(fig), format=fmt, width=width, height=height, scale=scale,
+                                        validate=False)
             except Exception as e:  # noqa: BLE001
+                if backend == "kaleido":
+                    raise
                 _kaleido_state["error"] = f"kaleido export failed: {str(e).splitlines()[0][:200]}"
     from interpret.mpl_render import plotly_to_matplotlib
 
@@ -110,19 +122,16 @@ def figure_to_bytes(fig, fmt: str, width: int | None = WIDTH, height: int | None
     return _mpl_bytes(mfig, fmt, dpi=100 * scale, close=True)
 
 
-def static_copy(fig, max_points: int = 300_000):
-    """The figure with WebGL traces turned into SVG ones when small enough: headless Chromium renders WebGL
-    slowly and puts it into an SVG as a bitmap; SVG traces stay vector and export several times faster."""
-    gl = [t for t in fig.data if t.type == "scattergl"]
-    if not gl or sum(len(t.x) if t.x is not None else 0 for t in gl) > max_points:
-        return fig
-    d = fig.to_dict()
-    for t in d["data"]:
-        if t.get("type") == "scattergl":
+def static_copy(fig, max_points: int = 300_000) -> dict:
+    """The figure as a dict with WebGL traces turned into SVG ones when small enough: headless Chromium renders
+    WebGL slowly and puts it into an SVG as a bitmap; SVG traces stay vector and export several times faster."""
+    d = fig.to_plotly_json()
+    d = {"data": [dict(t) for t in d["data"]], "layout": d["layout"]}
+    gl = [t for t in d["data"] if t.get("type") == "scattergl"]
+    if gl and sum(len(t["x"]) if t.get("x") is not None else 0 for t in gl) <= max_points:
+        for t in gl:
             t["type"] = "scatter"
-    import plotly.graph_objects as go
-
-    return go.Figure(d)
+    return d
 
 
 def _mpl_bytes(mfig, fmt: str, dpi: float = 150, close: bool = False) -> bytes:
@@ -135,7 +144,7 @@ def _mpl_bytes(mfig, fmt: str, dpi: float = 150, close: bool = False) -> bytes:
     else:
         mfig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
         out = buf.getvalue()
-    if close:
+    if close and getattr(mfig, "number", None) is not None:  # a pyplot-managed figure: release it
         import matplotlib.pyplot as plt
 
         plt.close(mfig)

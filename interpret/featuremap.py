@@ -9,8 +9,10 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402  (rc_context only: no pyplot global figures, thread-safe)
 import numpy as np  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from interpret.figures_tracks import ARROW_TYPES, visible_features  # noqa: E402
 from interpret.style import feature_color, mpl_rc, stage_color, stage_label  # noqa: E402
@@ -59,9 +61,10 @@ def feature_map(annotation, region: tuple[int, int], trace=None, record_id: str 
     lanes = [(s, sp) for s in (stages or []) for sp in passes]
     with plt.rc_context(mpl_rc()):
         record = GraphicRecord(sequence_length=hi + 1, features=_graphic_features(feats, lo, hi), first_index=0)
-        fig, axes = plt.subplots(2 if lanes else 1, 1, figsize=(width_in, 2.0 + 0.25 * len(lanes)),
-                                 sharex=True, squeeze=False,
-                                 gridspec_kw={"height_ratios": [1.8, max(0.5, 0.25 * len(lanes))] if lanes else [1]})
+        fig = Figure(figsize=(width_in, 2.0 + 0.25 * len(lanes)))
+        FigureCanvasAgg(fig)  # dna_features_viewer measures text with the canvas renderer
+        axes = fig.subplots(2 if lanes else 1, 1, sharex=True, squeeze=False,
+                            gridspec_kw={"height_ratios": [1.8, max(0.5, 0.25 * len(lanes))] if lanes else [1]})
         ax_f = axes[0, 0]
         record.plot(ax=ax_f, with_ruler=not lanes, x_lim=(lo + 0.5, hi + 0.5), annotate_inline=True)
         ax_f.grid(False)

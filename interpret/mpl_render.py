@@ -9,8 +9,10 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402  (rc_context only: figures are built without pyplot's global state)
 import numpy as np  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from interpret.style import mpl_rc  # noqa: E402
 
@@ -61,7 +63,7 @@ class _Axes:
         self.t, self.b = (m.t if m.t is not None else 100), (m.b if m.b is not None else 80)
         self.W, self.H = width, height
         self.lay, self.mfig = lay, mfig
-        self.axes: dict[tuple[str, str], plt.Axes] = {}
+        self.axes: dict = {}
         self.categories: dict[int, list] = {}
 
     def paper_to_fig(self, x, y):
@@ -107,6 +109,23 @@ class _Axes:
                 cats.append(v)
         return np.array([cats.index(v) for v in values], dtype=float)
 
+    def finish_shared(self):
+        """Axes that plotly links with `matches` (shared_xaxes / shared_yaxes) get one common range."""
+        for letter, get_lim, set_lim in (("x", "get_xlim", "set_xlim"), ("y", "get_ylim", "set_ylim")):
+            groups: dict[str, list] = {}
+            for (xref, yref), ax in self.axes.items():
+                ref = xref if letter == "x" else yref
+                a = self.lay[_axis_key(ref, letter)]
+                if a.range is not None:
+                    continue
+                groups.setdefault(a.matches or ref, []).append(ax)
+            for axs in groups.values():
+                if len(axs) > 1:
+                    lims = np.array([getattr(ax, get_lim)() for ax in axs])
+                    lo, hi = np.nanmin(lims.min(axis=1)), np.nanmax(lims.max(axis=1))
+                    for ax in axs:
+                        getattr(ax, set_lim)(lo, hi)
+
     def finish_categories(self):
         for ax in self.axes.values():
             cats = self.categories.get(id(ax))
@@ -117,7 +136,8 @@ class _Axes:
 def plotly_to_matplotlib(fig, width: int = 1280, height: int = 500):
     """A matplotlib Figure showing the same data as plotly `fig` (see module docstring for coverage)."""
     with plt.rc_context(mpl_rc()):
-        mfig = plt.figure(figsize=(width / 100, height / 100), dpi=100)
+        mfig = Figure(figsize=(width / 100, height / 100), dpi=100)
+        FigureCanvasAgg(mfig)
         axes = _Axes(fig, mfig, width, height)
         bar_groups: dict[int, list] = {}
         prev_xy = None
@@ -139,6 +159,7 @@ def plotly_to_matplotlib(fig, width: int = 1280, height: int = 500):
         for group in bar_groups.values():
             _bars(group, axes, fig.layout.barmode or "group")
         axes.finish_categories()
+        axes.finish_shared()
         _shapes(fig, axes)
         _annotations(fig, axes, mfig)
         title = fig.layout.title.text if fig.layout.title else None
@@ -150,9 +171,9 @@ def plotly_to_matplotlib(fig, width: int = 1280, height: int = 500):
                 if lab not in labels and not lab.startswith("_"):
                     handles.append(h)
                     labels.append(lab)
-        if handles and fig.layout.showlegend is not False:
-            mfig.legend(handles, labels, loc="upper right", ncol=min(6, len(labels)), fontsize=8,
-                        bbox_to_anchor=(0.99, 0.995))
+        if handles and fig.layout.showlegend is not False:  # under the title, as in the plotly layout
+            mfig.legend(handles, labels, loc="upper left", ncol=min(6, len(labels)), fontsize=8,
+                        bbox_to_anchor=(0.01, 1 - (40 if title else 8) / height))
     return mfig
 
 
@@ -187,7 +208,7 @@ def _scatter(ax, axes, tr, name, prev_xy):
             sc = ax.scatter(x, y, c=_arr(c), s=size ** 2 * 0.5, cmap="viridis", marker=_MARKER.get(sym, "o"),
                             label=name, linewidths=0)
             if mk.showscale:
-                plt.colorbar(sc, ax=ax, fraction=0.03)
+                ax.figure.colorbar(sc, ax=ax, fraction=0.03)
         else:
             cols = [_color(v) for v in c] if isinstance(c, (list, tuple, np.ndarray)) else _color(c, line_color)
             ax.scatter(x, y, c=cols, s=size ** 2 * 0.5, marker=_MARKER.get(sym, "o"), linewidths=0,

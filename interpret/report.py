@@ -183,20 +183,20 @@ def track_files(trace, records=None, gz: bool | None = None) -> dict[str, bytes]
     if gz is None:
         gz = sum((sp.region[1] - sp.region[0]) if sp.region else sp.length for sp in trace.passes) > GZIP_ABOVE_NT
 
-    def put(name, text):
-        out[f"tracks/{name}" + (".gz" if gz else "")] = exports.gzip_bytes(text) if gz else text.encode()
+    def put(name, data: bytes):
+        out[f"tracks/{name}" + (".gz" if gz else "")] = exports.gzip_bytes(data) if gz else data
 
     out: dict[str, bytes] = {}
     strands = list(dict.fromkeys(sp.strand for sp in trace.passes))
     for s in range(trace.n_stages):
-        put(f"stage{s + 1}.chunks.bed", exports.boundaries_bed(trace, s, records=records))
+        put(f"stage{s + 1}.chunks.bed", exports.boundaries_bed(trace, s, records=records, as_bytes=True))
         for d in strands:
             put(f"stage{s + 1}.p.{'plus' if d == '+' else 'minus'}.bedgraph",
-                exports.bedgraph(trace, "p", strand=d, stage=s, records=records))
+                exports.bedgraph(trace, "p", strand=d, stage=s, records=records, as_bytes=True))
     for d in strands:
         put(f"surprisal.{'plus' if d == '+' else 'minus'}.bedgraph",
-            exports.bedgraph(trace, "surprisal", strand=d, records=records))
-    put("chunks.gff3", exports.chunks_gff3(trace, records=records))
+            exports.bedgraph(trace, "surprisal", strand=d, records=records, as_bytes=True))
+    put("chunks.gff3", exports.chunks_gff3(trace, records=records, as_bytes=True))
     return out
 
 
@@ -211,11 +211,13 @@ TRACK_NOTES = {
 def build_report_files(trace, annotations=None, report=None, sequences: dict | None = None, record=None, *,
                        formats=("html", "png", "svg"), embedding: str = "pca", title: str | None = None,
                        timer: Timer | None = None, progress=None, problems: list[str] | None = None,
-                       include_trace: bool = True, n_null: int = 1000) -> dict[str, bytes]:
+                       include_trace: bool = True, trace_bytes: bytes | None = None,
+                       n_null: int = 1000) -> dict[str, bytes]:
     """Every report file as {relative path: bytes}: tables, figures, tracks, trace and index.html.
 
     annotations: {record_id: RecordAnnotation} or one RecordAnnotation; report: a BoundaryReport (computed here
     when None and annotations are given); sequences {record_id: str} or record(s) give GC, letters and latents.
+    trace_bytes: the trace's .npz file when already on disk (saves re-compressing it).
     """
     timer = timer or Timer()
     problems = list(problems or [])
@@ -267,7 +269,7 @@ def build_report_files(trace, annotations=None, report=None, sequences: dict | N
         files.update(track_files(trace))
     if include_trace:
         with timer.step("trace (.npz)"):
-            files["trace.npz"] = trace.to_bytes()
+            files["trace.npz"] = trace_bytes if trace_bytes is not None else trace.to_bytes()
     files["index.html"] = index_html(trace, figs, tables, files, problems, timer, title).encode()
     report_progress(1.0, "report ready")
     return files
@@ -370,6 +372,22 @@ def _parse_region(text: str) -> tuple[int, int]:
         raise SystemExit(f"--region must look like START-END (0-based, end exclusive), not {text!r}") from None
 
 
+def _trace_file_bytes(trace, given: str | None, filtered: bool) -> bytes | None:
+    """The trace's .npz as already written (the --trace file, or dnahnet's cache entry), else None."""
+    if filtered:
+        return None
+    if given:
+        return Path(given).read_bytes()
+    key = (trace.meta.get("cache") or {}).get("key")
+    if key:
+        from dnahnet import cache
+
+        path = cache.cache_dir() / f"{key}{cache.SUFFIX}"
+        if path.is_file():
+            return path.read_bytes()
+    return None
+
+
 def _tqdm_progress(bar):
     def cb(fraction: float, message: str):
         bar.n = int(round(1000 * min(max(fraction, 0.0), 1.0)))
@@ -433,6 +451,7 @@ def main(argv=None) -> int:
         with timer.step("load trace"):
             trace = Trace.load(args.trace)
         keep = {r.id for r in records}
+        n_passes_read = len(trace.passes)
         trace.passes = [sp for sp in trace.passes if sp.record_id in keep]
         if not trace.passes:
             print(f"error: the trace has no pass for {', '.join(sorted(keep))}", file=sys.stderr)
@@ -460,6 +479,7 @@ def main(argv=None) -> int:
             except ValueError as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
+        n_passes_read = len(trace.passes)
     problems += [f"inference: {p}" for p in trace.meta.get("problems", [])]
 
     from interpret.analysis import analyze_boundaries
@@ -478,10 +498,12 @@ def main(argv=None) -> int:
         report = analyze_boundaries(trace, annotations, n_null=args.n_null, n_boot=args.n_boot,
                                     progress=_tqdm_progress(bar))
     formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
+    trace_bytes = _trace_file_bytes(trace, args.trace, filtered=len(trace.passes) != n_passes_read)
     with tqdm(total=1000, desc="report", unit="‰", file=sys.stderr) as bar:
         files = build_report_files(trace, annotations, report, {r.id: str(r.seq) for r in records},
                                    formats=formats, embedding=args.embedding, timer=timer, problems=problems,
-                                   progress=_tqdm_progress(bar), title=f"dnaHNet report: {path.name}")
+                                   progress=_tqdm_progress(bar), title=f"dnaHNet report: {path.name}",
+                                   trace_bytes=trace_bytes)
     out = Path(args.out)
     with timer.step("write files"):
         for rel, data in files.items():

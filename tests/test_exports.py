@@ -1,0 +1,223 @@
+"""Exports: track coordinates (BED/bedGraph 0-based half-open, GFF3 1-based) checked line by line on a hand-made
+trace, files parsed back and validated against the format rules, figure bytes (HTML offline, PNG, SVG)."""
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+import zipfile
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from dnahnet.trace import StageTrack, StrandPass, Trace
+from interpret import exports
+from interpret.fast_tsv import Const, Float, Int, Text, lookup, tsv_bytes
+
+L = 10
+P0_PLUS = np.array([1.0, 0.2, 0.2, 0.2, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1], np.float32)
+P0_MINUS = np.array([0.3, 0.3, 0.3, 0.3, 0.3, 0.8, 0.4, 0.4, 0.4, 1.0], np.float32)  # by record position
+
+
+def _stage(positions, p, boundaries):
+    return StageTrack(np.asarray(positions, np.int64), np.asarray(p, np.float32), np.asarray(boundaries, np.int64),
+                      np.zeros(0, np.int64), np.zeros((0, 4), np.float16))
+
+
+@pytest.fixture
+def two_chunk_trace() -> Trace:
+    """chr1, 10 nt. '+' pass: Stage 1 chunks start at 0 and 4 -> [0,4) [4,10); Stage 2 one chunk [0,10).
+    '-' pass (reads 9 -> 0): chunks start at 9 and 5 -> [6,10) and [0,6); Stage 2 one chunk [0,10)."""
+    lp = np.log(np.full(L, 0.25, np.float32))
+    lp[0] = np.nan
+    plus = StrandPass("chr1", "+", L, False, [
+        _stage(np.arange(L), P0_PLUS, [0, 4]),
+        _stage([0, 4], [1.0, 0.3], [0]),
+    ], lp)
+    rev = np.arange(L)[::-1]
+    minus = StrandPass("chr1", "-", L, False, [
+        _stage(rev, P0_MINUS[rev], [9, 5]),
+        _stage([9, 5], [1.0, 0.45], [9]),
+    ], lp.copy())
+    return Trace([plus, minus], {"test": True})
+
+
+def _body(text: str) -> list[str]:
+    return [ln for ln in text.splitlines() if ln and not ln.startswith(("track", "#"))]
+
+
+# ---------------------------------------------------------------------------------------------- BED
+
+
+def test_bed_lines_by_hand(two_chunk_trace):
+    text = exports.boundaries_bed(two_chunk_trace, 0)
+    assert text.startswith('track name="dnaHNet_Stage1_chunks"')
+    assert _body(text) == [
+        "chr1\t0\t4\tS1+_1\t1000\t+",   # + chunk 1 starts at 0 (p 1.0)
+        "chr1\t0\t6\tS1-_2\t800\t-",    # - chunk 2 starts at 5, covers 5..0 -> [0, 6)
+        "chr1\t4\t10\tS1+_2\t900\t+",   # + chunk 2 starts at 4 (p 0.9)
+        "chr1\t6\t10\tS1-_1\t1000\t-",  # - chunk 1 starts at 9, covers 9..6 -> [6, 10)
+    ]
+    assert _body(exports.boundaries_bed(two_chunk_trace, 1)) == ["chr1\t0\t10\tS2+_1\t1000\t+",
+                                                                 "chr1\t0\t10\tS2-_1\t1000\t-"]
+
+
+def test_bed_parses_and_follows_the_rules(two_chunk_trace):
+    df = pd.read_csv(io.StringIO(exports.boundaries_bed(two_chunk_trace, 0)), sep="\t", skiprows=1, header=None,
+                     names=["chrom", "start", "end", "name", "score", "strand"])
+    assert len(df) == 4 and df["start"].dtype.kind == "i" and df["end"].dtype.kind == "i"
+    assert ((df["start"] >= 0) & (df["start"] < df["end"]) & (df["end"] <= L)).all()
+    assert df["strand"].isin(["+", "-"]).all() and df["score"].between(0, 1000).all()
+    assert df["start"].is_monotonic_increasing
+    for d in "+-":  # the intervals are exactly the trace's chunk spans
+        spans = two_chunk_trace.get("chr1", d).chunk_spans(0)
+        got = df[df["strand"] == d][["start", "end"]].to_numpy()
+        assert sorted(map(tuple, got)) == sorted(map(tuple, spans))
+
+
+def test_bed_region_keeps_overlapping_chunks(two_chunk_trace):
+    body = _body(exports.boundaries_bed(two_chunk_trace, 0, strands=["+"], region=(5, 7)))
+    assert body == ["chr1\t4\t10\tS1+_2\t900\t+"]
+
+
+# ---------------------------------------------------------------------------------------------- bedGraph
+
+
+def test_bedgraph_merges_runs_and_is_zero_based(two_chunk_trace):
+    text = exports.bedgraph(two_chunk_trace, "p", strand="+", stage=0)
+    assert text.splitlines()[0].startswith("track type=bedGraph")
+    assert _body(text) == ["chr1\t0\t1\t1.000", "chr1\t1\t4\t0.200", "chr1\t4\t5\t0.900", "chr1\t5\t10\t0.100"]
+    # Stage 2 p exists only at Stage 1 chunk starts: one-base intervals there
+    assert _body(exports.bedgraph(two_chunk_trace, "p", strand="-", stage=1)) == ["chr1\t5\t6\t0.450",
+                                                                                  "chr1\t9\t10\t1.000"]
+
+
+def test_bedgraph_surprisal_skips_undecided(two_chunk_trace):
+    # logprob NaN at 0, log(1/4) elsewhere -> 2 bits from 1 to 10, one merged line
+    assert _body(exports.bedgraph(two_chunk_trace, "surprisal", strand="+")) == ["chr1\t1\t10\t2.00"]
+
+
+# ---------------------------------------------------------------------------------------------- GFF3
+
+
+def test_gff3_lines_by_hand(two_chunk_trace):
+    lines = exports.chunks_gff3(two_chunk_trace).splitlines()
+    assert lines[:2] == ["##gff-version 3", "##sequence-region chr1 1 10"]
+    src = "chr1\tdnaHNet\tbiological_region"
+    assert lines[2:] == [
+        f"{src}\t1\t10\t1.000\t+\t.\tID=S2p.1",
+        f"{src}\t1\t10\t1.000\t-\t.\tID=S2m.1",
+        f"{src}\t1\t4\t1.000\t+\t.\tID=S1p.1;Parent=S2p.1",   # [0,4) -> 1..4
+        f"{src}\t1\t6\t0.800\t-\t.\tID=S1m.2;Parent=S2m.1",   # [0,6) -> 1..6
+        f"{src}\t5\t10\t0.900\t+\t.\tID=S1p.2;Parent=S2p.1",  # [4,10) -> 5..10
+        f"{src}\t7\t10\t1.000\t-\t.\tID=S1m.1;Parent=S2m.1",  # [6,10) -> 7..10
+    ]
+
+
+def validate_gff3(text: str, lengths: dict[str, int]) -> pd.DataFrame:
+    """The GFF3 rules a genome browser relies on (spec v3.1.26), as assertions; returns the feature rows."""
+    lines = text.splitlines()
+    assert lines[0] == "##gff-version 3"
+    rows = [ln.split("\t") for ln in lines if ln and not ln.startswith("#")]
+    assert all(len(r) == 9 for r in rows), "every feature line has 9 tab-separated columns"
+    df = pd.DataFrame(rows, columns=["seqid", "source", "type", "start", "end", "score", "strand", "phase", "attrs"])
+    df[["start", "end"]] = df[["start", "end"]].astype(int)
+    assert (df["start"] >= 1).all() and (df["start"] <= df["end"]).all()
+    assert all(e <= lengths[s] for s, e in zip(df["seqid"], df["end"])), "1-based end within the sequence"
+    assert df["strand"].isin(["+", "-", ".", "?"]).all() and df["phase"].eq(".").all()
+    attrs = [dict(kv.split("=", 1) for kv in a.split(";")) for a in df["attrs"]]
+    ids = [a["ID"] for a in attrs]
+    assert len(set(ids)) == len(ids), "IDs are unique"
+    known = set(ids)
+    assert all(a["Parent"] in known for a in attrs if "Parent" in a), "every Parent is an ID of the file"
+    float_or_dot = df["score"].map(lambda v: v == "." or float(v) >= 0)
+    assert float_or_dot.all()
+    return df.assign(ID=ids, Parent=[a.get("Parent") for a in attrs])
+
+
+def test_gff3_follows_the_spec_and_nests(two_chunk_trace):
+    df = validate_gff3(exports.chunks_gff3(two_chunk_trace), {"chr1": L})
+    byid = df.set_index("ID")
+    for _, r in df[df["Parent"].notna()].iterrows():  # a child lies inside its parent, same strand
+        p = byid.loc[r["Parent"]]
+        assert p["start"] <= r["start"] and r["end"] <= p["end"] and p["strand"] == r["strand"]
+
+
+def test_gff3_on_a_planted_trace_is_valid_and_complete():
+    from interpret.synthetic import random_trace
+
+    tr = random_trace(5000, 0.3, seed=1, record_id="rec A")  # a space in the id must be escaped
+    text = exports.chunks_gff3(tr)
+    df = validate_gff3(text, {"rec%20A": 5000})
+    n_chunks = sum(st.n_chunks for sp in tr.passes for st in sp.stages)
+    assert len(df) == n_chunks
+    # every Stage 1 chunk (code stage 0) after the first Stage 2 boundary has a parent
+    s1 = df[df["ID"].str.startswith("S1")]
+    assert s1["Parent"].notna().mean() > 0.95
+
+
+# ---------------------------------------------------------------------------------------------- text writer
+
+
+def test_fast_tsv_matches_python_formatting():
+    rng = np.random.default_rng(0)
+    n = 3000
+    a = rng.integers(-10_000, 50_000_000, n)
+    f = rng.normal(0, 40, n)
+    codes = rng.integers(0, 3, n)
+    present = rng.random(n) > 0.4
+    got = tsv_bytes([Const(b"NC_1"), Int(a), Float(f, 2), [Text(lookup(["a", "bb", ""], codes)), Int(a, present)]],
+                    n).decode()
+    want = "".join(f"NC_1\t{x}\t{y:.2f}\t{['a', 'bb', ''][c]}{x if p else ''}\n"
+                   for x, y, c, p in zip(a, np.round(f, 2), codes, present))
+    assert got == want.replace("-0.00", "0.00")
+
+
+# ---------------------------------------------------------------------------------------------- figures, tables
+
+
+def _small_figure() -> go.Figure:
+    fig = go.Figure(go.Scatter(x=[1, 2, 3], y=[2, 1, 3], name="line"))
+    fig.add_trace(go.Bar(x=["a", "b"], y=[1, 2], error_y=dict(array=[0.1, 0.2])))
+    return fig.update_layout(title="test", height=300)
+
+
+def test_html_embeds_plotly_for_offline_use():
+    html = exports.figure_to_bytes(_small_figure(), "html").decode()
+    assert len(html) > 1_000_000 and "Plotly.newPlot" in html
+    assert 'src="https://cdn.plot.ly' not in html
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_matplotlib_fallback_always_works(fmt):
+    data = exports.figure_to_bytes(_small_figure(), fmt, backend="matplotlib")
+    if fmt == "png":
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert ET.fromstring(data).tag.endswith("svg")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_kaleido_export(fmt):
+    if exports.find_browser() is None:
+        pytest.skip("no Chromium: PNG/SVG use the matplotlib fallback (run `make browser`)")
+    data = exports.figure_to_bytes(_small_figure(), fmt, backend="kaleido")
+    if fmt == "png":
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert ET.fromstring(data).tag.endswith("svg")
+
+
+def test_bad_format_is_refused():
+    with pytest.raises(ValueError, match="unknown figure format"):
+        exports.figure_to_bytes(_small_figure(), "gif")
+
+
+def test_csv_and_zip():
+    df = pd.DataFrame({"class": ["cds_pos1", "tss"], "rate": [0.1, 0.5]})
+    assert exports.table_to_csv(df).decode().splitlines() == ["class,rate", "cds_pos1,0.1", "tss,0.5"]
+    z = zipfile.ZipFile(io.BytesIO(exports.report_zip({"a.csv": b"x,y\n", "tracks/b.bed.gz": b"\x1f\x8b"})))
+    assert sorted(z.namelist()) == ["dnahnet_report/a.csv", "dnahnet_report/tracks/b.bed.gz"]
+    assert z.read("dnahnet_report/a.csv") == b"x,y\n"
