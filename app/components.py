@@ -18,7 +18,8 @@ def require_analysis() -> state.Analysis:
     """The session's analysis, or a friendly note and stop (pages call this first)."""
     a = state.current()
     if a is None:
-        st.info("Choose a sample genome or upload one in the sidebar; results appear here once it is analysed.")
+        if not st.session_state.get("waiting_for_run"):
+            st.info("Choose a sample genome or upload one in the sidebar; results appear here once it is analysed.")
         st.stop()
     return a
 
@@ -101,7 +102,7 @@ def sidebar_footer(analysis: state.Analysis | None) -> None:
     sb = st.sidebar
     sb.divider()
     try:
-        sb.caption(f"Model: **{state.model_card()['name']}** · device: **{state.device_label()}**")
+        sb.caption(f"Model: **{state.model_card()['name']}** on {state.device_label()}")
     except Exception as e:  # noqa: BLE001 - the inputs stay usable without a model
         sb.error(f"The model could not be loaded: {e}")
         return

@@ -162,7 +162,8 @@ def _uploaded_genome(notices):
         gff_data = None
     genome = read_upload(digest(data), up.name, data, digest(gff_data) if gff_data else "",
                          gff.name if gff is not None else "", gff_data)
-    return genome, f"upload:{digest(data)}", up.name
+    source_key = f"upload:{digest(data)}" + (f"+gff:{digest(gff_data)}" if gff_data else "")
+    return genome, source_key, up.name
 
 
 def _record_picker(genome):
@@ -182,6 +183,10 @@ def _record_picker(genome):
 def _run_settings(record) -> state.RunSettings:
     sb = st.sidebar
     sb.header("Analysis")
+    try:
+        sb.caption(f"Runs on **{state.device_label()}** · results are cached per genome and settings")
+    except Exception:  # noqa: BLE001 - the footer says why the model is missing
+        pass
     strands = sb.radio("Strands", list(state.STRAND_CHOICES), format_func=state.STRAND_CHOICES.get, key="strands",
                        help="The reverse pass reads the reverse complement; genes on the − strand are judged on it.")
     n = len(record)

@@ -128,6 +128,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "screenshots")
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--log", type=Path, default=Path("/tmp/dnahnet_screenshots_streamlit.log"))
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the analysis")
     args = ap.parse_args(argv)
     if chromium_path() is None:
         print("error: no chromium found (apt-get install chromium)", file=sys.stderr)
@@ -135,10 +136,10 @@ def main(argv=None) -> int:
     with streamlit_server(log_path=args.log) as url, chromium_page(args.width) as page:
         page.goto(f"{url}/?source=upload")
         wait_idle(page)
-        upload_genome(page, args.genome)
+        upload_genome(page, args.genome, timeout_ms=int(args.timeout * 1000))
         for name in PAGES:
             if name != "browser":
-                open_page(page, url, name)
+                open_page(page, url, name, timeout_ms=int(args.timeout * 1000))
             print(shoot(page, args.out / f"{name}.png"))
     return 0
 

@@ -62,10 +62,12 @@ class Request:
 
     @property
     def key(self) -> str:
-        """Sequence hash + record id + settings: the same genome opened twice gets the same key."""
+        """Source (file + GFF3 digests) + sequence hash + record id + settings + checkpoint: the same genome opened
+        twice gets the same key; new annotation for the same sequence gets a new one (its trace comes from disk)."""
         from dnahnet.genome_io import sequence_hash
 
-        blob = f"{sequence_hash(self.record)}|{self.record.id}|{self.settings}|{checkpoint_setting()}"
+        blob = (f"{self.source_key}|{sequence_hash(self.record)}|{self.record.id}|{self.settings}|"
+                f"{checkpoint_setting()}")
         return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -263,16 +265,22 @@ def run_analysis(request: Request, progress=None) -> Analysis:
 def ensure_analysis(request: Request | None, area) -> Analysis | None:
     """Make the session's analysis match `request`: reuse, run (small or asked for), or wait for a click.
 
-    Progress and the run button go into `area` (a container at the top of the page).
+    The pages always show what the sidebar names: no request, or one waiting for its click, clears the
+    session's analysis (it stays in the memo; choosing it again is instant). Progress and the run button go
+    into `area` (a container at the top of the page).
     """
-    if request is None:
-        return current()
+    st.session_state["waiting_for_run"] = False
+    if request is None:  # nothing (readable) chosen: the pages wait rather than show another genome
+        st.session_state["analysis"] = None
+        return None
     now = current()
     if now is not None and now.key == request.key and now.companion_key == request.companion_key:
         return now
     hit = cached_analysis(request)
     n_nt = request.settings.n_nt(len(request.record))
     if hit is None and n_nt > AUTO_RUN_NT and st.session_state.get("run_clicked") != request.key:
+        st.session_state["analysis"] = None  # the pages must not show another genome under this one's name
+        st.session_state["waiting_for_run"] = True
         with area:
             est = estimate_seconds(n_nt)
             guess = f" — about {_duration(est)} at this server's last speed" if est else ""
@@ -281,7 +289,7 @@ def ensure_analysis(request: Request | None, area) -> Analysis | None:
             if st.button("Run analysis", type="primary", key="run_button"):
                 st.session_state["run_clicked"] = request.key
                 st.rerun()
-        return now
+        return None
     if hit is None:
         with area:
             analysis = _run_with_progress(request, n_nt)

@@ -72,6 +72,27 @@ def feature_label(row) -> str:
     return f"{' · '.join(bits)}  ({int(row['start']) + 1:,}–{int(row['end']):,} {strand})"
 
 
+def window_from_box(boxes: list[dict]) -> tuple[int, int] | None:
+    """The 0-based window under a plotly box selection on the tracks (x counts bases from 1), or None."""
+    xs = [float(x) for box in boxes or [] for x in box.get("x", [])]
+    if len(xs) < 2:
+        return None
+    lo, hi = int(round(min(xs))) - 1, int(round(max(xs)))
+    return (lo, hi) if hi > lo else None
+
+
+def add_selection_layer(fig, lo: int, hi: int, n: int = 400) -> None:
+    """Invisible markers across the window on the first row: plotly only offers box selection on figures with
+    selectable points, and the track rows are lines and shapes."""
+    import plotly.graph_objects as go
+
+    xs = np.linspace(lo + 1, hi, num=min(n, max(hi - lo, 2)))
+    y_range = fig.layout.yaxis.range
+    y = float(np.mean(y_range)) if y_range else 0.0
+    fig.add_trace(go.Scatter(x=xs, y=np.full(xs.size, y), mode="markers", marker=dict(size=2, opacity=0),
+                             hoverinfo="skip", showlegend=False, name="selection"), row=1, col=1)
+
+
 def around(start: int, end: int, span: tuple[int, int], pad: float = 0.25) -> tuple[int, int]:
     """A window showing [start, end) with `pad` of its length on each side (at least 60 nt)."""
     extra = max(int((end - start) * pad), 30)

@@ -17,6 +17,7 @@ import torch
 GENOME_SUFFIXES = (".gb", ".gbk", ".gbff", ".genbank", ".fa", ".fasta", ".fna", ".fas", ".ffn")
 COMPLEMENT_IDS = np.array([3, 2, 1, 0, 4], dtype=np.uint8)  # A<->T, C<->G, N->N (ids of VOCAB "ACGTN")
 N_ID = 4
+CACHE_VERSION = "1"  # bump when parsing or encoding changes, so stale caches are not reused
 DEFAULT_HOLDOUT = ("Enterobacteria_phage_T7", "Mycobacterium_tuberculosis", "mycoplasma_gallisepticum")
 
 
@@ -85,7 +86,7 @@ def default_cache_dir():
 
 
 def _file_hash(path):
-    h = hashlib.sha1()
+    h = hashlib.sha1(CACHE_VERSION.encode())
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)

@@ -142,3 +142,47 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
+
+
+def plot_training_curves(log_path, out_dir):
+    """Loss curves from a train_log.jsonl: training bits/nt + validation bits/nt per held-out genome, and the
+    compression per stage, against nucleotides seen. Writes loss_curve.png and compression.png; returns paths."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    entries = [json.loads(line) for line in open(log_path) if line.strip()]
+    train = [e for e in entries if "loss" in e]
+    evals = [e for e in entries if "eval" in e]
+    out_dir = Path(out_dir)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot([e["nt_seen"] / 1e6 for e in train], [e["bits_per_nt"] for e in train], lw=0.8, alpha=0.6,
+            label="training batches")
+    for genome in (evals[0]["eval"] if evals else {}):
+        ax.plot([e["nt_seen"] / 1e6 for e in evals], [e["eval"][genome] for e in evals], marker="o", ms=3,
+                label=f"held out: {genome}")
+    ax.set_xlabel("nucleotides seen (millions)")
+    ax.set_ylabel("bits per nucleotide")
+    ax.set_ylim(top=2.1)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    loss_png = out_dir / "loss_curve.png"
+    fig.savefig(loss_png, dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    n_stages = len(train[0]["compression"]) if train else 0
+    for s in range(n_stages):
+        ax.plot([e["nt_seen"] / 1e6 for e in train], [e["compression"][s] for e in train], lw=0.8,
+                label=f"Stage {s + 1} (L_in / chunks)")
+    ax.set_yscale("log")
+    ax.set_xlabel("nucleotides seen (millions)")
+    ax.set_ylabel("compression")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    comp_png = out_dir / "compression.png"
+    fig.savefig(comp_png, dpi=120)
+    plt.close(fig)
+    return loss_png, comp_png

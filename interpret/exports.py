@@ -214,7 +214,7 @@ def _chunk_arrays(trace, stage: int, records, strands, region) -> dict[str, np.n
         cols["start"].append(spans[keep, 0])
         cols["end"].append(spans[keep, 1])
         cols["boundary"].append(b[keep])
-        cols["p"].append(_p_at(st, b[keep]))
+        cols["p"].append(np.nan_to_num(_p_at(st, b[keep]), nan=0.0))
     empty = {"rec": np.int64, "minus": bool, "index": np.int64, "start": np.int64, "end": np.int64,
              "boundary": np.int64, "p": np.float32}
     return {k: (np.concatenate(v) if v else np.zeros(0, dtype=empty[k])) for k, v in cols.items()}

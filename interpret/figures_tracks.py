@@ -99,7 +99,7 @@ def visible_features(features: pd.DataFrame | None, lo: int, hi: int) -> pd.Data
     is_gene = f["type"] == "gene"
     if is_gene.any():
         others = f[~is_gene]
-        shown_tags = set(others["locus_tag"].dropna().astype(str)) - {""}
+        shown_tags = set(others["locus_tag"].dropna().astype(str)) - {"", "None", "nan"}
         shown_spans = set(zip(others["start"], others["end"]))
         dup = is_gene & (f["locus_tag"].astype(str).isin(shown_tags)
                          | pd.Series([(s, e) in shown_spans for s, e in zip(f["start"], f["end"])], index=f.index))

@@ -8,8 +8,6 @@ it from disk with no network). `build_report_files` returns the same files as by
 from __future__ import annotations
 
 import argparse
-import html
-import io
 import sys
 import time
 from contextlib import contextmanager
@@ -19,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from interpret import exports
-from interpret.style import FONT_FAMILY, stage_label
+from interpret.report_html import index_html
+from interpret.style import stage_label
 
 GZIP_ABOVE_NT = 1_000_000  # tracks of longer analyses are gzipped (IGV reads .gz)
 BASES_VIEW_NT = 120  # the base-level track view
@@ -29,26 +28,29 @@ BASES_VIEW_NT = 120  # the base-level track view
 
 
 class Timer:
-    """Seconds per named step, printed as a summary at the end."""
+    """Wall and CPU seconds per named step (CPU of this process only: Chromium's share of exports is not in it),
+    printed as a summary at the end."""
 
     def __init__(self):
-        self.steps: list[tuple[str, float]] = []
+        self.steps: list[tuple[str, float, float]] = []
 
     @contextmanager
     def step(self, name: str):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
-            self.steps.append((name, time.perf_counter() - t0))
+            self.steps.append((name, time.perf_counter() - t0, time.process_time() - c0))
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame(self.steps, columns=["step", "seconds"]).round({"seconds": 2})
+        return pd.DataFrame(self.steps, columns=["step", "seconds", "cpu_seconds"]).round(2)
 
     def summary(self) -> str:
-        w = max([len(n) for n, _ in self.steps] + [5])
-        total = sum(s for _, s in self.steps)
-        lines = [f"  {n:<{w}}  {s:8.1f} s" for n, s in self.steps] + [f"  {'total':<{w}}  {total:8.1f} s"]
+        w = max([len(n) for n, _, _ in self.steps] + [5])
+        lines = [f"  {'step':<{w}}  {'wall':>8}  {'cpu':>8}"]
+        lines += [f"  {n:<{w}}  {s:8.1f}  {c:8.1f}" for n, s, c in self.steps]
+        lines.append(f"  {'total':<{w}}  {sum(s for _, s, _ in self.steps):8.1f}  "
+                     f"{sum(c for _, _, c in self.steps):8.1f}")
         return "\n".join(lines)
 
 
@@ -200,14 +202,6 @@ def track_files(trace, records=None, gz: bool | None = None) -> dict[str, bytes]
     return out
 
 
-TRACK_NOTES = {
-    "chunks.bed": "chunks of one stage as BED6 intervals (0-based half-open, strand = pass, score = 1000·p)",
-    ".p.": "router probability p per position (bedGraph, one file per strand pass)",
-    "surprisal": "surprisal −log2 p(base) in bits per position (bedGraph)",
-    "gff3": "all chunks as GFF3 features (1-based), Stage 1 chunks nested in Stage 2 ones via Parent",
-}
-
-
 def build_report_files(trace, annotations=None, report=None, sequences: dict | None = None, record=None, *,
                        formats=("html", "png", "svg"), embedding: str = "pca", title: str | None = None,
                        timer: Timer | None = None, progress=None, problems: list[str] | None = None,
@@ -273,92 +267,6 @@ def build_report_files(trace, annotations=None, report=None, sequences: dict | N
     files["index.html"] = index_html(trace, figs, tables, files, problems, timer, title).encode()
     report_progress(1.0, "report ready")
     return files
-
-
-# ---------------------------------------------------------------------------------------------- index.html
-
-_CSS = f"""
-body {{ font-family: {FONT_FAMILY}; margin: 24px auto; max-width: 1320px; color: #222; padding: 0 16px; }}
-h1 {{ font-size: 26px; margin-bottom: 4px; }} h2 {{ font-size: 20px; margin-top: 36px; border-bottom: 1px solid #ddd; }}
-p.caption {{ color: #444; margin: 4px 0 8px; }} p.files a {{ margin-right: 10px; }}
-table.data {{ border-collapse: collapse; font-size: 12px; margin: 6px 0 12px; }}
-table.data td, table.data th {{ border: 1px solid #ddd; padding: 2px 6px; text-align: right; }}
-table.data th {{ background: #f4f4f4; }} nav a {{ margin-right: 12px; }}
-.meta {{ color: #555; font-size: 14px; }} .problems li {{ color: #8a4b00; }} .mfig svg {{ max-width: 100%; height: auto; }}
-"""
-
-
-def _table_html(df: pd.DataFrame, max_rows: int = 40) -> str:
-    shown = df.head(max_rows)
-    out = shown.to_html(classes="data", index=False, border=0, float_format=lambda x: f"{x:.4g}", na_rep="")
-    if len(df) > max_rows:
-        out += f"<p class='caption'>First {max_rows} of {len(df):,} rows; the CSV has all.</p>"
-    return out
-
-
-def index_html(trace, figs: list[dict], tables: list[tuple[str, str]], files: dict, problems: list[str],
-               timer: Timer | None = None, title: str | None = None) -> str:
-    """The report's front page: figures inline (plotly.js embedded once), tables, tracks, problems, timings."""
-    import plotly.io as pio
-    from plotly.offline import get_plotlyjs
-
-    meta = trace.meta or {}
-    recs = ", ".join(f"{sp.record_id} ({sp.strand}, {sp.length:,} nt)" for sp in trace.passes)
-    title = title or f"dnaHNet report: {', '.join(trace.record_ids[:3])}"
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             f"<script type='text/javascript'>{get_plotlyjs()}</script><style>{_CSS}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>",
-             f"<p class='meta'>Passes: {html.escape(recs)}<br>Model: {html.escape(str(meta.get('checkpoint_name', '?')))}"
-             f" ({html.escape(str(meta.get('checkpoint_hash', ''))[:12])}), device {html.escape(str(meta.get('device', '?')))}"
-             f", created {html.escape(str(meta.get('created', time.strftime('%Y-%m-%d %H:%M'))))}. Stage 1 = the "
-             "router over nucleotides (chunks of ~3 nt), Stage 2 = the router over Stage 1 chunks. Coordinates in "
-             "figures are 1-based.</p>",
-             "<nav>" + "".join(f"<a href='#{f['name']}'>{html.escape(f['title'])}</a>" for f in figs)
-             + "<a href='#tables'>Tables</a><a href='#tracks'>Tracks</a><a href='#notes'>Notes</a></nav>"]
-    for f in figs:
-        parts.append(f"<section id='{f['name']}'><h2>{html.escape(f['title'])}</h2>"
-                     f"<p class='caption'>{html.escape(f['caption'])}</p>")
-        if "fig" in f:
-            parts.append(pio.to_html(f["fig"], full_html=False, include_plotlyjs=False, div_id=f"fig_{f['name']}",
-                                     config={"displaylogo": False, "responsive": True}))
-        else:
-            svg = files.get(f"figures/{f['name']}.svg") or exports.figure_to_bytes(f["mfig"], "svg")
-            text = svg.decode()
-            parts.append(f"<div class='mfig'>{text[text.find('<svg'):]}</div>")
-        links = [f"<a href='figures/{f['name']}.{ext}'>{ext.upper()}</a>" for ext in ("html", "png", "svg")
-                 if f"figures/{f['name']}.{ext}" in files]
-        parts.append(f"<p class='files'>{' '.join(links)}</p></section>")
-    parts.append("<section id='tables'><h2>Tables</h2>")
-    for name, desc in tables:
-        path = f"tables/{name}.csv"
-        parts.append(f"<h3>{html.escape(name)}</h3><p class='caption'>{html.escape(desc)} "
-                     f"<a href='{path}'>CSV</a></p>")
-        if name in ("passes", "codon_tests", "periodicity", "nesting", "baseline_summary") and path in files:
-            parts.append(_table_html(pd.read_csv(io.BytesIO(files[path]))))
-        elif name == "enrichment" and path in files:
-            df = pd.read_csv(io.BytesIO(files[path]))
-            cols = [c for c in ("stage_label", "class", "n_positions", "rate", "fold", "fold_lo", "fold_hi",
-                                "q_shift", "q_perm") if c in df.columns]
-            parts.append(_table_html(df[df["strand"] == "both"][cols] if "strand" in df else df[cols]))
-    parts.append("</section><section id='tracks'><h2>Tracks (IGV, JBrowse)</h2><p class='caption'>BED and "
-                 "bedGraph are 0-based half-open, GFF3 1-based inclusive; chromosome names are the record ids. "
-                 "Load them beside the same genome sequence.</p><ul>")
-    for path in sorted(p for p in files if p.startswith("tracks/")):
-        note = next((v for k, v in TRACK_NOTES.items() if k in path), "")
-        parts.append(f"<li><a href='{path}'>{html.escape(path[7:])}</a> ({len(files[path]) / 1e6:.2f} MB): "
-                     f"{html.escape(note)}</li>")
-    parts.append("</ul>" + ("<p><a href='trace.npz'>trace.npz</a>: the raw trace (load with "
-                            "<code>dnahnet.Trace.load</code>).</p>" if "trace.npz" in files else ""))
-    parts.append("</section><section id='notes'><h2>Notes</h2>")
-    if meta.get("margin_policy"):
-        parts.append(f"<p class='caption'>Windows: {html.escape(str(meta['margin_policy']))}</p>")
-    parts.append("<p class='caption'>Static images: " + html.escape(exports.static_backend()) + ".</p>")
-    if problems:
-        parts.append("<ul class='problems'>" + "".join(f"<li>{html.escape(p)}</li>" for p in problems) + "</ul>")
-    if timer is not None and timer.steps:
-        parts.append("<h3>Timings</h3>" + _table_html(timer.table()))
-    parts.append("</section></body></html>")
-    return "\n".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -496,7 +404,7 @@ def main(argv=None) -> int:
         annotations = {r.id: annotate(r, companion=companion) for r in records}
     with timer.step("boundary statistics"), tqdm(total=1000, desc="statistics", unit="‰", file=sys.stderr) as bar:
         report = analyze_boundaries(trace, annotations, n_null=args.n_null, n_boot=args.n_boot,
-                                    progress=_tqdm_progress(bar))
+                                    n_null_baselines=min(200, args.n_null), progress=_tqdm_progress(bar))
     formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
     trace_bytes = _trace_file_bytes(trace, args.trace, filtered=len(trace.passes) != n_passes_read)
     with tqdm(total=1000, desc="report", unit="‰", file=sys.stderr) as bar:
@@ -521,7 +429,7 @@ def main(argv=None) -> int:
           f"static images: {exports.static_backend()}")
     if problems:
         print(f"{len(problems)} note(s) (also in index.html):", *[f"  - {p}" for p in problems[:20]], sep="\n")
-    print("timings:\n" + timer.summary())
+    print("timings (seconds):\n" + timer.summary())
     return 0
 
 

@@ -95,6 +95,23 @@ def feature_color(ftype: str) -> str:
     return FEATURE_COLORS.get(str(ftype), "#8C8C8C")
 
 
+_TEMPLATE_NAME = "dnahnet"
+
+
+def template_name() -> str:
+    """Register (once) and name the house template: plotly_white + our font, grid and hover label."""
+    import plotly.io as pio
+
+    if _TEMPLATE_NAME not in pio.templates:
+        t = go.layout.Template(pio.templates[TEMPLATE])
+        t.layout.font = dict(family=FONT_FAMILY, size=FONT_SIZE, color="#222222")
+        t.layout.hoverlabel = dict(font=dict(family=FONT_FAMILY, size=FONT_SIZE - 1))
+        t.layout.xaxis.update(gridcolor=GRID_COLOR, zeroline=False)
+        t.layout.yaxis.update(gridcolor=GRID_COLOR, zeroline=False)
+        pio.templates[_TEMPLATE_NAME] = t
+    return _TEMPLATE_NAME
+
+
 def apply_layout(fig: go.Figure, title: str | None = None, height: int | None = None,
                  legend: bool = True, legend_rows: int = 1) -> go.Figure:
     """House style: white template, one font, title on the first line, a horizontal legend on the next
@@ -105,18 +122,14 @@ def apply_layout(fig: go.Figure, title: str | None = None, height: int | None = 
     legend_px = 24 * legend_rows if legend else 0
     top = title_px + legend_px + (28 if has_subtitles else 8)
     fig.update_layout(
-        template=TEMPLATE, height=height,
-        font=dict(family=FONT_FAMILY, size=FONT_SIZE, color="#222222"),
+        template=template_name(), height=height,
         title=dict(text=title, x=0.01, xanchor="left", y=1.0, yref="container", yanchor="top", pad=dict(t=12),
                    font=dict(size=FONT_SIZE + 3)) if title else None,
         margin=dict(l=80, r=30, t=top, b=55),
         legend=dict(orientation="h", yref="container", y=1.0 - title_px / height, yanchor="top", xanchor="left",
                     x=0.01, font=dict(size=FONT_SIZE - 1)),
         showlegend=legend,
-        hoverlabel=dict(font=dict(family=FONT_FAMILY, size=FONT_SIZE - 1)),
     )
-    fig.update_xaxes(gridcolor=GRID_COLOR, zeroline=False)
-    fig.update_yaxes(gridcolor=GRID_COLOR, zeroline=False)
     return fig
 
 

@@ -256,6 +256,45 @@ def test_bad_companion_table_keeps_the_genome(app_env):
     assert at.session_state["analysis"].record_id == "SYNTH1.1"
 
 
+def test_companion_table_adds_promoter_classes(app_env):
+    """A TSS / −10 table uploaded beside a genome marks those classes in the analysis' annotation."""
+    table = b"type,position,strand\nTSS,150,+\nTSS,2350,-\n-10,140,+\n"
+    at = upload(new_app(), "synthetic.gbk", synthetic_genbank().encode())
+    at = upload(at, "promoters.csv", table, key="companion_file")
+    no_exception(at)
+    assert not at.error, messages(at)
+    from app import results
+
+    ann = results.annotation(at.session_state["analysis"])
+    assert ann.mask("+", "tss")[149] and ann.mask("-", "tss")[2349] and ann.mask("+", "promoter_10").sum() >= 1
+
+
+def test_fasta_with_gff3_gets_its_genes(app_env):
+    """FASTA + GFF3: the genes of the GFF3 file appear in the analysis' annotation."""
+    rng = random.Random(5)
+    fasta = (">chr1\n" + "".join(rng.choice("ACGT") for _ in range(3000)) + "\n").encode()
+    gff = (b"##gff-version 3\nchr1\ttest\tgene\t101\t400\t.\t+\t.\tID=g1;Name=tstA;locus_tag=T_1\n"
+           b"chr1\ttest\tCDS\t101\t400\t.\t+\t0\tID=c1;Parent=g1;product=test protein;locus_tag=T_1\n")
+    at = upload(new_app(), "genome.fna", fasta, key="genome_file")
+    at = upload(at, "genome.gff3", gff, key="gff_file")
+    no_exception(at)
+    from app import results
+
+    ann = results.annotation(at.session_state["analysis"])
+    assert "T_1" in set(ann.features["locus_tag"]) and ann.codon_pos["+"][100:400].min() >= 1
+
+
+def test_record_picker_for_multi_record_files(app_env):
+    """A file with two records offers a record picker; the analysis follows the pick."""
+    two = synthetic_genbank(name="FIRST") + synthetic_genbank(length=3000, seed=9, name="SECOND")
+    at = upload(new_app(), "two.gbk", two.encode())
+    no_exception(at)
+    assert at.session_state["analysis"].record_id == "FIRST.1"
+    at.sidebar.selectbox(key="record").set_value("SECOND.1").run()
+    no_exception(at)
+    assert at.session_state["analysis"].record_id == "SECOND.1" and at.session_state["analysis"].length == 3000
+
+
 def test_fasta_without_annotation_still_renders(app_env):
     """A bare FASTA (no features) analyses; statistics pages explain instead of failing."""
     rng = random.Random(3)
@@ -288,6 +327,22 @@ def test_view_window_arithmetic():
     assert view.zoom((5_000, 5_040), 0.25, span)[1] - view.zoom((5_000, 5_040), 0.25, span)[0] == view.MIN_SPAN
     assert view.pan((0, 1_000), 0.5, span) == (500, 1_500) and view.pan((0, 1_000), -0.5, span) == (0, 1_000)
     assert view.default_window((0, 4_000_000)) == (0, view.DEFAULT_MAX_SPAN)
+
+
+def test_box_selection_and_latent_selection():
+    import pandas as pd
+
+    from app import results
+    from app import viewport as view
+
+    # the tracks' x-axis counts bases from 1: a box over x 101.2..200.4 is bases 101..200 = [100, 200)
+    assert view.window_from_box([{"x": [200.4, 101.2], "y": [0, 1]}]) == (100, 200)
+    assert view.window_from_box([]) is None
+    table = pd.DataFrame({"start": [5, 50, 500], "end": [8, 53, 506]})
+    event = {"selection": {"points": [{"customdata": [2, 500, 506, "+", "r"]}, {"customdata": [0, 5, 8, "-", "r"]},
+                                      {"customdata": [2, 500, 506, "+", "r"]}]}}
+    assert list(results.selected_rows(event, table)["start"]) == [5, 500]
+    assert results.selected_rows({"selection": {"points": []}}, table).empty
 
 
 def test_find_features_by_name_tag_product():

@@ -73,10 +73,14 @@ def test_resume_continues_at_saved_step_with_same_state(genome_file, tmp_path):
 @pytest.mark.data
 def test_short_lambda_run_lowers_validation_loss(genomes_dir, tmp_path):
     """About a minute on 2 cores: the tiny model on lambda phage (last 10% held out) must learn something."""
-    torch.set_num_threads(2)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: the CPU is shared, and OpenMP threads stall when it is busy
     args = _args(genomes_dir / LAMBDA, tmp_path / "lambda", tmp_path, steps=60, batch_size=4, seq_len=256,
                  warmup=10, eval_every=60, eval_windows=8, log_every=10)
-    train(args, log=lambda *a: None)
+    try:
+        train(args, log=lambda *a: None)
+    finally:
+        torch.set_num_threads(threads)
     evals = [json.loads(l) for l in open(tmp_path / "lambda" / "train_log.jsonl") if '"eval"' in l]
     assert evals[0]["step"] == 0 and evals[-1]["step"] == 60
     before, after = [list(e["eval"].values())[0] for e in (evals[0], evals[-1])]
