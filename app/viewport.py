@@ -81,16 +81,38 @@ def window_from_box(boxes: list[dict]) -> tuple[int, int] | None:
     return (lo, hi) if hi > lo else None
 
 
-def add_selection_layer(fig, lo: int, hi: int, n: int = 400) -> None:
-    """Invisible markers across the window on the first row: plotly only offers box selection on figures with
-    selectable points, and the track rows are lines and shapes."""
+def add_selection_layer(fig, lo: int, hi: int, n_x: int = 150, n_y: int = 5) -> None:
+    """A grid of invisible markers over every row: plotly reports a box selection only when it holds selectable
+    points, and the track rows are lines and shapes. The grid spans each row's own values (no rescaling)."""
     import plotly.graph_objects as go
 
-    xs = np.linspace(lo + 1, hi, num=min(n, max(hi - lo, 2)))
-    y_range = fig.layout.yaxis.range
-    y = float(np.mean(y_range)) if y_range else 0.0
-    fig.add_trace(go.Scatter(x=xs, y=np.full(xs.size, y), mode="markers", marker=dict(size=2, opacity=0),
-                             hoverinfo="skip", showlegend=False, name="selection"), row=1, col=1)
+    xs = np.linspace(lo + 1, hi, num=int(min(n_x, max(hi - lo, 2))))
+    for name in [k for k in fig.layout if k.startswith("yaxis")]:
+        axis = fig.layout[name]
+        ref = "y" + name[len("yaxis"):]
+        if axis.range is not None:
+            y0, y1 = float(min(axis.range)), float(max(axis.range))
+        else:
+            values = [_numbers(t.y) for t in fig.data if (t.yaxis or "y") == ref and t.y is not None]
+            values = np.concatenate(values) if values else np.zeros(0)
+            values = values[np.isfinite(values)]
+            y0, y1 = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+        gx, gy = np.meshgrid(xs, np.linspace(y0, y1, n_y))
+        fig.add_trace(go.Scatter(x=gx.ravel(), y=gy.ravel(), xaxis=axis.anchor or "x", yaxis=ref, mode="markers",
+                                 marker=dict(size=2, opacity=0), hoverinfo="none", showlegend=False,
+                                 name="selection"))
+
+
+def _numbers(values) -> np.ndarray:
+    """A trace's y values as floats (plotly may hold them base64-encoded: {"dtype", "bdata"}); non-numbers dropped."""
+    if isinstance(values, dict) and "bdata" in values:
+        import base64
+
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).astype(float).ravel()
+    try:
+        return np.asarray(values, dtype=float).ravel()
+    except (TypeError, ValueError):
+        return np.zeros(0)
 
 
 def around(start: int, end: int, span: tuple[int, int], pad: float = 0.25) -> tuple[int, int]:

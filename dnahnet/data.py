@@ -222,16 +222,19 @@ def tiles(ids, seq_len):
     return ids[: n * (seq_len + 1)].reshape(n, seq_len + 1)
 
 
-def validation_windows(records, seq_len, max_windows=None, both_strands=True):
+def validation_windows(records, seq_len, max_windows=None, both_strands=True, return_index=False):
     """Fixed validation windows of one genome: non-overlapping tiles of each record (and of its reverse
-    complement), evenly subsampled to at most `max_windows`. Deterministic. Returns (n, L+1) int64 array."""
+    complement), evenly subsampled to at most `max_windows`. Deterministic. Returns (n, L+1) int64 array, and with
+    `return_index` also the indices of the chosen tiles among all of them (to reuse per-tile results)."""
     parts = []
     for rec in records:
         parts.append(tiles(rec.ids, seq_len))
         if both_strands:
             parts.append(tiles(reverse_complement_ids(rec.ids), seq_len))
     windows = np.concatenate(parts) if parts else np.zeros((0, seq_len + 1), np.uint8)
+    pick = np.arange(len(windows))
     if max_windows is not None and len(windows) > max_windows:
         pick = np.linspace(0, len(windows) - 1, max_windows).round().astype(np.int64)
         windows = windows[pick]
-    return windows.astype(np.int64)
+    windows = windows.astype(np.int64)
+    return (windows, pick) if return_index else windows

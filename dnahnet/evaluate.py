@@ -130,6 +130,8 @@ def main(argv=None):
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--out", default="", help="directory for eval.md / eval.csv (default: print only)")
+    p.add_argument("--plots", action="store_true",
+                   help="also draw loss_curve.png / compression.png from the checkpoint's train_log.jsonl into --out")
     ns = p.parse_args(argv)
     if ns.threads:
         torch.set_num_threads(ns.threads)
@@ -138,6 +140,13 @@ def main(argv=None):
                             ns.out or None)
     print(to_markdown(rows))
     print(f"\nMarkov: best k per genome {markov['best_k']}; best single k overall {markov['best_k_overall']}")
+    if ns.plots and ns.out:
+        from dnahnet import checkpoint
+        log = checkpoint.resolve(ns.checkpoint) / "train_log.jsonl"
+        if log.exists():
+            print("wrote", *plot_training_curves(log, ns.out))
+        else:
+            print(f"no {log}: no training curves drawn")
 
 
 if __name__ == "__main__":

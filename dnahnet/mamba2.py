@@ -78,7 +78,9 @@ class Mamba2(nn.Module):
         return self.out_proj(y)
 
     def _causal_conv(self, xBC):
-        """Depthwise causal conv as a sum of shifted copies in (b, l, c) layout (no transposes; fast on CPU)."""
+        """Depthwise causal conv as a sum of shifted products in (b, l, c) layout (no transposes; fast on CPU).
+
+        The padded copy is contiguous, which keeps the four multiply-adds on PyTorch's fast path."""
         k, l = self.cfg.d_conv, xBC.shape[1]
         w = self.conv1d.weight[:, 0, :].to(xBC.dtype)  # (c, k); tap k-1 multiplies the current position
         padded = F.pad(xBC, (0, 0, k - 1, 0))  # (b, l + k - 1, c)

@@ -105,18 +105,23 @@ class MarkovModel:
             raise ValueError(f"unknown smoothing {smoothing!r} (interpolated | additive)")
         return np.where(ids < N_ID, p, np.nan)
 
-    def bits_per_nt(self, windows, order=None, smoothing="interpolated", alpha=1.0, batch=256):
-        """Mean -log2 p over the scored positions (t ≥ 1, base not N) of each window: rows of a 2-D array, or
-        one 1-D sequence."""
+    def window_bits(self, windows, order=None, smoothing="interpolated", alpha=1.0, batch=256):
+        """Per window (rows of a 2-D array): summed -log2 p over its scored positions (t ≥ 1, base not N), and
+        how many positions were scored. Returns (bits (n,) float64, counts (n,) int64)."""
         windows = np.atleast_2d(np.asarray(windows))
         disc = self.discounts() if smoothing == "interpolated" else None
-        total, count = 0.0, 0
+        bits, counts = np.zeros(len(windows)), np.zeros(len(windows), dtype=np.int64)
         for i in range(0, len(windows), batch):
             p = self.probs(windows[i:i + batch], order, smoothing, alpha, disc)[:, 1:]
             ok = ~np.isnan(p)
-            total -= np.log2(p[ok]).sum()
-            count += int(ok.sum())
-        return total / max(count, 1)
+            bits[i:i + batch] = -np.where(ok, np.log2(np.where(ok, p, 1.0)), 0.0).sum(1)
+            counts[i:i + batch] = ok.sum(1)
+        return bits, counts
+
+    def bits_per_nt(self, windows, order=None, smoothing="interpolated", alpha=1.0):
+        """Mean -log2 p over the scored positions of each window: rows of a 2-D array, or one 1-D sequence."""
+        bits, counts = self.window_bits(windows, order, smoothing, alpha)
+        return bits.sum() / max(counts.sum(), 1)
 
 
 def tune_orders(model, windows_by_genome, orders=None, smoothing="interpolated"):

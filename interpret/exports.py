@@ -122,15 +122,25 @@ def figure_to_bytes(fig, fmt: str, width: int | None = WIDTH, height: int | None
     return _mpl_bytes(mfig, fmt, dpi=100 * scale, close=True)
 
 
-def static_copy(fig, max_points: int = 300_000) -> dict:
-    """The figure as a dict with WebGL traces turned into SVG ones when small enough: headless Chromium renders
-    WebGL slowly and puts it into an SVG as a bitmap; SVG traces stay vector and export several times faster."""
+def static_copy(fig, max_points: int = 300_000, max_markers: int = 5_000) -> dict:
+    """The figure as a dict for a static image: hover-only payload dropped (hovertext, customdata), and WebGL
+    line traces turned into SVG ones (headless Chromium renders WebGL lines slowly and SVG exports would embed
+    them as bitmaps). Large marker clouds stay WebGL: thousands of SVG circles are slower still."""
     d = fig.to_plotly_json()
     d = {"data": [dict(t) for t in d["data"]], "layout": d["layout"]}
-    gl = [t for t in d["data"] if t.get("type") == "scattergl"]
-    if gl and sum(len(t["x"]) if t.get("x") is not None else 0 for t in gl) <= max_points:
-        for t in gl:
-            t["type"] = "scatter"
+    n_points = [len(t.x) if getattr(t, "x", None) is not None else 0 for t in fig.data]  # (dict arrays are base64)
+    for t in d["data"]:
+        t.pop("hovertext", None)
+        t.pop("customdata", None)
+        if "text" in t and "text" not in str(t.get("mode", "")) and t.get("type", "").startswith("scatter"):
+            t.pop("text")
+    gl = [i for i, t in enumerate(d["data"]) if t.get("type") == "scattergl"]
+    clouds = [i for i in gl if str(d["data"][i].get("mode", "")) == "markers"]
+    if sum(n_points[i] for i in clouds) > max_markers:
+        gl = [i for i in gl if i not in clouds]
+    if gl and sum(n_points[i] for i in gl) <= max_points:
+        for i in gl:
+            d["data"][i]["type"] = "scatter"
     return d
 
 

@@ -112,7 +112,7 @@ def scan_chunked(X, logA, B, C, chunk_size, initial_state=None, x_scale=None, sa
         Y_diag.append(torch.bmm(M, Fxg))  # (b*c, T, j*p)
         # state at chunk end: sum_s exp(total - cs_s) X_s B_sᵀ = exp(r) · (Fx)ᵀ B
         chunk_states.append(torch.bmm(Fxg.transpose(1, 2), Bg).view(b, c, j, p, n))
-    chunk_states = torch.cat(chunk_states, dim=2) * scale_ref[..., None, None]  # (b, c, h, p, n)
+    chunk_states = (chunk_states[0] if g == 1 else torch.cat(chunk_states, dim=2)) * scale_ref[..., None, None]
 
     # recurrence between chunks (c is small: a python loop over chunks is cheap and exact)
     chunk_decay = torch.exp(total)  # (b, c, h)

@@ -33,6 +33,20 @@ def test_mamba_step_matches_forward(ngroups, length):
     torch.testing.assert_close(stepped, full, atol=1e-5, rtol=1e-4)
 
 
+def test_mamba_causal_conv_matches_conv1d_with_gradients():
+    torch.manual_seed(0)
+    layer = Mamba2(16, MambaConfig(d_state=8, headdim=8))
+    for length in (1, 2, 9):
+        x = torch.randn(2, length, layer.conv_dim, requires_grad=True)
+        ours = layer._causal_conv(x)
+        ref = layer.conv1d(x.transpose(1, 2))[..., :length].transpose(1, 2)
+        torch.testing.assert_close(ours, ref, atol=1e-6, rtol=1e-5)
+        g1 = torch.autograd.grad(ours.square().sum(), [x, layer.conv1d.weight])
+        g2 = torch.autograd.grad(ref.square().sum(), [x, layer.conv1d.weight])
+        for a, b in zip(g1, g2):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
 def test_mamba_is_causal():
     torch.manual_seed(0)
     layer = MambaBlock(16, MambaConfig(d_state=8, headdim=8, chunk_size=4))

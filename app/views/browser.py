@@ -75,15 +75,14 @@ except ValueError as e:
     st.warning(f"Nothing to draw here: {e}")
     st.stop()
 viewport.add_selection_layer(fig, *window)
-fig.update_layout(dragmode="select", selectdirection="h")  # a drag draws a box: the app zooms to it
+fig.update_layout(dragmode="select")  # a drag draws a box: the app zooms to it
 event = components.figure(
     fig, f"{a.file_stem}_{lo + 1}-{hi}_tracks", "browser_fig",
     f"Positions {lo + 1:,}–{hi:,} ({hi - lo:,} nt). Ticks mark where a chunk starts in each pass's reading "
     "direction (the − pass reads right to left); p > 0.5 is a boundary; surprisal is −log₂ p(base) in bits.",
-    on_select="rerun", selection_mode=("box",))
+    on_select="rerun", selection_mode=("points", "box"))
 
 # a box drawn on the figure becomes the new window (once per box: the selection outlives the rerun)
-import sys; print("EVENT", event, file=sys.stderr)
 boxes = ((event or {}).get("selection") or {}).get("box") or []
 box_window = viewport.window_from_box(boxes)
 if box_window is not None and st.session_state.get("browser_box") != (a.key, box_window):
