@@ -42,8 +42,10 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "figure"
 
 
-def figure(fig, name: str, key: str, explanation: str = "", on_select=None, selection_mode=None, **kwargs):
-    """A plotly figure at full width, its explanation, and PNG / SVG / HTML download buttons."""
+def figure(fig, name: str, key: str, explanation: str = "", on_select=None, selection_mode=None, export=None,
+           **kwargs):
+    """A plotly figure at full width, its explanation, and PNG / SVG / HTML download buttons (of `export` when
+    the figure shown carries interaction-only parts)."""
     extra = {}
     if on_select is not None:
         extra = {"on_select": on_select, "selection_mode": selection_mode or ("points", "box", "lasso")}
@@ -51,7 +53,7 @@ def figure(fig, name: str, key: str, explanation: str = "", on_select=None, sele
                             **extra, **kwargs)
     if explanation:
         explain(explanation)
-    figure_downloads(fig, name, key)
+    figure_downloads(export if export is not None else fig, name, key)
     return event
 
 

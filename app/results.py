@@ -120,11 +120,19 @@ def report_zip(a: state.Analysis, static_images: bool = True) -> bytes:
 # ---------------------------------------------------------------------------------------------- browser
 def track_figure(a: state.Analysis, window: tuple[int, int], strands: tuple[str, ...], stages: tuple[int, ...],
                  rows: tuple[str, ...]):
-    """The stacked genome tracks of the window (interpret.figures_tracks), cached per window and options."""
-    return _track_figure(a.key, a.companion_key, window, strands, stages, rows, a.trace, annotation(a), a.record)
+    """The stacked genome tracks of the window (interpret.figures_tracks), cached per window and options.
+
+    A fresh copy each call (callers add to it). Cached as a resource, not as data: a figure that went through
+    pickling serialises differently from the original, and the chart's identity (hence its selection) follows
+    the serialised figure — the first box drawn on a new window would be lost.
+    """
+    import plotly.graph_objects as go
+
+    fig = _track_figure(a.key, a.companion_key, window, strands, stages, rows, a.trace, annotation(a), a.record)
+    return go.Figure(fig)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_resource(max_entries=32, show_spinner=False)
 def _track_figure(key, companion_key, window, strands, stages, rows, _trace, _annotation, _record):
     from interpret.figures_tracks import genome_tracks
 

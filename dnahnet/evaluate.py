@@ -15,34 +15,60 @@ import numpy as np
 import torch
 
 from dnahnet.data import default_cache_dir, load_corpus, validation_windows
-from dnahnet.markov import MarkovModel, tune_orders
+from dnahnet.markov import MarkovModel
 from dnahnet.train import evaluate_windows, pick_device
 
 
-def markov_baselines(corpus, windows_by_genome, max_order=12, cache_dir=None, log=print):
-    """tune_orders(...) of a Markov model fitted on corpus.train (both strands), cached by data + windows."""
-    h = hashlib.sha1()
+def _corpus_key(corpus, max_order, smoothing):
+    h = hashlib.sha1(f"{max_order}:{smoothing}".encode())
     for rec in corpus.train:
-        h.update(rec.name.encode())
-        h.update(np.ascontiguousarray(rec.ids).tobytes()[:: max(1, len(rec) // 4096)])
-        h.update(str(len(rec)).encode())
-    for g, w in sorted(windows_by_genome.items()):
-        h.update(g.encode())
-        h.update(np.ascontiguousarray(w).tobytes())
-    h.update(str(max_order).encode())
-    path = Path(cache_dir or default_cache_dir().parent / "markov") / f"{h.hexdigest()[:20]}.json"
-    if path.exists():
-        result = json.loads(path.read_text())
-        result["bits"] = {g: {int(k): v for k, v in row.items()} for g, row in result["bits"].items()}
-        result["mean_bits"] = {int(k): v for k, v in result["mean_bits"].items()}
-        return result
-    t0 = time.time()
-    model = MarkovModel.fit([r.ids for r in corpus.train], max_order)
-    log(f"Markov counts up to order {max_order} in {time.time() - t0:.0f} s; scoring orders 1..{max_order}")
-    result = tune_orders(model, windows_by_genome)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result))
+        h.update(f"{rec.genome}/{rec.name}/{len(rec)}".encode())
+        h.update(np.ascontiguousarray(rec.ids[:: max(1, len(rec) // 4096)]).tobytes())
+    return h.hexdigest()[:16]
+
+
+def markov_tile_bits(corpus, seq_len, max_order=12, smoothing="interpolated", cache_dir=None, log=print):
+    """Per held-out genome, per tile (all tiles of validation_windows, both strands) and per order k = 1..max_order:
+    summed Markov bits and scored positions → {genome: (bits (n_tiles, max_order), counts (n_tiles,))}.
+    The Markov model is fitted on corpus.train (both strands); results are cached per corpus + tiles."""
+    cache = Path(cache_dir or default_cache_dir().parent / "markov")
+    key = _corpus_key(corpus, max_order, smoothing)
+    result, todo = {}, {}
+    for genome, recs in corpus.genomes("valid").items():
+        tiles = validation_windows(recs, seq_len)
+        path = cache / f"{key}-{hashlib.sha1(tiles.tobytes()).hexdigest()[:16]}.npz"
+        if path.exists():
+            with np.load(path) as z:
+                result[genome] = (z["bits"], z["counts"])
+        else:
+            todo[genome] = (tiles, path)
+    if todo:
+        t0 = time.time()
+        model = MarkovModel.fit([r.ids for r in corpus.train], max_order)
+        log(f"Markov counts up to order {max_order} in {time.time() - t0:.0f} s; scoring orders 1..{max_order} "
+            f"on {sum(t.size for t, _ in todo.values()):,} nt")
+        cache.mkdir(parents=True, exist_ok=True)
+        for genome, (tiles, path) in todo.items():
+            per_order = [model.window_bits(tiles, k, smoothing) for k in range(1, max_order + 1)]
+            bits, counts = np.stack([b for b, _ in per_order], axis=1), per_order[0][1]
+            np.savez(path, bits=bits, counts=counts)
+            result[genome] = (bits, counts)
     return result
+
+
+def markov_baselines(corpus, seq_len, max_windows=None, max_order=12, cache_dir=None, log=print):
+    """Markov bits/nt per genome and order on the same tiles the model is scored on, with the best k per genome
+    and the best single k overall: {"bits": {genome: {k: bits}}, "best_k", "best_k_overall", "mean_bits"}."""
+    per_tile = markov_tile_bits(corpus, seq_len, max_order, cache_dir=cache_dir, log=log)
+    table = {}
+    for genome, recs in corpus.genomes("valid").items():
+        _, pick = validation_windows(recs, seq_len, max_windows, return_index=True)
+        bits, counts = per_tile[genome]
+        total = bits[pick].sum(0) / max(counts[pick].sum(), 1)
+        table[genome] = {k: float(total[k - 1]) for k in range(1, max_order + 1)}
+    best = {g: min(row, key=row.get) for g, row in table.items()}
+    mean = {k: float(np.mean([table[g][k] for g in table])) for k in range(1, max_order + 1)}
+    return {"bits": table, "best_k": best, "best_k_overall": min(mean, key=mean.get), "mean_bits": mean}
 
 
 def evaluation_table(model_bits, markov, scored, compression=None):
@@ -99,7 +125,7 @@ def evaluate(checkpoint_path, data, holdout=None, seq_len=None, max_windows=None
     seconds = time.time() - t0
     log(f"model scored {sum(scored.values()):,} nt in {seconds:.0f} s "
         f"({sum(w.size for w in windows.values()) / max(seconds, 1e-9):,.0f} nt/s)")
-    markov = markov_baselines(corpus, windows, max_order, log=log)
+    markov = markov_baselines(corpus, seq_len, max_windows, max_order, log=log)
     rows = evaluation_table(model_bits, markov, scored, comps)
     md = to_markdown(rows)
     if out:

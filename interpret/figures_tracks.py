@@ -182,7 +182,7 @@ def _add_features(fig, row, feats: pd.DataFrame, lo: int, hi: int):
         f = feats[(feats["strand"] >= 0) if strand == 1 else (feats["strand"] < 0)]
         if len(f) == 0:
             continue
-        lanes = assign_lanes(f["start"].to_numpy(), f["end"].to_numpy(), gap=span * 0.002)
+        lanes = assign_lanes(f["start"].to_numpy(), f["end"].to_numpy(), gap=span / 1500)  # ~1 px apart
         max_lane = max(max_lane, int(lanes.max()))
         for r, lane in zip(f.to_dict("records"), lanes.tolist()):
             y = strand * (0.6 + LANE_STEP * lane)
@@ -203,7 +203,7 @@ def _add_features(fig, row, feats: pd.DataFrame, lo: int, hi: int):
             tx += xs_all
             ty += ys_all
             tt += [text] * len(xs_all)
-            if span <= 60_000:
+            if span <= 60_000 and is_arrow:  # gene and RNA names; promoters and TSS say theirs on hover
                 label_x.append((max(r["start"], lo) + min(r["end"], hi)) / 2 + 0.5)
                 label_y.append(y + strand * 0.42)
                 label_t.append(str(r.get("name") or r.get("locus_tag") or ""))

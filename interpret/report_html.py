@@ -38,6 +38,13 @@ def _table_html(df: pd.DataFrame, max_rows: int = 40) -> str:
     return out
 
 
+def _model_line(meta: dict) -> str:
+    if not meta.get("checkpoint_hash"):
+        return "not recorded in the trace"
+    return (f"{meta.get('checkpoint_name', '?')} ({str(meta['checkpoint_hash'])[:12]}), device "
+            f"{meta.get('device', '?')}")
+
+
 def index_html(trace, figs: list[dict], tables: list[tuple[str, str]], files: dict, problems: list[str],
                timer: Timer | None = None, title: str | None = None) -> str:
     """The report's front page: figures inline (plotly.js embedded once), tables, tracks, problems, timings."""
@@ -50,8 +57,7 @@ def index_html(trace, figs: list[dict], tables: list[tuple[str, str]], files: di
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              f"<script type='text/javascript'>{get_plotlyjs()}</script><style>{_CSS}</style></head><body>",
              f"<h1>{html.escape(title)}</h1>",
-             f"<p class='meta'>Passes: {html.escape(recs)}<br>Model: {html.escape(str(meta.get('checkpoint_name', '?')))}"
-             f" ({html.escape(str(meta.get('checkpoint_hash', ''))[:12])}), device {html.escape(str(meta.get('device', '?')))}"
+             f"<p class='meta'>Passes: {html.escape(recs)}<br>Model: {html.escape(_model_line(meta))}"
              f", created {html.escape(str(meta.get('created', time.strftime('%Y-%m-%d %H:%M'))))}. Stage 1 = the "
              "router over nucleotides (chunks of ~3 nt), Stage 2 = the router over Stage 1 chunks. Coordinates in "
              "figures are 1-based.</p>",

@@ -32,6 +32,21 @@ def test_upload_draws_tracks_and_downloads(chromium, tiny_checkpoint, tmp_path):
         chart = page.locator("[data-testid='stPlotlyChart']").first
         assert chart.locator(".main-svg").count() >= 1  # plotly drew the tracks
         assert "BROWSED" in page.locator("[data-testid='stMain']").inner_text()
+        # drag a box over the tracks: the app zooms to it (the From field follows)
+        area = chart.locator(".nsewdrag").first
+        area.scroll_into_view_if_needed()
+        box = area.bounding_box()
+        x0, y0 = box["x"] + 0.3 * box["width"], box["y"] + 0.2 * box["height"]
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        for i in range(1, 11):
+            page.mouse.move(x0 + 0.02 * i * box["width"], y0 + 0.06 * i * box["height"])
+        page.mouse.up()
+        page.wait_for_function("() => { const e = [...document.querySelectorAll('input[aria-label=\"From (1-based)\"]')];"
+                               " return e.length && e[0].value !== '1'; }", timeout=120_000)
+        wait_idle(page)
+        start = int(page.get_by_label("From (1-based)").input_value())
+        assert 1000 < start < 2500, start  # about 30% into the 5,000 nt record
         with page.expect_download(timeout=120_000) as got:
             page.locator("[data-testid='stDownloadButton'] button", has_text="SVG").first.click()
         svg = got.value.path().read_text()

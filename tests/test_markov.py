@@ -82,3 +82,25 @@ def test_random_sequence_costs_two_bits_and_tuning_prefers_low_order():
     assert result["bits"]["random"][1] == pytest.approx(2.0, abs=0.01)
     assert result["bits"]["random"][8] > result["bits"]["random"][1]  # sparse contexts overfit
     assert result["best_k"]["random"] in (1, 2) and result["best_k_overall"] in (1, 2)
+
+
+def test_markov_baselines_per_tile_cache_matches_direct_scoring(tmp_path):
+    from dnahnet.data import Corpus, EncodedRecord, validation_windows
+    from dnahnet.evaluate import evaluation_table, markov_baselines, to_markdown
+
+    rng = np.random.default_rng(1)
+    unit = rng.integers(0, 4, 50).astype(np.uint8)
+    train = [EncodedRecord("t", "t1", np.concatenate([np.tile(unit, 40), rng.integers(0, 4, 2000).astype(np.uint8)]))]
+    valid = [EncodedRecord("v", "v1", np.tile(unit, 20))]
+    corpus = Corpus(train, valid)
+    result = markov_baselines(corpus, 63, None, 4, cache_dir=tmp_path, log=lambda *a: None)
+    model = MarkovModel.fit([train[0].ids], 4)
+    direct = model.bits_per_nt(validation_windows(valid, 63), 3)
+    assert result["bits"]["v"][3] == pytest.approx(direct)
+    assert result["best_k"]["v"] >= 2  # the repeat is learnable from context
+    again = markov_baselines(corpus, 63, 4, 4, cache_dir=tmp_path, log=lambda *a: None)  # subset, from the cache
+    sub = model.bits_per_nt(validation_windows(valid, 63, max_windows=4), 2)
+    assert again["bits"]["v"][2] == pytest.approx(sub)
+    rows = evaluation_table({"v": 0.5}, result, {"v": 1000})
+    assert rows[0]["delta_vs_best_markov"] == pytest.approx(0.5 - result["bits"]["v"][result["best_k"]["v"]], abs=1e-4)
+    assert to_markdown(rows).startswith("| genome |")

@@ -1,4 +1,5 @@
 """Browser: stacked tracks on one x-axis — features, bases, boundaries per stage and strand, p, surprisal, GC."""
+import plotly.graph_objects as go
 import streamlit as st
 
 from app import components, results, viewport
@@ -74,13 +75,14 @@ try:
 except ValueError as e:
     st.warning(f"Nothing to draw here: {e}")
     st.stop()
+export = go.Figure(fig)
 viewport.add_selection_layer(fig, *window)
 fig.update_layout(dragmode="select")  # a drag draws a box: the app zooms to it
 event = components.figure(
     fig, f"{a.file_stem}_{lo + 1}-{hi}_tracks", "browser_fig",
     f"Positions {lo + 1:,}–{hi:,} ({hi - lo:,} nt). Ticks mark where a chunk starts in each pass's reading "
     "direction (the − pass reads right to left); p > 0.5 is a boundary; surprisal is −log₂ p(base) in bits.",
-    on_select="rerun", selection_mode=("points", "box"))
+    on_select="rerun", selection_mode=("points", "box"), export=export)
 
 # a box drawn on the figure becomes the new window (once per box: the selection outlives the rerun)
 boxes = ((event or {}).get("selection") or {}).get("box") or []
