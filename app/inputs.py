@@ -34,9 +34,10 @@ def format_for(name: str) -> str | None:
     return GENOME_FORMATS.get(split_extension(name)[0])
 
 
-@st.cache_data(max_entries=8, show_spinner="Reading the genome file…")
+@st.cache_resource(max_entries=4, show_spinner="Reading the genome file…")
 def read_upload(digest: str, name: str, _data: bytes, gff_digest: str = "", gff_name: str = "", _gff=None):
-    """Parse an uploaded genome (+ optional GFF3); cached by content digest. Returns a GenomeFile."""
+    """Parse an uploaded genome (+ optional GFF3) once per content digest → GenomeFile (shared, never modified:
+    a resource, so reruns do not unpickle a whole genome)."""
     from dnahnet.genome_io import read_genome
 
     fmt = format_for(name)
@@ -81,9 +82,9 @@ def sample_options() -> dict[str, str]:
     return {e.key: e.label if e.key in local else f"{e.label} · download from NCBI" for e in entries}
 
 
-@st.cache_data(max_entries=4, show_spinner="Opening the sample genome…")
+@st.cache_resource(max_entries=4, show_spinner="Opening the sample genome…")
 def open_sample(key: str):
-    """The sample's GenomeFile (from the data directory, the cache, or NCBI once)."""
+    """The sample's GenomeFile (from the data directory, the cache, or NCBI once); shared, never modified."""
     from sample_genomes import loader
 
     return loader.load_sample(key)
@@ -193,10 +194,12 @@ def _run_settings(record) -> state.RunSettings:
     whole = sb.radio("Part", ["Whole record", "Region"], horizontal=True, key="part") == "Whole record"
     if whole:
         return state.RunSettings(strands=strands, region=None)
+    for key, default in (("region_start", 1), ("region_end", min(n, 20_000))):
+        if not 1 <= int(st.session_state.get(key) or 0) <= n:  # new record, or a value beyond its end
+            st.session_state[key] = default
     c1, c2 = sb.columns(2)
-    start = c1.number_input("Start (1-based)", min_value=1, max_value=n, value=1, step=1000, key="region_start")
-    end = c2.number_input("End (inclusive)", min_value=1, max_value=n, value=min(n, 20_000), step=1000,
-                          key="region_end")
+    start = c1.number_input("Start (1-based)", min_value=1, max_value=n, step=1000, key="region_start")
+    end = c2.number_input("End (inclusive)", min_value=1, max_value=n, step=1000, key="region_end")
     if end <= start:
         sb.error(f"End ({end:,}) must be after start ({start:,}); using the whole record.")
         return state.RunSettings(strands=strands, region=None)

@@ -2,11 +2,11 @@
 embeddings, figures' bytes, track files and the report zip. The work itself lives in `interpret`.
 
 Cached functions take the analysis key (a string) first and the heavy objects as `_underscore` arguments, so
-Streamlit hashes a short string, not a genome.
+Streamlit hashes a short string, not a genome. Large read-only objects (annotation, figures) are cached as
+resources (no copy per read); small results as data; slow work with a progress bar in `state.derived`.
 """
 from __future__ import annotations
 
-import io
 import os
 
 import streamlit as st
@@ -14,32 +14,15 @@ import streamlit as st
 from app import state
 from interpret.style import stage_label
 
-def track_files(n_stages: int, strands: list[str]) -> list[tuple[str, str, str]]:
-    """(label, kind, file suffix) of every track file of an analysis; `track_bytes(a, kind)` builds one."""
-    out = []
-    for s in range(n_stages):
-        out.append((f"{stage_label(s)} boundaries (BED)", f"bed:{s}", f"stage{s + 1}.boundaries.bed"))
-    for s in range(n_stages):
-        for d in strands:
-            out.append((f"{stage_label(s)} p, {d} pass (bedGraph)", f"p:{s}:{d}",
-                        f"stage{s + 1}.p.{_strand_word(d)}.bedgraph"))
-    for d in strands:
-        out.append((f"Surprisal, {d} pass (bedGraph)", f"surprisal:0:{d}", f"surprisal.{_strand_word(d)}.bedgraph"))
-    out.append(("Chunks, all stages (GFF3)", "gff3", "chunks.gff3"))
-    return out
-
-
-def _strand_word(strand: str) -> str:
-    return "plus" if strand == "+" else "minus"
-
 
 # ---------------------------------------------------------------------------------------------- annotation
 def annotation(a: state.Analysis):
     return _annotation(a.key, a.companion_key, a.record, a.companion)
 
 
-@st.cache_data(max_entries=8, show_spinner="Reading the annotation…")
+@st.cache_resource(max_entries=8, show_spinner="Reading the annotation…")
 def _annotation(key: str, companion_key: str, _record, _companion):
+    """Shared and read-only (a resource: pages read it many times per run; a genome's bitfields are megabytes)."""
     from interpret.annotations import annotate
 
     return annotate(_record, companion=_companion)
@@ -71,6 +54,25 @@ def boundary_report(a: state.Analysis, with_progress: bool = True):
 
 
 # ---------------------------------------------------------------------------------------------- exports
+def track_files(n_stages: int, strands: list[str]) -> list[tuple[str, str, str]]:
+    """(label, kind, file suffix) of every track file of an analysis; `track_bytes(a, kind)` builds one."""
+    out = []
+    for s in range(n_stages):
+        out.append((f"{stage_label(s)} boundaries (BED)", f"bed:{s}", f"stage{s + 1}.boundaries.bed"))
+    for s in range(n_stages):
+        for d in strands:
+            out.append((f"{stage_label(s)} p, {d} pass (bedGraph)", f"p:{s}:{d}",
+                        f"stage{s + 1}.p.{_strand_word(d)}.bedgraph"))
+    for d in strands:
+        out.append((f"Surprisal, {d} pass (bedGraph)", f"surprisal:0:{d}", f"surprisal.{_strand_word(d)}.bedgraph"))
+    out.append(("Chunks, all stages (GFF3)", "gff3", "chunks.gff3"))
+    return out
+
+
+def _strand_word(strand: str) -> str:
+    return "plus" if strand == "+" else "minus"
+
+
 def figure_bytes(fig, fmt: str) -> bytes:
     """PNG / SVG / HTML bytes of a plotly figure (interpret.exports; Chrome-free fallback inside it)."""
     from interpret import exports
@@ -157,7 +159,7 @@ def chunks_in(a: state.Analysis, window: tuple[int, int]):
 
 
 # ---------------------------------------------------------------------------------------------- latents
-MAX_POINTS = 3000  # chunks embedded per stage by default: below 4,096 UMAP uses exact neighbours (fast, no extra compile)
+MAX_POINTS = 3000  # chunks embedded by default: below 4,096 UMAP uses exact neighbours (no extra compile)
 
 
 def latent_points(a: state.Analysis, stage: int, method: str, max_points: int = MAX_POINTS):
@@ -165,7 +167,7 @@ def latent_points(a: state.Analysis, stage: int, method: str, max_points: int = 
     return _latent_points(a.key, a.companion_key, stage, method, max_points, a.trace, annotation(a), a.record)
 
 
-@st.cache_data(max_entries=16, show_spinner="Embedding the chunk latents (UMAP compiles once per server: ~35 s)…")
+@st.cache_data(max_entries=16, show_spinner="Embedding the chunk latents…")
 def _latent_points(key, companion_key, stage, method, max_points, _trace, _annotation, _record):
     import numpy as np
     from interpret.latents import chunk_tables, embed

@@ -1,15 +1,13 @@
-"""App state: the model (once per server), analyses (cached by sequence hash + settings), the current one per session.
+"""App state: what a request and an analysis are, the model (loaded once per server), the session's current
+analysis, and a server-wide memo for slow derived results.
 
-Every page reads `current()`; only `main.py` starts work (`ensure_analysis`). Heavy results are cached twice:
-dnahnet's disk cache (survives restarts) and an in-process memo (re-opening a genome in any session is instant).
-Derived results (annotation, boundary statistics, embeddings) use `st.cache_data` keyed by the analysis key.
+Every page reads `current()`; only `main.py` starts work (`app.runner.ensure_analysis`).
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +16,6 @@ import streamlit as st
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STRAND_CHOICES = {"both": "Both strands", "+": "Forward (+)", "-": "Reverse (−)"}
-AUTO_RUN_NT = int(os.environ.get("DNAHNET_APP_AUTORUN_NT", 150_000))  # analyse without a click up to this many nt
-MEMO_ENTRIES = 6  # traces kept in memory per server
 
 
 def data_dir() -> Path | None:
@@ -183,13 +179,7 @@ def model_card() -> dict:
             "meta": files.get("meta", {}), "card": files.get("card", "")}
 
 
-# ---------------------------------------------------------------------------------------------- running
-@st.cache_resource
-def _memo() -> tuple[OrderedDict, threading.Lock, dict]:
-    """Server-wide: recent traces by request key, a lock, and the last measured speed (nt/s)."""
-    return OrderedDict(), threading.Lock(), {}
-
-
+# ---------------------------------------------------------------------------------------------- derived results
 @st.cache_resource
 def _derived() -> tuple[OrderedDict, threading.Lock]:
     """Server-wide memo of slow results that report progress (statistics), by (kind, analysis key)."""
@@ -219,107 +209,3 @@ def has_derived(kind: str, key: str) -> bool:
     memo, lock = _derived()
     with lock:
         return (kind, key) in memo
-
-
-def cached_analysis(request: Request) -> Analysis | None:
-    memo, lock, _ = _memo()
-    with lock:
-        hit = memo.get(request.key)
-        if hit is not None:
-            memo.move_to_end(request.key)
-    return hit
-
-
-def estimate_seconds(n_nt: int) -> float | None:
-    """Seconds for `n_nt` at the speed of the last analysis on this server, None before the first."""
-    speed = _memo()[2].get("nt_per_s")
-    return n_nt / speed if speed else None
-
-
-def run_analysis(request: Request, progress=None) -> Analysis:
-    """Analyse `request` (memo, then dnahnet's disk cache, then the model) and remember the result."""
-    import dnahnet
-
-    hit = cached_analysis(request)
-    if hit is not None:
-        return hit
-    t0 = time.perf_counter()
-    trace = dnahnet.analyze([request.record], model(), strands=request.settings.strands,
-                           region=request.settings.region, progress=progress)
-    seconds = time.perf_counter() - t0
-    cached = bool(trace.meta.get("cache", {}).get("hit"))
-    analysis = Analysis(key=request.key, source_label=request.source_label, record=request.record, trace=trace,
-                        settings=request.settings, companion=request.companion,
-                        companion_key=request.companion_key, seconds=seconds, cached=cached,
-                        notes=list(trace.meta.get("problems", [])))
-    memo, lock, speed = _memo()
-    with lock:
-        memo[request.key] = analysis
-        while len(memo) > MEMO_ENTRIES:
-            memo.popitem(last=False)
-        if not cached and seconds > 0.5:
-            speed["nt_per_s"] = request.settings.n_nt(len(request.record)) / seconds
-    return analysis
-
-
-def ensure_analysis(request: Request | None, area) -> Analysis | None:
-    """Make the session's analysis match `request`: reuse, run (small or asked for), or wait for a click.
-
-    The pages always show what the sidebar names: no request, or one waiting for its click, clears the
-    session's analysis (it stays in the memo; choosing it again is instant). Progress and the run button go
-    into `area` (a container at the top of the page).
-    """
-    st.session_state["waiting_for_run"] = False
-    if request is None:  # nothing (readable) chosen: the pages wait rather than show another genome
-        st.session_state["analysis"] = None
-        return None
-    now = current()
-    if now is not None and now.key == request.key and now.companion_key == request.companion_key:
-        return now
-    hit = cached_analysis(request)
-    n_nt = request.settings.n_nt(len(request.record))
-    if hit is None and n_nt > AUTO_RUN_NT and st.session_state.get("run_clicked") != request.key:
-        st.session_state["analysis"] = None  # the pages must not show another genome under this one's name
-        st.session_state["waiting_for_run"] = True
-        with area:
-            est = estimate_seconds(n_nt)
-            guess = f" — about {_duration(est)} at this server's last speed" if est else ""
-            st.info(f"**{request.record.id}** ({request.settings.describe(len(request.record))}) is "
-                    f"{n_nt:,} nt to read{guess}. Results are cached, so this happens once per genome.")
-            if st.button("Run analysis", type="primary", key="run_button"):
-                st.session_state["run_clicked"] = request.key
-                st.rerun()
-        return None
-    if hit is None:
-        with area:
-            analysis = _run_with_progress(request, n_nt)
-    else:
-        analysis = hit
-    if request.companion is not None or analysis.companion_key != request.companion_key:
-        analysis = _with_companion(analysis, request)
-    st.session_state["analysis"] = analysis
-    return analysis
-
-
-def _with_companion(analysis: Analysis, request: Request) -> Analysis:
-    from dataclasses import replace
-
-    return replace(analysis, companion=request.companion, companion_key=request.companion_key)
-
-
-def _run_with_progress(request: Request, n_nt: int) -> Analysis:
-    with st.status(f"Analysing {request.record.id} with dnaHNet…", expanded=True) as status:
-        st.caption(f"{request.settings.describe(len(request.record))} on {device_label()}")
-        bar = st.progress(0.0, text="starting")
-
-        def progress(fraction: float, message: str):
-            bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
-
-        analysis = run_analysis(request, progress)
-        how = "from the cache" if analysis.cached else f"in {_duration(analysis.seconds)}"
-        status.update(label=f"Analysed {request.record.id} {how}", state="complete", expanded=False)
-    return analysis
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"

@@ -131,11 +131,12 @@ def current(analysis) -> tuple[int, int]:
     if pending is not None and pending[0] in (analysis.key, None):
         window = clip(*pending[1], analysis.span)
     elif got and got[0] == analysis.key:
-        return got[1]
+        window = got[1]
     else:
         window = default_window(analysis.span)
     st.session_state["view"] = (analysis.key, window)
-    st.session_state["view_start"] = window[0] + 1  # the typed-in coordinates follow (1-based)
+    # the typed-in coordinates always show the window (1-based), also after a visit to another page
+    st.session_state["view_start"] = window[0] + 1
     st.session_state["view_end"] = window[1]
     return window
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,9 +49,10 @@ class Timer:
     def summary(self) -> str:
         w = max([len(n) for n, _, _ in self.steps] + [5])
         lines = [f"  {'step':<{w}}  {'wall':>8}  {'cpu':>8}"]
-        lines += [f"  {n:<{w}}  {s:8.1f}  {c:8.1f}" for n, s, c in self.steps]
-        lines.append(f"  {'total':<{w}}  {sum(s for _, s, _ in self.steps):8.1f}  "
-                     f"{sum(c for _, _, c in self.steps):8.1f}")
+        lines += [f"  {n:<{w}}  {s:8.1f}  {c:8.1f}" if c == c else f"  {n:<{w}}  {s:8.1f}  {'-':>8}"
+                  for n, s, c in self.steps]  # cpu NaN: a step that ran alongside others (not in the total)
+        lines.append(f"  {'total':<{w}}  {sum(s for _, s, c in self.steps if c == c):8.1f}  "
+                     f"{sum(c for _, _, c in self.steps if c == c):8.1f}")
         return "\n".join(lines)
 
 
@@ -180,6 +182,12 @@ def build_figures(trace, annotations, report, sequences: dict | None = None, rec
     return out
 
 
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t0
+
+
 def track_files(trace, records=None, gz: bool | None = None) -> dict[str, bytes]:
     """BED per stage, bedGraph of p per stage and strand and of surprisal per strand, GFF3 of all chunks."""
     if gz is None:
@@ -225,42 +233,49 @@ def build_report_files(trace, annotations=None, report=None, sequences: dict | N
             report = analyze_boundaries(trace, annotations, n_null=n_null,
                                         progress=lambda f, m: report_progress(0.1 + 0.4 * f, m))
     files: dict[str, bytes] = {}
-    tables: list[tuple[str, str]] = []
+    tables: list[tuple[str, str, pd.DataFrame]] = []
     with timer.step("tables (CSV)"):
         if report is not None:
             for t in report.tables():
                 files[f"tables/{t.name}.csv"] = exports.table_to_csv(t.df)
-                tables.append((t.name, t.description))
+                tables.append((t.name, t.description, t.df))
             problems += [p for p in report.problems if p not in problems]
         from dnahnet.infer import summarize
 
-        files["tables/passes.csv"] = exports.table_to_csv(pd.DataFrame(summarize(trace)))
+        passes = pd.DataFrame(summarize(trace))
+        files["tables/passes.csv"] = exports.table_to_csv(passes)
         tables.insert(0, ("passes", "One row per record and strand pass: nt analysed, chunks and compression per "
-                          "stage, bits per nucleotide, inference time."))
+                          "stage, bits per nucleotide, inference time.", passes))
         for rid, ann in annotations.items():
             for p in ann.problems:
                 problems.append(f"{rid}: {p}")
     report_progress(0.55, "figures")
     with timer.step("figures (build)"):
         figs = build_figures(trace, annotations, report, sequences, embedding=embedding, problems=problems)
-    with timer.step("figures (export)"):
-        for i, f in enumerate(figs):
-            report_progress(0.55 + 0.3 * i / max(len(figs), 1), f"exporting {f['title']}")
-            obj = f.get("fig", f.get("mfig"))
-            for fmt in formats:
-                if fmt == "html" and "fig" in f:
-                    files[f"figures/{f['name']}.html"] = f["fig"].to_html(
-                        include_plotlyjs="plotly.min.js", full_html=True,
-                        config={"displaylogo": False, "responsive": True}).encode()
-                else:
-                    files[f"figures/{f['name']}.{fmt}"] = exports.figure_to_bytes(obj, fmt)
-        if "html" in formats:
-            from plotly.offline import get_plotlyjs
+    # Track files (numpy + zlib, in this process) are written while Chromium renders the figures (another
+    # process): on two cores the two overlap instead of queueing.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        tracks = pool.submit(_timed, track_files, trace)
+        with timer.step("figures (export; tracks written alongside)"):
+            for i, f in enumerate(figs):
+                report_progress(0.55 + 0.35 * i / max(len(figs), 1), f"exporting {f['title']}")
+                obj = f.get("fig", f.get("mfig"))
+                for fmt in formats:
+                    if fmt == "html" and "fig" in f:
+                        files[f"figures/{f['name']}.html"] = f["fig"].to_html(
+                            include_plotlyjs="plotly.min.js", full_html=True,
+                            config={"displaylogo": False, "responsive": True}).encode()
+                    else:
+                        files[f"figures/{f['name']}.{fmt}"] = exports.figure_to_bytes(obj, fmt)
+            if "html" in formats:
+                from plotly.offline import get_plotlyjs
 
-            files["figures/plotly.min.js"] = get_plotlyjs().encode()
-    report_progress(0.85, "tracks")
-    with timer.step("tracks (BED, bedGraph, GFF3)"):
-        files.update(track_files(trace))
+                files["figures/plotly.min.js"] = get_plotlyjs().encode()
+        report_progress(0.9, "tracks")
+        with timer.step("tracks (BED, bedGraph, GFF3): wait for the rest"):
+            track_data, seconds = tracks.result()
+        timer.steps.append(("tracks (BED, bedGraph, GFF3): time taken, overlapped", seconds, float("nan")))
+        files.update(track_data)
     if include_trace:
         with timer.step("trace (.npz)"):
             files["trace.npz"] = trace_bytes if trace_bytes is not None else trace.to_bytes()

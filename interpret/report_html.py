@@ -3,7 +3,6 @@ tables, links to all files, the problems met on the way and the timings. Opens f
 from __future__ import annotations
 
 import html
-import io
 import time
 
 import pandas as pd
@@ -23,7 +22,7 @@ _CSS = f"""
 body {{ font-family: {FONT_FAMILY}; margin: 24px auto; max-width: 1320px; color: #222; padding: 0 16px; }}
 h1 {{ font-size: 26px; margin-bottom: 4px; }} h2 {{ font-size: 20px; margin-top: 36px; border-bottom: 1px solid #ddd; }}
 p.caption {{ color: #444; margin: 4px 0 8px; }} p.files a {{ margin-right: 10px; }}
-table.data {{ border-collapse: collapse; font-size: 12px; margin: 6px 0 12px; }}
+table.data {{ border-collapse: collapse; font-size: 12px; margin: 6px 0 12px; display: block; overflow-x: auto; max-width: 100%; }}
 table.data td, table.data th {{ border: 1px solid #ddd; padding: 2px 6px; text-align: right; }}
 table.data th {{ background: #f4f4f4; }} nav a {{ margin-right: 12px; }}
 .meta {{ color: #555; font-size: 14px; }} .problems li {{ color: #8a4b00; }} .mfig svg {{ max-width: 100%; height: auto; }}
@@ -45,7 +44,7 @@ def _model_line(meta: dict) -> str:
             f"{meta.get('device', '?')}")
 
 
-def index_html(trace, figs: list[dict], tables: list[tuple[str, str]], files: dict, problems: list[str],
+def index_html(trace, figs: list[dict], tables: list[tuple[str, str, pd.DataFrame]], files: dict, problems: list[str],
                timer: Timer | None = None, title: str | None = None) -> str:
     """The report's front page: figures inline (plotly.js embedded once), tables, tracks, problems, timings."""
     import plotly.io as pio
@@ -77,14 +76,15 @@ def index_html(trace, figs: list[dict], tables: list[tuple[str, str]], files: di
                  if f"figures/{f['name']}.{ext}" in files]
         parts.append(f"<p class='files'>{' '.join(links)}</p></section>")
     parts.append("<section id='tables'><h2>Tables</h2>")
-    for name, desc in tables:
+    for name, desc, df in tables:
         path = f"tables/{name}.csv"
         parts.append(f"<h3>{html.escape(name)}</h3><p class='caption'>{html.escape(desc)} "
                      f"<a href='{path}'>CSV</a></p>")
-        if name in ("passes", "codon_tests", "periodicity", "nesting", "baseline_summary") and path in files:
-            parts.append(_table_html(pd.read_csv(io.BytesIO(files[path]))))
-        elif name == "enrichment" and path in files:
-            df = pd.read_csv(io.BytesIO(files[path]))
+        if df is None or df.empty:
+            parts.append("<p class='caption'>(empty for this genome)</p>")
+        elif name in ("passes", "codon_tests", "periodicity", "nesting", "baseline_summary"):
+            parts.append(_table_html(df))
+        elif name == "enrichment":
             cols = [c for c in ("stage_label", "class", "n_positions", "rate", "fold", "fold_lo", "fold_hi",
                                 "q_shift", "q_perm") if c in df.columns]
             parts.append(_table_html(df[df["strand"] == "both"][cols] if "strand" in df else df[cols]))

@@ -293,6 +293,18 @@ def test_record_picker_for_multi_record_files(app_env):
     at.sidebar.selectbox(key="record").set_value("SECOND.1").run()
     no_exception(at)
     assert at.session_state["analysis"].record_id == "SECOND.1" and at.session_state["analysis"].length == 3000
+    # a region past the end of a shorter record is pulled back, not an exception
+    at.sidebar.selectbox(key="record").set_value("FIRST.1").run()
+    at.sidebar.radio(key="part").set_value("Region").run()
+    at.sidebar.number_input(key="region_end").set_value(3_800).run()
+    assert at.session_state["analysis"].settings.region == (0, 3_800)
+    at.sidebar.selectbox(key="record").set_value("SECOND.1").run()
+    no_exception(at)
+    assert at.session_state["analysis"].settings.region == (0, 3_000)
+    at.switch_page("views/about.py").run()
+    at.switch_page("views/browser.py").run()  # the window's From/To come back with the page
+    no_exception(at)
+    assert at.number_input(key="view_end").value == at.session_state["view"][1][1]
 
 
 def test_fasta_without_annotation_still_renders(app_env):
@@ -305,6 +317,27 @@ def test_fasta_without_annotation_still_renders(app_env):
     for page in ("enrichment", "levels"):
         at.switch_page(f"views/{page}.py").run()
         no_exception(at)
+
+
+def test_long_analysis_runs_in_the_background(app_env, monkeypatch):
+    """Above the auto-run size a click starts a background job; the page shows its progress, then the result."""
+    import time
+
+    from app import runner
+
+    monkeypatch.setattr(runner, "AUTO_RUN_NT", 1_000)
+    at = upload(new_app(), "long.gbk", synthetic_genbank(length=4000, seed=7, name="LONGRUN").encode())
+    no_exception(at)
+    assert at.session_state["analysis"] is None and not at.get("plotly_chart")
+    at.button(key="run_button").click().run()
+    no_exception(at)
+    for _ in range(240):  # the job thread finishes in seconds; each run polls it
+        if at.session_state["analysis"] is not None:
+            break
+        time.sleep(0.5)
+        at.run()
+    no_exception(at)
+    assert at.session_state["analysis"].record_id == "LONGRUN.1" and len(at.get("plotly_chart")) == 1
 
 
 def test_region_end_before_start_is_an_error(app_env):

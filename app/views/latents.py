@@ -24,6 +24,9 @@ max_points = c4.number_input("Chunks shown", min_value=500, max_value=40_000, va
                              "Above 4,096 UMAP switches to approximate neighbours: slower, and its first use "
                              "compiles for a minute or two.")
 
+if method == "umap":
+    st.caption("UMAP's first use on a server compiles its numerical code (about half a minute on a small CPU); "
+               "embeddings are cached after that. PCA is instant.")
 table, xy = results.latent_points(a, stage, method, int(max_points))
 if len(table) == 0:
     st.warning(f"The analysis kept no latents for {stage_label(stage)}.")
@@ -55,3 +58,4 @@ else:
     span_lo, span_hi = int(picked["start"].min()), int(picked["end"].max())
     if o2.button("Show all selected (their full extent)", key="lat_open_all"):
         viewport.open_in_browser(a, span_lo, span_hi)
+components.track_downloads(a, "latents")
