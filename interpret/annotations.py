@@ -23,12 +23,6 @@ CLASS_LABELS: dict[str, str] = {
     "promoter_35": "Promoter −35 box", "promoter_10": "Promoter −10 box", "tss": "TSS",
     "rRNA": "rRNA", "tRNA": "tRNA", "other_RNA": "Other RNA", "intergenic": "Intergenic",
 }
-CLASS_COLORS: dict[str, str] = {
-    "cds_pos1": "#1f77b4", "cds_pos2": "#6baed6", "cds_pos3": "#c6dbef",
-    "start_codon": "#2ca02c", "stop_codon": "#d62728", "rbs": "#9467bd",
-    "promoter_35": "#ff7f0e", "promoter_10": "#fdae6b", "tss": "#8c564b",
-    "rRNA": "#e377c2", "tRNA": "#bcbd22", "other_RNA": "#17becf", "intergenic": "#7f7f7f",
-}
 FEATURE_COLUMNS = ("type", "start", "end", "strand", "name", "locus_tag", "product", "parts")
 
 
@@ -439,5 +433,5 @@ def annotate_all(genome, companion=None, genetic_code=None) -> dict[str, RecordA
     return {r.id: annotate(r, companion=companion, genetic_code=genetic_code) for r in records}
 
 
-__all__ = ["CLASSES", "CLASS_LABELS", "CLASS_COLORS", "BIT", "RecordAnnotation", "annotate", "annotate_all",
+__all__ = ["CLASSES", "CLASS_LABELS", "BIT", "RecordAnnotation", "annotate", "annotate_all",
            "FEATURE_COLUMNS"]
