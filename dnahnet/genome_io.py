@@ -54,6 +54,18 @@ class GenomeFile:
         raise KeyError(f"{self.source_name or 'genome'} has no record {record_id!r} "
                        f"(records: {', '.join(self.ids[:10])})")
 
+    def select(self, record_ids: list[str] | None) -> list[SeqRecord]:
+        """The records named (all when None); a clear ValueError for unknown ids or an empty file."""
+        if record_ids:
+            missing = [r for r in record_ids if r not in set(self.ids)]
+            if missing:
+                raise ValueError(f"no record {', '.join(missing)} in {self.source_name or 'genome'} "
+                                 f"(records: {', '.join(self.ids[:10])})")
+            return [r for r in self.records if r.id in record_ids]
+        if not self.records:
+            raise ValueError(f"no readable records in {self.source_name or 'genome'}")
+        return list(self.records)
+
     def __len__(self) -> int:
         return len(self.records)
 

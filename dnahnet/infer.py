@@ -458,16 +458,10 @@ def main(argv=None) -> int:
     genome = read_genome(path)
     for problem in genome.problems:
         print(f"note: {problem}", file=sys.stderr)
-    records = list(genome.records)
-    if args.record:
-        missing = [r for r in args.record if r not in {rec.id for rec in records}]
-        if missing:
-            print(f"error: no record {', '.join(missing)} in {path.name} (records: "
-                  f"{', '.join(r.id for r in records[:10])})", file=sys.stderr)
-            return 2
-        records = [r for r in records if r.id in args.record]
-    if not records:
-        print(f"error: no readable records in {path.name}", file=sys.stderr)
+    try:
+        records = genome.select(args.record)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     from dnahnet.checkpoint import load, resolve
 

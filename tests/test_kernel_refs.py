@@ -7,15 +7,6 @@ import torch.nn.functional as F
 from kernels import dispatch, ema_ref, routing_ref, ssd_ref
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster than two on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _ssd_inputs(b=2, l=37, h=4, p=8, g=1, n=16, seed=0):
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(b, l, h, p, generator=gen)

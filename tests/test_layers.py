@@ -8,15 +8,6 @@ from dnahnet.routing import (Router, chunk, confidence_ste, dechunk, dechunk_ste
 from dnahnet.transformer import CausalSelfAttention, TransformerBlock
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster than two on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _run_steps(layer, x, cache, active=None):
     return torch.stack([layer.step(x[:, t], cache, None if active is None else active[:, t])
                         for t in range(x.shape[1])], dim=1)

@@ -7,15 +7,6 @@ from dnahnet.config import AttentionConfig, HNetConfig, MambaConfig, tiny
 from dnahnet.hnet import DnaHNet
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster than two on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def scrambled_model(config=None, seed=0):
     """A tiny model whose routers, residual projections and pad vectors are random (not identity / zero), so
     routing decisions vary inside a sequence and every path carries signal."""
