@@ -69,7 +69,8 @@ def report_problems(notices, label: str, genome, kind: str = "genome") -> None:
 
 
 # ---------------------------------------------------------------------------------------------- samples
-DEFAULT_SAMPLE = "phage_lambda"  # 48.5 kb: the first page is ready in seconds on a 2-core CPU
+DEFAULT_SAMPLE = "phage_lambda"  # 48.5 kb, well annotated: the first analysis is short even on a 2-core CPU
+NCBI_SUFFIX = " · download from NCBI"
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -79,7 +80,7 @@ def sample_options() -> dict[str, str]:
 
     local = {e.key for e in loader.list_available()}
     entries = sorted(catalogue.CATALOGUE, key=lambda e: (e.key not in local, e.size_bp))
-    return {e.key: e.label if e.key in local else f"{e.label} · download from NCBI" for e in entries}
+    return {e.key: e.label if e.key in local else e.label + NCBI_SUFFIX for e in entries}
 
 
 @st.cache_resource(max_entries=4, show_spinner="Opening the sample genome…")
@@ -119,6 +120,13 @@ def sidebar(notices) -> state.Request | None:
         wanted = wanted if wanted in keys else DEFAULT_SAMPLE
         sample_key = sb.selectbox("Sample", keys, index=keys.index(wanted) if wanted in keys else 0,
                                   format_func=options.get, key="sample")
+        if options[sample_key].endswith(NCBI_SUFFIX) and st.session_state.get("fetch_ok") != sample_key:
+            # not on this machine: downloading is the user's decision (and may fail offline)
+            if not sb.button("Download from NCBI", key="fetch_sample", icon=":material/cloud_download:"):
+                notices.info(f"{options[sample_key].removesuffix(NCBI_SUFFIX)} is not on this machine: download it "
+                             "(once; it is cached) with the button in the sidebar, or upload a genome.")
+                return None
+            st.session_state["fetch_ok"] = sample_key
         try:
             genome = open_sample(sample_key)
         except Exception as e:  # noqa: BLE001 - a missing file or failed fetch is the user's to see

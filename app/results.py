@@ -121,7 +121,7 @@ def report_zip(a: state.Analysis, static_images: bool = True) -> bytes:
 
 # ---------------------------------------------------------------------------------------------- browser
 def track_figure(a: state.Analysis, window: tuple[int, int], strands: tuple[str, ...], stages: tuple[int, ...],
-                 rows: tuple[str, ...]):
+                 rows: tuple[str, ...], feature_types: tuple[str, ...] | None = None):
     """The stacked genome tracks of the window (interpret.figures_tracks), cached per window and options.
 
     A fresh copy each call (callers add to it). Cached as a resource, not as data: a figure that went through
@@ -130,14 +130,20 @@ def track_figure(a: state.Analysis, window: tuple[int, int], strands: tuple[str,
     """
     import plotly.graph_objects as go
 
-    fig = _track_figure(a.key, a.companion_key, window, strands, stages, rows, a.trace, annotation(a), a.record)
+    fig = _track_figure(a.key, a.companion_key, window, strands, stages, rows, feature_types, a.trace, annotation(a),
+                        a.record)
     return go.Figure(fig)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _track_figure(key, companion_key, window, strands, stages, rows, _trace, _annotation, _record):
+def _track_figure(key, companion_key, window, strands, stages, rows, feature_types, _trace, _annotation, _record):
+    from dataclasses import replace
+
     from interpret.figures_tracks import genome_tracks
 
+    if feature_types is not None:  # a shallow copy that lists only the chosen feature types
+        feats = _annotation.features
+        _annotation = replace(_annotation, features=feats[feats["type"].isin(feature_types)])
     return genome_tracks(_trace, _record.id, annotation=_annotation, sequence=_record.seq, region=window,
                          strands=strands, stages=stages, rows=rows)
 

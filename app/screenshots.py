@@ -122,6 +122,29 @@ def shoot(page, path: Path, max_height: int = 5000) -> Path:
     return path
 
 
+def download(page, click, out_dir: Path, timeout_ms: int = 600_000) -> Path:
+    """Run `click()` (which presses a download button) and save the file it produces into `out_dir`."""
+    with page.expect_download(timeout=timeout_ms) as got:
+        click()
+    path = out_dir / got.value.suggested_filename
+    got.value.save_as(str(path))
+    return path
+
+
+def acceptance_downloads(page, out_dir: Path) -> list[Path]:
+    """From the browser page: the tracks as PNG and SVG, Stage 1 boundaries as BED, and the report zip."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    main_area = page.locator("[data-testid='stMain']")
+    got = [download(page, lambda: main_area.get_by_role("button", name="PNG").first.click(), out_dir),
+           download(page, lambda: main_area.get_by_role("button", name="SVG").first.click(), out_dir)]
+    main_area.get_by_role("button", name="Tracks (BED · bedGraph · GFF3)").first.click()
+    got.append(download(page, lambda: page.get_by_role("button", name="Stage 1 boundaries (BED)").click(), out_dir))
+    page.keyboard.press("Escape")
+    got.append(download(page, lambda: page.locator("[data-testid='stSidebar']").get_by_role(
+        "button", name="Report (zip)").click(), out_dir))
+    return got
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Screenshot every page of the app with a genome uploaded.")
     ap.add_argument("genome", type=Path)
@@ -129,6 +152,8 @@ def main(argv=None) -> int:
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--log", type=Path, default=Path("/tmp/dnahnet_screenshots_streamlit.log"))
     ap.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the analysis")
+    ap.add_argument("--downloads", type=Path, default=None,
+                    help="also download PNG, SVG, BED and the report zip into this folder (the acceptance path)")
     args = ap.parse_args(argv)
     if chromium_path() is None:
         print("error: no chromium found (apt-get install chromium)", file=sys.stderr)
@@ -137,6 +162,9 @@ def main(argv=None) -> int:
         page.goto(f"{url}/?source=upload")
         wait_idle(page)
         upload_genome(page, args.genome, timeout_ms=int(args.timeout * 1000))
+        if args.downloads:
+            for path in acceptance_downloads(page, args.downloads):
+                print(f"downloaded {path} ({path.stat().st_size:,} bytes)")
         for name in PAGES:
             if name != "browser":
                 open_page(page, url, name, timeout_ms=int(args.timeout * 1000))

@@ -10,6 +10,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+NOTE_TYPES = {"variation", "misc_difference", "unsure", "misc_feature", "misc_binding", "misc_signal", "misc_recomb",
+              "misc_structure", "sig_peptide", "mat_peptide", "transit_peptide", "primer_bind", "STS", "old_sequence",
+              "conflict", "modified_base", "repeat_region", "protein_bind", "stem_loop"}  # hidden in the first view
 DEFAULT_MAX_SPAN = 50_000  # a first view wider than this starts on the first 50 kb (genes stay readable)
 MIN_SPAN = 30  # the narrowest window: about ten codons, letters readable
 LETTERS_SPAN = 300  # at or below this many nt the browser shows bases and codon positions
@@ -41,6 +44,11 @@ def pan(window: tuple[int, int], fraction: float, span: tuple[int, int]):
 def default_window(span: tuple[int, int]) -> tuple[int, int]:
     a, b = span
     return (a, b) if b - a <= DEFAULT_MAX_SPAN else (a, a + DEFAULT_MAX_SPAN)
+
+
+def default_feature_types(types) -> list[str]:
+    """Feature types drawn at first: genes, CDS, RNAs and regulatory elements, not GenBank's notes."""
+    return [t for t in types if t not in NOTE_TYPES]
 
 
 def find_features(features: pd.DataFrame, query: str, limit: int = 50) -> pd.DataFrame:

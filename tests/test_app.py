@@ -169,6 +169,17 @@ def test_upload_synthetic_genbank_browser_and_exports(app_env, downloads):
     assert "SYN_0002" in csv
 
 
+def test_track_choices_survive_a_change_of_genome(app_env):
+    """Choices made for one analysis (strand passes, feature types) do not break the next one."""
+    at = upload(new_app(), "synthetic.gbk", synthetic_genbank().encode())
+    at.multiselect(key="browser_strands").set_value(["-"]).run()
+    at.multiselect(key="browser_feature_types").set_value(["gene"]).run()
+    no_exception(at)
+    at.sidebar.radio(key="strands").set_value("+").run()  # a forward-only analysis has no "-" pass
+    no_exception(at)
+    assert at.session_state["analysis"].strands == ["+"] and len(at.get("plotly_chart")) == 1
+
+
 def test_gene_search_zooms_to_bases(app_env):
     """Finding a gene by locus tag opens a window around it; a ≤ 300 nt window shows bases and codon positions."""
     at = upload(new_app(), "synthetic.gbk", synthetic_genbank().encode())
@@ -338,6 +349,22 @@ def test_long_analysis_runs_in_the_background(app_env, monkeypatch):
         at.run()
     no_exception(at)
     assert at.session_state["analysis"].record_id == "LONGRUN.1" and len(at.get("plotly_chart")) == 1
+
+
+def test_samples_not_on_this_machine_wait_for_a_download_click(app_env, monkeypatch, tmp_path):
+    """Without the data directory the default sample is offered for download, not fetched behind the user's back."""
+    from app import inputs
+
+    monkeypatch.setenv("DNAHNET_DATA_DIR", str(tmp_path / "no_data_here"))
+    monkeypatch.setenv("DNAHNET_CACHE_DIR", str(tmp_path / "cache"))
+    inputs.sample_options.clear()
+    try:
+        at = new_app("Sample genome")
+    finally:
+        inputs.sample_options.clear()
+    no_exception(at)
+    assert any("not on this machine" in i.value for i in at.info)
+    assert at.sidebar.button(key="fetch_sample") is not None and at.session_state["analysis"] is None
 
 
 def test_region_end_before_start_is_an_error(app_env):

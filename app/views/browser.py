@@ -30,8 +30,12 @@ with find:
     query = st.text_input("Find a gene", key="gene_query", placeholder="name, locus tag or product (e.g. cI, rpoB)")
     if query:
         hits = viewport.find_features(ann.features, query)
+        inside = (hits["end"] > span[0]) & (hits["start"] < span[1]) if len(hits) else []
+        if len(hits) and not inside.all():
+            st.caption(f"{int((~inside).sum())} match(es) lie outside the analysed region and are not listed.")
+            hits = hits[inside]
         if hits.empty:
-            st.caption(f"No feature matches “{query}”.")
+            st.caption(f"No feature matches “{query}” here.")
         else:
             labels = {i: viewport.feature_label(r) for i, r in hits.iterrows()}
             pick = st.selectbox(f"{len(hits)} match{'es' if len(hits) != 1 else ''}", list(labels),
@@ -58,6 +62,15 @@ with moves:
                 width="stretch")
 
 # ---- what to draw ----
+def _valid(key, options):
+    """Forget a remembered choice that names options this analysis does not have (another genome, one strand)."""
+    if key in st.session_state and not set(st.session_state[key]) <= set(options):
+        del st.session_state[key]
+
+
+_valid("browser_stages", range(a.n_stages))
+_valid("browser_strands", a.strands)
+_valid("browser_feature_types", set(ann.features["type"]))
 with st.expander("Tracks shown", expanded=False):
     o1, o2, o3 = st.columns(3)
     stages = o1.multiselect("Stages", list(range(a.n_stages)), default=list(range(a.n_stages)),
@@ -68,10 +81,15 @@ with st.expander("Tracks shown", expanded=False):
                  "p": "Boundary p", "surprisal": "Surprisal", "gc": "GC"}
     rows = o3.multiselect("Rows", list(row_names), default=list(row_names), format_func=row_names.get,
                           key="browser_rows")
+    types = sorted(set(ann.features["type"]) - {"source"})
+    feature_types = st.multiselect("Feature types", types, default=viewport.default_feature_types(types),
+                                   key="browser_feature_types",
+                                   help="GenBank's notes (variation, misc_feature, sig_peptide…) are hidden at first.")
 
 lo, hi = window
 try:
-    fig = results.track_figure(a, window, tuple(strands) or tuple(a.strands), tuple(stages), tuple(rows) or ("features",))
+    fig = results.track_figure(a, window, tuple(strands) or tuple(a.strands), tuple(stages),
+                               tuple(rows) or ("features",), tuple(feature_types))
 except ValueError as e:
     st.warning(f"Nothing to draw here: {e}")
     st.stop()
@@ -97,14 +115,14 @@ components.track_downloads(a, "browser")
 
 # ---- what is in view ----
 feats = ann.features
-in_view = feats[(feats["end"] > lo) & (feats["start"] < hi) & (feats["type"] != "source")]
+in_view = feats[(feats["end"] > lo) & (feats["start"] < hi) & feats["type"].isin(feature_types)]
 left, right = st.columns(2)
 with left:
     st.subheader("Features in view")
     shown = in_view.drop(columns=[c for c in ("parts",) if c in in_view.columns]).assign(
         start=lambda d: d["start"] + 1).rename(columns={"start": "start (1-based)"})
     components.table(shown, f"{a.file_stem}_{lo + 1}-{hi}_features", "browser_features",
-                     "Annotated features overlapping the window; strand +1/−1; end inclusive.", height=260,
+                     "Annotated features of the chosen types overlapping the window; strand +1/−1; end inclusive.", height=260,
                      hide_index=True)
 with right:
     st.subheader("Chunks in view")

@@ -20,6 +20,8 @@ c1, c2 = st.columns(2)
 strand = c1.segmented_control("Strand passes", ["both", "+", "-"], default="both", key="lvl_strand",
                               format_func=lambda d: {"both": "Both", "+": "+ pass", "-": "− pass"}[d]) or "both"
 anchors = sorted(set(report.metagene.df["anchor"])) if len(report.metagene.df) else []
+if st.session_state.get("lvl_anchor") not in anchors:  # chosen for another genome
+    st.session_state.pop("lvl_anchor", None)
 anchor = c2.segmented_control("Profile around", anchors, default=anchors[0] if anchors else None, key="lvl_anchor",
                               format_func=F.ANCHOR_LABELS.get) if anchors else None
 name = f"{a.file_stem}_{strand}"
