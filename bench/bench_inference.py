@@ -49,13 +49,13 @@ def load_model(args):
     return model, f"checkpoint {args.checkpoint or '(bundled)'}", True
 
 
-def genome_sequence(limit: int | None, quick: bool) -> tuple[str, str, bool]:
-    """(sequence, name, circular): E. coli K-12 from the data directory, or random DNA when it is absent."""
+def genome_sequence(limit: int | None, quick: bool) -> tuple[str, str, bool, str]:
+    """(sequence, name, circular, record id): E. coli K-12 from the data directory, or random DNA when it is absent."""
     d = data_dir()
     if d is None or quick:
         n = limit or 20_000
         rng = np.random.default_rng(0)
-        return "".join(rng.choice(list("ACGT"), n)), f"random DNA ({n:,} nt)", False
+        return "".join(rng.choice(list("ACGT"), n)), f"random DNA ({n:,} nt)", False, "random"
     from dnahnet.genome_io import read_genome
 
     rec = read_genome(d / "genomes" / ECOLI).records[0]
@@ -63,20 +63,26 @@ def genome_sequence(limit: int | None, quick: bool) -> tuple[str, str, bool]:
     circular = limit is None
     if limit:
         seq = seq[:limit]
-    return seq, f"E. coli K-12 {rec.id} ({len(seq):,} nt{', circular' if circular else ' prefix'})", circular
+    return seq, f"E. coli K-12 {rec.id} ({len(seq):,} nt{', circular' if circular else ' prefix'})", circular, rec.id
 
 
 def bench_genome(model, args):
     """(a) Whole-genome (or prefix) inference through `analyze`, both strands, no cache."""
     from dnahnet.infer import analyze
 
-    seq, name, circular = genome_sequence(args.limit, args.quick)
+    seq, name, circular, record_id = genome_sequence(args.limit, args.quick)
     print(f"\n(a) whole-genome inference: {name}, strands={args.strands}, window={args.window}, "
           f"margin={args.margin}, batch={args.batch_size}, threads={torch.get_num_threads()}")
     t0 = time.perf_counter()
-    trace = analyze(seq, model=model, strands=args.strands, window=args.window, margin=args.margin,
-                    batch_size=args.batch_size, cache=False, circular=circular)
+    from Bio.Seq import Seq
+    from Bio.SeqRecord import SeqRecord
+
+    record = SeqRecord(Seq(seq), id=record_id)  # keeps the record id, so a saved trace matches the genome
+    trace = analyze(record, model=model, strands=args.strands, window=args.window, margin=args.margin,
+                    batch_size=args.batch_size, cache=False, circular=circular, progress=_progress_bar())
     dt = time.perf_counter() - t0
+    if args.trace_out:
+        print(f"  trace written to {trace.save(args.trace_out)} (reuse: python -m interpret.report ... --trace FILE)")
     nt = len(seq) * (2 if args.strands == "both" else 1)
     for t, sp in zip(trace.meta["timings"], trace.passes):
         comp = "  ".join(f"stage {s + 1} x{c:.2f}" for s, c in enumerate(_compression(sp)))
@@ -85,6 +91,19 @@ def bench_genome(model, args):
     if args.limit:
         full = 4_641_652 * 2
         print(f"  extrapolated to whole E. coli K-12 (both strands, {full:,} nt): {full / (nt / dt) / 60:.1f} min")
+
+
+def _progress_bar():
+    """A tqdm bar fed by analyze's progress(fraction, message) callback."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=1000, unit="‰", leave=False, mininterval=2.0)
+
+    def progress(fraction, message):
+        bar.n = int(fraction * 1000)
+        bar.set_description_str(message[:60], refresh=False)
+        bar.refresh()
+    return progress
 
 
 def _compression(sp) -> list[float]:
@@ -117,7 +136,7 @@ def bench_versus_transformer(model, trained, args):
     print(f"  dnaHNet {n_h:,} params vs Transformer {n_t:,} params (d={c.d_model}, layers={c.n_layers}, "
           f"heads={c.num_heads}, ffn={c.d_intermediate}); {100 * (n_t - n_h) / n_h:+.1f}%")
     lengths = [int(x) for x in args.lengths.split(",")]
-    seq, name, _ = genome_sequence(max(lengths), args.quick)
+    seq, name, _, _ = genome_sequence(max(lengths), args.quick)
     print(f"  input: {name.split('(')[0].strip()}, first L nt")
     header = (f"  {'L (nt)':>8} | {'dnaHNet s':>9} {'nt/s':>9} | {'Transf. s':>9} {'nt/s':>9} | "
               f"{'speed-up':>8} | achieved compression")
@@ -149,6 +168,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=None, help="checkpoint directory (default: the bundled one)")
     ap.add_argument("--config", default=None, help="time a random-init preset (tiny/small/medium) instead")
+    ap.add_argument("--trace-out", default=None, help="also save the whole-genome trace (.npz) here")
     ap.add_argument("--limit", type=int, default=None, help="time only the first NT nucleotides of E. coli")
     ap.add_argument("--strands", default="both", choices=["both", "+", "-"])
     ap.add_argument("--window", type=int, default=8192)
