@@ -119,7 +119,40 @@ def shoot(page, path: Path, max_height: int = 5000) -> Path:
     page.wait_for_timeout(1500)  # plotly redraws at the new size
     page.screenshot(path=str(path))
     page.set_viewport_size({"width": width, "height": 900})
+    compress_png(path)
     return path
+
+
+def compress_png(path: Path) -> None:
+    """256-colour palette PNG: a page of text and flat plots loses nothing visible and shrinks about 2.5x."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        small = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    small.save(path, optimize=True)
+
+
+def drag_box(page, chart, fx=(0.3, 0.5), fy=(0.2, 0.8)) -> None:
+    """Drag a selection box over the first plot area of `chart` (fractions of its width and height)."""
+    area = chart.locator(".nsewdrag").first
+    area.scroll_into_view_if_needed()
+    box = area.bounding_box()
+    x0, y0 = box["x"] + fx[0] * box["width"], box["y"] + fy[0] * box["height"]
+    x1, y1 = box["x"] + fx[1] * box["width"], box["y"] + fy[1] * box["height"]
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(x0 + (x1 - x0) * i / 10, y0 + (y1 - y0) * i / 10)
+    page.mouse.up()
+
+
+def show_window(page, start: int, end: int) -> None:
+    """Type a window (1-based, inclusive) into the browser page's From / To fields."""
+    for label, value in (("From (1-based)", start), ("To", end)):
+        field = page.get_by_role("spinbutton", name=label, exact=True)
+        field.fill(str(value))
+        field.press("Enter")
+        wait_idle(page)
 
 
 def download(page, click, out_dir: Path, timeout_ms: int = 600_000) -> Path:
@@ -152,6 +185,8 @@ def main(argv=None) -> int:
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--log", type=Path, default=Path("/tmp/dnahnet_screenshots_streamlit.log"))
     ap.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the analysis")
+    ap.add_argument("--zoom", type=lambda t: tuple(int(v) for v in t.split("-")), default=None, metavar="START-END",
+                    help="also screenshot the browser at this window (1-based, e.g. 640-800: bases and codons)")
     ap.add_argument("--downloads", type=Path, default=None,
                     help="also download PNG, SVG, BED and the report zip into this folder (the acceptance path)")
     args = ap.parse_args(argv)
@@ -169,6 +204,14 @@ def main(argv=None) -> int:
             if name != "browser":
                 open_page(page, url, name, timeout_ms=int(args.timeout * 1000))
             print(shoot(page, args.out / f"{name}.png"))
+            if name == "browser" and args.zoom:
+                show_window(page, *args.zoom)
+                print(shoot(page, args.out / "browser_bases.png"))
+            if name == "latents":  # select a cluster: its chunks are listed, one opens in the browser
+                drag_box(page, page.locator("[data-testid='stPlotlyChart']").first, (0.05, 0.6), (0.05, 0.95))
+                page.wait_for_timeout(1000)
+                wait_idle(page)
+                print(shoot(page, args.out / "latents_selected.png"))
     return 0
 
 

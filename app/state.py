@@ -131,7 +131,8 @@ def load_model(checkpoint: str | None):
     from dnahnet import checkpoint as ckpt
 
     model = ckpt.load(checkpoint)
-    model.checkpoint_name = str(ckpt.resolve(checkpoint))  # named in traces and reports
+    if not getattr(model, "checkpoint_dir", None):
+        model.checkpoint_dir = str(ckpt.resolve(checkpoint))  # dnahnet.analyze names it in traces and reports
     return model
 
 
@@ -171,7 +172,7 @@ def _card_files(directory: str) -> dict:
 def model_card() -> dict:
     """What the checkpoint says about itself (name, size, config, meta.json, card text), for the About page."""
     m = model()
-    directory = getattr(m, "checkpoint_name", "")
+    directory = getattr(m, "checkpoint_dir", "")
     files = _card_files(directory) if directory else {}
     return {"name": Path(directory).name or "in-memory model", "path": directory,
             "parameters": sum(p.numel() for p in m.parameters()),

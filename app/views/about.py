@@ -55,6 +55,17 @@ else:
     if cfg:
         st.caption(f"Layout `{cfg.get('arch_layout')}` · widths {cfg.get('d_model')} · target compression "
                    f"{cfg.get('target_compression')} per router")
+    train = (card.get("meta") or {}).get("train") or {}
+    if train:
+        st.caption(f"Trained for {train.get('step', '?'):,} steps on {train.get('nt_seen', 0) / 1e6:,.1f} M nucleotides "
+                   f"(windows of {train.get('seq_len', '?')} nt)." if isinstance(train.get("step"), int) else "")
+        held_out = train.get("valid_bits_per_nt") or {}
+        if held_out:
+            st.dataframe({"held-out genome": list(held_out), "bits per nucleotide": [round(v, 3) for v in
+                                                                                   held_out.values()]},
+                         hide_index=True, width="content")
+            st.caption("Bits per nucleotide on genomes kept out of training (2 bits = a uniform guess; lower is "
+                       "better).")
     if card.get("meta"):
         with st.expander("Training and evaluation (meta.json)", expanded=False):
             st.json(card["meta"])
@@ -65,12 +76,13 @@ else:
 st.subheader("How to cite")
 st.markdown("If you use dnaHNet Explorer in your work, please cite the model and the architecture it builds on:")
 st.code(
-    """Shah et al. (2026). dnaHNet. arXiv:2602.10603 (ICML 2026).
-Hwang, S., Wang, B., Gu, A. (2025). Dynamic chunking for end-to-end hierarchical sequence modeling (H-Net).
-  arXiv:2507.07955.
-Dao, T., Gu, A. (2024). Transformers are SSMs: generalized models and efficient algorithms through structured
-  state space duality (Mamba-2). ICML 2024.""",
+    "Shah et al. (2026). dnaHNet. arXiv:2602.10603 (ICML 2026).\n"
+    "Hwang, S., Wang, B., Gu, A. (2025). Dynamic chunking for end-to-end hierarchical sequence modeling (H-Net). "
+    "arXiv:2507.07955.\n"
+    "Dao, T., Gu, A. (2024). Transformers are SSMs: generalized models and efficient algorithms through structured "
+    "state space duality (Mamba-2). ICML 2024.",
     language=None,
+    wrap_lines=True,
 )
 st.caption("Genome records shown here come from NCBI; cite their accessions. Every statistic on these pages can be "
            "produced headless with `python -m interpret.report`.")

@@ -32,7 +32,7 @@ if len(table) == 0:
     st.warning(f"The analysis kept no latents for {stage_label(stage)}.")
     st.stop()
 fig = F.latent_scatter(table, xy, color_by, method=method.upper())
-fig.update_layout(dragmode="lasso")  # drag to select; the modebar has box select, zoom and pan
+fig.update_layout(dragmode="select")  # a drag selects a box; the modebar has lasso, zoom and pan
 event = components.figure(fig, f"{a.file_stem}_{stage_label(stage).replace(' ', '')}_{method}_{color_by}",
                           "lat_fig",
                           f"{method.upper()} of {len(table):,} {stage_label(stage)} chunk latents (both passes), "
