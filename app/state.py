@@ -130,10 +130,7 @@ def load_model(checkpoint: str | None):
     """The model, loaded once per server and checkpoint (on the GPU when there is one)."""
     from dnahnet import checkpoint as ckpt
 
-    model = ckpt.load(checkpoint)
-    if not getattr(model, "checkpoint_dir", None):
-        model.checkpoint_dir = str(ckpt.resolve(checkpoint))  # dnahnet.analyze names it in traces and reports
-    return model
+    return ckpt.load(checkpoint)
 
 
 def model() -> object:

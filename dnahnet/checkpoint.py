@@ -95,6 +95,7 @@ def load(path_or_name=None, device=None) -> DnaHNet:
                          f"{unexpected[:5]}, wrong shape {wrong[:5]}" + (" ..." if len(missing + unexpected + wrong) > 15 else ""))
     model.load_state_dict(state)
     device = torch.device(device) if device is not None else best_device()
+    model.checkpoint_dir = str(directory)  # names the checkpoint in traces, reports and caches
     return model.to(device).eval()
 
 

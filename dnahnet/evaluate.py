@@ -8,11 +8,13 @@ table as markdown and CSV. The Markov results are cached (they cost a minute or 
 import argparse
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: spinning threads stall on a busy CPU
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from dnahnet.data import default_cache_dir, load_corpus, validation_windows
 from dnahnet.markov import MarkovModel
@@ -119,9 +121,11 @@ def evaluate(checkpoint_path, data, holdout=None, seq_len=None, max_windows=None
     model_bits, scored, comps = {}, {}, {}
     autocast = torch.bfloat16 if device.type == "cuda" else None
     t0 = time.time()
-    for genome, w in tqdm(windows.items(), desc="model", unit="genome"):
-        bits, comp, n = evaluate_windows(model, w, batch_size, device, autocast)
-        model_bits[genome], comps[genome], scored[genome] = bits, comp, n
+    with tqdm(total=sum(len(w) for w in windows.values()), desc="model", unit="window") as bar:
+        for genome, w in windows.items():
+            bar.set_postfix_str(genome[:30])
+            bits, comp, n = evaluate_windows(model, w, batch_size, device, autocast, on_batch=bar.update)
+            model_bits[genome], comps[genome], scored[genome] = bits, comp, n
     seconds = time.time() - t0
     log(f"model scored {sum(scored.values()):,} nt in {seconds:.0f} s "
         f"({sum(w.size for w in windows.values()) / max(seconds, 1e-9):,.0f} nt/s)")

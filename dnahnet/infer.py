@@ -316,9 +316,7 @@ def analyze(record_or_sequence, model=None, strands: str = "both", region=None, 
     if model is None or isinstance(model, (str, Path)):
         from dnahnet.checkpoint import load, resolve
 
-        where = resolve(model)
-        model = load(where)
-        model.checkpoint_dir = str(where)
+        model = load(resolve(model))
     device = next(model.parameters()).device
     precision = "bf16-autocast" if device.type == "cuda" else "fp32"
     settings = {"strands": strands, "region": list(region) if region else None, "window": window, "margin": margin,
@@ -466,12 +464,10 @@ def main(argv=None) -> int:
     from dnahnet.checkpoint import load, resolve
 
     try:
-        where = resolve(args.checkpoint)
-        model = load(where)
+        model = load(resolve(args.checkpoint))
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    model.checkpoint_dir = str(where)
     region = _parse_region(args.region) if args.region else None
     n_strands = 2 if args.strands == "both" else 1
     total = sum((region[1] - region[0]) if region else len(r) for r in records) * n_strands

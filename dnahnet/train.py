@@ -111,9 +111,10 @@ def load_train_state(out, optimizer, sampler):
 
 # ---- evaluation ------------------------------------------------------------------------------------------------
 @torch.no_grad()
-def evaluate_windows(model, windows, batch_size=16, device="cpu", autocast_dtype=None):
+def evaluate_windows(model, windows, batch_size=16, device="cpu", autocast_dtype=None, on_batch=None):
     """bits/nt of the model on (n, L+1) id windows (positions 1..L, targets that are N skipped) and the mean
-    compression per stage. Returns (bits_per_nt, [compression per stage], n_scored)."""
+    compression per stage. Returns (bits_per_nt, [compression per stage], n_scored). `on_batch(n_windows)` is
+    called after each batch (progress)."""
     model.eval()
     total, count, comps = 0.0, 0, []
     for i in range(0, len(windows), batch_size):
@@ -128,6 +129,8 @@ def evaluate_windows(model, windows, batch_size=16, device="cpu", autocast_dtype
         total -= lp[ok].sum().item()
         count += int(ok.sum())
         comps.append([float(c) for c in out.compression])
+        if on_batch:
+            on_batch(len(x))
     model.train()
     return total / max(count, 1) / LN2, [float(v) for v in np.mean(comps, axis=0)] if comps else [], count
 
