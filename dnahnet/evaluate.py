@@ -148,41 +148,6 @@ def _train_meta(path):
     return json.loads(meta.read_text()).get("train", {}) if meta.exists() else {}
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m dnahnet.evaluate", description=__doc__.split("\n")[0])
-    p.add_argument("checkpoint", nargs="?", default=None, help="checkpoint directory (default: the bundled one)")
-    p.add_argument("--data-dir", "--data", dest="data", required=True)
-    p.add_argument("--holdout", default="", help="comma-separated file-name substrings (default: the checkpoint's)")
-    p.add_argument("--seq-len", type=int, default=0, help="window length (default: the training context)")
-    p.add_argument("--max-windows", type=int, default=0, help="tiles per genome (0 = all)")
-    p.add_argument("--max-order", type=int, default=12)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--out", default="", help="directory for eval.md / eval.csv (default: print only)")
-    p.add_argument("--plots", action="store_true",
-                   help="also draw loss_curve.png / compression.png from the checkpoint's train_log.jsonl into --out")
-    ns = p.parse_args(argv)
-    if ns.threads:
-        torch.set_num_threads(ns.threads)
-    rows, markov = evaluate(ns.checkpoint, ns.data, [h for h in ns.holdout.split(",") if h] or None,
-                            ns.seq_len or None, ns.max_windows or None, ns.max_order, ns.batch_size, ns.device,
-                            ns.out or None)
-    print(to_markdown(rows))
-    print(f"\nMarkov: best k per genome {markov['best_k']}; best single k overall {markov['best_k_overall']}")
-    if ns.plots and ns.out:
-        from dnahnet import checkpoint
-        log = checkpoint.resolve(ns.checkpoint) / "train_log.jsonl"
-        if log.exists():
-            print("wrote", *plot_training_curves(log, ns.out))
-        else:
-            print(f"no {log}: no training curves drawn")
-
-
-if __name__ == "__main__":
-    main()
-
-
 def plot_training_curves(log_path, out_dir):
     """Loss curves from a train_log.jsonl: training bits/nt + validation bits/nt per held-out genome, and the
     compression per stage, against nucleotides seen. Writes loss_curve.png and compression.png; returns paths."""
@@ -225,3 +190,39 @@ def plot_training_curves(log_path, out_dir):
     fig.savefig(comp_png, dpi=120)
     plt.close(fig)
     return loss_png, comp_png
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m dnahnet.evaluate", description=__doc__.split("\n")[0])
+    p.add_argument("checkpoint", nargs="?", default=None, help="checkpoint directory (default: the bundled one)")
+    p.add_argument("--data-dir", "--data", dest="data", required=True)
+    p.add_argument("--holdout", default="", help="comma-separated file-name substrings (default: the checkpoint's)")
+    p.add_argument("--seq-len", type=int, default=0, help="window length (default: the training context)")
+    p.add_argument("--max-windows", type=int, default=0, help="tiles per genome (0 = all)")
+    p.add_argument("--max-order", type=int, default=12)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--out", default="", help="directory for eval.md / eval.csv (default: print only)")
+    p.add_argument("--plots", action="store_true",
+                   help="also draw loss_curve.png / compression.png from the checkpoint's train_log.jsonl into --out")
+    ns = p.parse_args(argv)
+    if ns.threads:
+        torch.set_num_threads(ns.threads)
+    rows, markov = evaluate(ns.checkpoint, ns.data, [h for h in ns.holdout.split(",") if h] or None,
+                            ns.seq_len or None, ns.max_windows or None, ns.max_order, ns.batch_size, ns.device,
+                            ns.out or None)
+    print(to_markdown(rows))
+    print(f"\nMarkov: best k per genome {markov['best_k']}; best single k overall {markov['best_k_overall']}")
+    if ns.plots and ns.out:
+        from dnahnet import checkpoint
+        log = checkpoint.resolve(ns.checkpoint) / "train_log.jsonl"
+        if log.exists():
+            print("wrote", *plot_training_curves(log, ns.out))
+        else:
+            print(f"no {log}: no training curves drawn")
+
+
+if __name__ == "__main__":
+    main()
+
