@@ -415,7 +415,8 @@ def summarize(trace: Trace) -> list[dict]:
     return rows
 
 
-def _parse_region(text: str) -> tuple[int, int]:
+def parse_region(text: str) -> tuple[int, int]:
+    """"START-END" (0-based, end exclusive; commas allowed) -> (start, end), or exit with a clear message."""
     try:
         a, b = text.replace(",", "").replace("_", "").split("-")
         return int(a), int(b)
@@ -468,7 +469,7 @@ def main(argv=None) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    region = _parse_region(args.region) if args.region else None
+    region = parse_region(args.region) if args.region else None
     n_strands = 2 if args.strands == "both" else 1
     total = sum((region[1] - region[0]) if region else len(r) for r in records) * n_strands
     bar = tqdm(total=total, unit="nt", unit_scale=True, dynamic_ncols=True, file=sys.stderr)

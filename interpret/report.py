@@ -287,14 +287,6 @@ def build_report_files(trace, annotations=None, report=None, sequences: dict | N
 # ---------------------------------------------------------------------------------------------- CLI
 
 
-def _parse_region(text: str) -> tuple[int, int]:
-    try:
-        a, b = text.replace(",", "").replace("_", "").split("-")
-        return int(a), int(b)
-    except ValueError:
-        raise SystemExit(f"--region must look like START-END (0-based, end exclusive), not {text!r}") from None
-
-
 def _trace_file_bytes(trace, given: str | None, filtered: bool) -> bytes | None:
     """The trace's .npz as already written (the --trace file, or dnahnet's cache entry), else None."""
     if filtered:
@@ -360,7 +352,9 @@ def main(argv=None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    region = _parse_region(args.region) if args.region else None
+    from dnahnet.infer import parse_region  # one parser for every CLI that takes --region
+
+    region = parse_region(args.region) if args.region else None
 
     if args.trace:
         from dnahnet.trace import Trace
