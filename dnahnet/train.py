@@ -196,7 +196,7 @@ def train(args: TrainArgs, resume=False, log=print):
         meta = {"train": {"step": step, "nt_seen": nt_seen, "elapsed_s": round(elapsed, 1),
                           "data": str(args.data), "holdout": args.holdout, "seq_len": args.seq_len,
                           "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-                          "valid_bits_per_nt": last_eval}}
+                          "valid_bits_per_nt": last_eval, "args": asdict(args)}}
         checkpoint.save(model, out, extra_meta=meta)
         save_train_state(out, optimizer, step, sampler, args, elapsed, nt_seen)
 
