@@ -7,10 +7,14 @@ expensive than in a trained model; `--routing planted` (default) fixes boundarie
 (every 3rd nucleotide, then every 2nd chunk) so the numbers reflect a trained model's cost.
 """
 import argparse
+import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 import kernels.dispatch as dispatch
 from dnahnet import routing
