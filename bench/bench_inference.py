@@ -21,6 +21,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from dnahnet.infer import DEFAULT_BATCH_SIZE, DEFAULT_MARGIN, DEFAULT_WINDOW  # noqa: E402
 from dnahnet.transformer_lm import matched_transformer  # noqa: E402
 
 ECOLI = "Escherichia_coli_K12_MG1655_GCF_000005845.2.gbff.gz"
@@ -171,9 +172,9 @@ def main(argv=None):
     ap.add_argument("--trace-out", default=None, help="also save the whole-genome trace (.npz) here")
     ap.add_argument("--limit", type=int, default=None, help="time only the first NT nucleotides of E. coli")
     ap.add_argument("--strands", default="both", choices=["both", "+", "-"])
-    ap.add_argument("--window", type=int, default=8192)
-    ap.add_argument("--margin", type=int, default=1024)
-    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--window", type=int, default=DEFAULT_WINDOW)
+    ap.add_argument("--margin", type=int, default=DEFAULT_MARGIN)
+    ap.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     ap.add_argument("--lengths", default="2048,8192,32768", help="comma-separated lengths for (b)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)

@@ -156,8 +156,8 @@ def plot_training_curves(log_path, out_dir):
     import matplotlib.pyplot as plt
 
     entries = [json.loads(line) for line in open(log_path) if line.strip()]
-    train = [e for e in entries if "loss" in e]
-    evals = [e for e in entries if "eval" in e]
+    train = list({e["step"]: e for e in entries if "loss" in e}.values())  # the last entry per step wins
+    evals = list({e["step"]: e for e in entries if "eval" in e}.values())
     out_dir = Path(out_dir)
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot([e["nt_seen"] / 1e6 for e in train], [e["bits_per_nt"] for e in train], lw=0.8, alpha=0.6,

@@ -25,9 +25,9 @@ import torch
 from dnahnet import cache as trace_cache
 from dnahnet.trace import FORMAT_VERSION, StageTrack, StrandPass, Trace
 
-DEFAULT_WINDOW = 8192
-DEFAULT_MARGIN = 1024
-DEFAULT_BATCH_SIZE = 4
+DEFAULT_WINDOW = 2048
+DEFAULT_MARGIN = 256
+DEFAULT_BATCH_SIZE = 8
 LATENT_SEED = 0
 MARGIN_POLICY = (
     "Each window's first `margin` nt are warm-up context and masked; each position is decided once, by the window "
@@ -150,14 +150,14 @@ class LatentSample:
         self.where = np.zeros(0, np.int64)  # pass-local position of each kept chunk
         self.vecs: np.ndarray | None = None
 
-    def add(self, where: np.ndarray, vecs: torch.Tensor):
+    def add(self, where: np.ndarray, vecs: np.ndarray):
         if where.size == 0 or self.k == 0:
             return
         keys = _hash_keys(where, self.salt)
         if self.k is not None and self.keys.size >= self.k:  # only candidates that can enter the sample
             take = keys < self.keys.max()
-            where, keys, vecs = where[take], keys[take], vecs[torch.from_numpy(take)]
-        vecs = vecs.to(torch.float16).numpy()
+            where, keys, vecs = where[take], keys[take], vecs[take]
+        vecs = vecs.astype(np.float16)
         self.keys = np.concatenate([self.keys, keys])
         self.where = np.concatenate([self.where, where])
         self.vecs = vecs if self.vecs is None else np.concatenate([self.vecs, vecs])
@@ -200,23 +200,15 @@ def _run_pass(model, seq: SequenceInput, strand: str, region, window, margin, ba
     samples: list[LatentSample] = []
     widths: list[int] = []
     salt_base = int(hashlib.sha256(f"{seq.record_id}{strand}".encode()).hexdigest()[:8], 16) + LATENT_SEED
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
-
-    for first in range(0, len(plan), batch_size):
-        batch = plan[first:first + batch_size]
-        starts = np.array([w[0] for w in batch])
-        x = torch.from_numpy(np.stack([ext[s:s + width] for s in starts]).astype(np.int64)).to(device)  # (B, W)
-        with autocast:
-            out = model(x, return_routing=True)
-        logp = torch.log_softmax(out.logits.float(), dim=-1)  # (B, W, V)
-        lp = logp[:, :-1].gather(-1, x[:, 1:, None])[..., 0].cpu().numpy()  # (B, W-1): lp[:, t-1] for local t
+    batches = [plan[i:i + batch_size] for i in range(0, len(plan), batch_size)]
+    inputs = (np.stack([ext[start:start + width] for start, _, _ in batch]).astype(np.int64) for batch in batches)
+    for batch, (lp, routing) in zip(batches, (_forward_windows(model, x, device) for x in inputs)):
         if not p_track:
-            for s, r in enumerate(out.routing):
+            for s, r in enumerate(routing):
                 p_track.append(np.full(n, np.nan, np.float32))
                 b_track.append(np.zeros(n, bool))
                 samples.append(LatentSample(max_latents, salt_base + 1000 * s))
-                widths.append(int(r.latents.shape[-1]))
-        routing = [_to_cpu(r) for r in out.routing]
+                widths.append(int(r["latents"].shape[-1]))
         for i, (start, lo, hi) in enumerate(batch):
             t0 = max(lo - start, 1)  # window-local positions [t0, hi - start) get a log-probability
             logprob[start + t0 - lead: hi - lead] = lp[i, t0 - 1: hi - start - 1]
@@ -228,8 +220,8 @@ def _run_pass(model, seq: SequenceInput, strand: str, region, window, margin, ba
                 b_track[s][k] = r["b"][i][r["mask"][i]][sel]
                 cpos = r["chunk_positions"][i][r["chunk_mask"][i]] + start
                 csel = (cpos >= lo) & (cpos < hi)
-                vecs = r["latents"][i][torch.from_numpy(r["chunk_mask"][i])]
-                samples[s].add(cpos[csel] - lead, vecs[torch.from_numpy(csel)])
+                vecs = r["latents"][i][r["chunk_mask"][i]]
+                samples[s].add(cpos[csel] - lead, vecs[csel])
         on_window(sum(hi - lo for _, lo, hi in batch))
 
     def to_record(k: np.ndarray) -> np.ndarray:  # pass-local index -> forward-strand record coordinate
@@ -252,12 +244,24 @@ def _run_pass(model, seq: SequenceInput, strand: str, region, window, margin, ba
                       stages=stages, logprob=full, region=tuple(region) if region is not None else None)
 
 
-def _to_cpu(r) -> dict:
-    """A StageRouting's tensors as numpy (latents stay a CPU float tensor until subsampled)."""
+def _forward_windows(model, x: np.ndarray, device) -> tuple[np.ndarray, list[dict]]:
+    """One batch of windows x (B, W) -> log-probability of each next observed nt (B, W-1) (lp[:, t-1] for local
+    position t) and each stage's routing as numpy arrays."""
+    xt = torch.from_numpy(x).to(device)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    with torch.inference_mode(), autocast:
+        out = model(xt, return_routing=True)
+        logp = torch.log_softmax(out.logits.float(), dim=-1)  # (B, W, V)
+        lp = logp[:, :-1].gather(-1, xt[:, 1:, None])[..., 0].cpu().numpy()  # (B, W-1)
+        return lp, [_to_numpy(r) for r in out.routing]
+
+
+def _to_numpy(r) -> dict:
+    """A StageRouting's tensors as numpy arrays."""
     return {"positions": r.positions.cpu().numpy(), "mask": r.mask.cpu().numpy().astype(bool),
             "p": r.p.float().cpu().numpy(), "b": r.b.cpu().numpy().astype(bool),
             "chunk_positions": r.chunk_positions.cpu().numpy(), "chunk_mask": r.chunk_mask.cpu().numpy().astype(bool),
-            "latents": r.latents.float().cpu()}
+            "latents": r.latents.float().cpu().numpy()}
 
 
 # ---------------------------------------------------------------------------------------------- model identity

@@ -185,6 +185,9 @@ def train(args: TrainArgs, resume=False, log=print):
     log(f"model: {model.num_parameters():,} parameters, {config.num_routers} routers, device {device}")
 
     log_path = out / "train_log.jsonl"
+    if resume and log_path.exists():  # drop what a killed run logged after its last save, so steps stay unique
+        kept = [l for l in log_path.read_text().splitlines() if json.loads(l).get("step", 0) <= step]
+        log_path.write_text("".join(l + "\n" for l in kept))
     log_file = open(log_path, "a")
 
     def write(entry):

@@ -58,10 +58,12 @@ def test_resume_continues_at_saved_step_with_same_state(genome_file, tmp_path):
     part1 = train(_args(genome_file, tmp_path / "split", tmp_path, stop_at=2), log=quiet)
     state = json.loads((tmp_path / "split" / "train_state.json").read_text())
     assert state["step"] == 2 and state["nt_seen"] == 2 * 2 * 64
+    with open(tmp_path / "split" / "train_log.jsonl", "a") as log:  # a killed run logged past its last save
+        log.write(json.dumps({"step": 3, "loss": 99.0}) + "\n")
     part2 = train(_args(genome_file, tmp_path / "split", tmp_path), resume=True, log=quiet)
     assert part1 + part2 == pytest.approx(straight, abs=1e-6)
-    steps = [json.loads(line)["step"] for line in open(tmp_path / "split" / "train_log.jsonl") if '"loss"' in line]
-    assert steps == [1, 2, 3, 4]
+    entries = [json.loads(line) for line in open(tmp_path / "split" / "train_log.jsonl") if '"loss"' in line]
+    assert [e["step"] for e in entries] == [1, 2, 3, 4] and 99.0 not in [e["loss"] for e in entries]
 
     from dnahnet import checkpoint
     a, b = checkpoint.load(tmp_path / "full"), checkpoint.load(tmp_path / "split")
