@@ -79,7 +79,8 @@ def class_label(cls: str) -> str:
     except Exception:  # noqa: BLE001 - a palette must not fail because a sibling module is broken
         CLASS_LABELS = {}
     extra = {"coding": "Coding (all CDS)", "cds": "Coding (all CDS)", "global": "Genome-wide",
-             "all": "Genome-wide", "genome": "Genome-wide"}
+             "all": "Genome-wide", "genome": "Genome-wide",
+             "none": "No class on this strand (e.g. in a gene on the other strand)"}
     return CLASS_LABELS.get(cls) or extra.get(cls) or str(cls).replace("_", " ")
 
 
