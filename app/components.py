@@ -73,6 +73,11 @@ def _deferred_figure(fig, fmt: str):
     return make
 
 
+def rows_for_strand(df, strand: str):
+    """The rows of a statistics table for one strand pass ("+", "-" or "both"); tables without a strand column whole."""
+    return df[df["strand"] == strand] if "strand" in df else df
+
+
 def table(df, name: str, key: str, explanation: str = "", height: int | None = None, **kwargs) -> None:
     """A dataframe, its explanation, and a CSV download."""
     st.dataframe(df, key=key, height=height or "auto", **kwargs)

@@ -64,8 +64,7 @@ components.figure(F.codon_position_bars(report.codon_profile.df, report.codon_te
                   f"{name}_codon_positions", "enr_codon",
                   "Boundary rate at codon positions 1, 2 and 3 inside genes, each pass with its own strand's genes; "
                   "diamonds: the paper's Stage 1 (6.5 / 42.6 / 58.4 %, B. subtilis).")
-tests = report.codon_tests.df
-components.table(tests[tests["strand"] == strand] if "strand" in tests else tests, f"{name}_codon_tests",
+components.table(components.rows_for_strand(report.codon_tests.df, strand), f"{name}_codon_tests",
                  "enr_codon_tests", report.codon_tests.description, hide_index=True)
 
 st.subheader("Metagene profiles")
@@ -82,8 +81,7 @@ if len(report.periodicity_spectrum.df):
                       f"{name}_periodicity", "enr_periodicity",
                       "Power spectrum of the boundary indicator inside genes: a peak at period 3 means boundaries keep "
                       "the reading frame; the legend gives power(3) ÷ median power.")
-    per = report.periodicity.df
-    components.table(per[per["strand"] == strand] if "strand" in per else per, f"{name}_periodicity_table",
+    components.table(components.rows_for_strand(report.periodicity.df, strand), f"{name}_periodicity_table",
                      "enr_periodicity_table", report.periodicity.description, hide_index=True)
 else:
     st.caption("No genes long enough for a spectrum in this record.")

@@ -56,11 +56,9 @@ if len(report.nesting_counts.df):
     components.figure(F.nesting_counts_bars(report.nesting_counts.df, strand), f"{name}_nesting", "lvl_nesting",
                       "Every Stage 2 boundary is a Stage 1 boundary; bars: how many Stage 1 chunks a Stage 2 "
                       "chunk holds.")
-nest = report.nesting.df
-components.table(nest[nest["strand"] == strand] if "strand" in nest else nest, f"{name}_nesting_table",
+components.table(components.rows_for_strand(report.nesting.df, strand), f"{name}_nesting_table",
                  "lvl_nesting_table", report.nesting.description, hide_index=True)
-summary = report.chunk_length_summary.df
-summary = summary[summary["strand"] == strand] if "strand" in summary else summary
+summary = components.rows_for_strand(report.chunk_length_summary.df, strand)
 components.table(summary.assign(**{"class": summary["class"].map(class_label)}) if len(summary) else pd.DataFrame(),
                  f"{name}_chunk_length_summary", "lvl_length_summary", report.chunk_length_summary.description,
                  hide_index=True)
