@@ -192,6 +192,30 @@ def agreement_table(device, quick):
     print(f"| k_t ⟂ q_(t-1), p ≈ 0.5 ({b}x{l}x{d}) | {compare_boundaries(q, k_half).summary()} |")
 
 
+def cpu_ssd_table(cfg, batch, lengths, repeats):
+    """CPU inference: the numba SSD recurrence (kernels/ssd_cpu.py) against the chunked reference, side by side."""
+    from kernels import ssd_cpu
+
+    m = cfg.mamba
+    print(f"\n## CPU SSD scan: numba recurrence vs chunked reference (batch {batch}, {torch.get_num_threads()} threads)")
+    print("| layer | shape (b, l, heads, headdim, d_state) | chunked ms | numba ms | speed-up | max abs diff |")
+    print("|---|---|---|---|---|---|")
+    gen = torch.Generator().manual_seed(0)
+    for stage, length in enumerate(lengths):
+        h = cfg.d_model[stage] * m.expand // m.headdim
+        x = torch.randn(batch, length, h, m.headdim, generator=gen)
+        dt = torch.nn.functional.softplus(torch.randn(batch, length, h, generator=gen) - 2)
+        A = -torch.rand(h, generator=gen) * 4 - 0.1
+        B, C = (torch.randn(batch, length, m.ngroups, m.d_state, generator=gen) for _ in range(2))
+        D = torch.randn(h, generator=gen)
+        with torch.inference_mode():
+            t_ref, (y_ref, _) = timed(lambda: ssd_ref.ssd_chunked(x, dt, A, B, C, m.chunk_size, D=D), torch.device("cpu"),
+                                      repeats)
+            t_cpu, (y_cpu, _) = timed(lambda: ssd_cpu.ssd_scan(x, dt, A, B, C, D=D), torch.device("cpu"), repeats)
+        print(f"| stage {stage} | ({batch}, {length}, {h}, {m.headdim}, {m.d_state}) | {t_ref * 1e3:.1f} | "
+              f"{t_cpu * 1e3:.1f} | {t_ref / t_cpu:.2f}x | {(y_ref - y_cpu).abs().max().item():.1e} |")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small shapes and lengths (CI smoke run)")
@@ -218,6 +242,9 @@ def main(argv=None):
     kernel_table(HNetConfig.preset(args.preset), lengths[:1] if quick else [8192, 131072], 1, device, dtype,
                  repeats, copy_bw, use_triton, note)
     model_table("tiny" if quick else args.preset, lengths, device, repeats, use_triton, note)
+    if device.type == "cpu":  # the lengths each stage sees in a default inference window (2,048 nt, ~3 and ~6 nt/chunk)
+        cpu_ssd_table(HNetConfig.preset(args.preset), 2 if quick else 8, [512, 170] if quick else [2048, 690],
+                      repeats)
     if use_triton or os.environ.get("TRITON_INTERPRET") == "1":
         agreement_table(device, quick or device.type == "cpu")
     else:

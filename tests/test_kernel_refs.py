@@ -36,6 +36,46 @@ def test_ssd_chunked_without_initial_state_and_D():
     torch.testing.assert_close(f1, f2, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("l,g,with_state", [(37, 1, True), (64, 2, True), (1, 4, False), (0, 1, True)])
+def test_cpu_ssd_scan_matches_sequential(l, g, with_state):
+    """The numba recurrence used for CPU inference: groups, D, an initial state, length 1 and length 0."""
+    from kernels import ssd_cpu
+
+    x, dt, A, B, C, D, s0 = _ssd_inputs(l=l, g=g)
+    s0 = s0 if with_state else None
+    y1, f1 = ssd_cpu.ssd_scan(x, dt, A, B, C, D=D, initial_state=s0)
+    y2, f2 = ssd_ref.ssd_sequential(x, dt, A, B, C, D=D, initial_state=s0)
+    assert y1.shape == x.shape and f1.dtype == torch.float32
+    torch.testing.assert_close(y1, y2, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(f1, f2, atol=1e-4, rtol=1e-4)
+    if s0 is not None:
+        assert torch.equal(s0, _ssd_inputs(l=l, g=g)[-1])  # the caller's state is not modified
+    y16, _ = ssd_cpu.ssd_scan(x.bfloat16(), dt, A, B, C, D=D)
+    assert y16.dtype == torch.bfloat16
+
+
+def test_dispatch_auto_uses_the_cpu_scan_for_inference_only(monkeypatch):
+    from kernels import ssd_cpu
+
+    calls = []
+    real = ssd_cpu.ssd_scan
+    monkeypatch.setattr(ssd_cpu, "ssd_scan", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setenv("DNAHNET_KERNELS", "auto")
+    x, dt, A, B, C, D, s0 = _ssd_inputs(l=40)
+    with torch.no_grad():
+        y, f = dispatch.ssd_scan(x, dt, A, B, C, 16, D=D, initial_state=s0)
+    assert calls == [1]
+    y_ref, f_ref = ssd_ref.ssd_chunked(x, dt, A, B, C, 16, D=D, initial_state=s0)
+    torch.testing.assert_close(y, y_ref, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(f, f_ref, atol=1e-4, rtol=1e-4)
+    y_grad, _ = dispatch.ssd_scan(x.requires_grad_(), dt, A, B, C, 16, D=D)  # training: the differentiable reference
+    assert y_grad.requires_grad and calls == [1]
+    monkeypatch.setenv("DNAHNET_KERNELS", "torch")
+    with torch.no_grad():
+        dispatch.ssd_scan(x, dt, A, B, C, 16, D=D)
+    assert calls == [1]
+
+
 def test_ssd_chunked_gradients_match_sequential():
     x, dt, A, B, C, D, s0 = _ssd_inputs(l=19, h=2, p=4, n=8)
     leaves = [t.clone().requires_grad_() for t in (x, dt, B, C)]
