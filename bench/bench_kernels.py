@@ -197,10 +197,11 @@ def cpu_ssd_table(cfg, batch, lengths, repeats):
     from kernels import ssd_cpu
 
     m = cfg.mamba
-    print(f"\n## CPU SSD scan: numba recurrence vs chunked reference (batch {batch}, {torch.get_num_threads()} threads)")
+    print(f"\n## CPU SSD scan: numba recurrence vs chunked reference (batch {batch}, "
+          f"{torch.get_num_threads()} threads)")
     print("| layer | shape (b, l, heads, headdim, d_state) | chunked ms | numba ms | speed-up | max abs diff |")
     print("|---|---|---|---|---|---|")
-    gen = torch.Generator().manual_seed(0)
+    gen, cpu = torch.Generator().manual_seed(0), torch.device("cpu")
     for stage, length in enumerate(lengths):
         h = cfg.d_model[stage] * m.expand // m.headdim
         x = torch.randn(batch, length, h, m.headdim, generator=gen)
@@ -209,9 +210,8 @@ def cpu_ssd_table(cfg, batch, lengths, repeats):
         B, C = (torch.randn(batch, length, m.ngroups, m.d_state, generator=gen) for _ in range(2))
         D = torch.randn(h, generator=gen)
         with torch.inference_mode():
-            t_ref, (y_ref, _) = timed(lambda: ssd_ref.ssd_chunked(x, dt, A, B, C, m.chunk_size, D=D), torch.device("cpu"),
-                                      repeats)
-            t_cpu, (y_cpu, _) = timed(lambda: ssd_cpu.ssd_scan(x, dt, A, B, C, D=D), torch.device("cpu"), repeats)
+            t_ref, (y_ref, _) = timed(lambda: ssd_ref.ssd_chunked(x, dt, A, B, C, m.chunk_size, D=D), cpu, repeats)
+            t_cpu, (y_cpu, _) = timed(lambda: ssd_cpu.ssd_scan(x, dt, A, B, C, D=D), cpu, repeats)
         print(f"| stage {stage} | ({batch}, {length}, {h}, {m.headdim}, {m.d_state}) | {t_ref * 1e3:.1f} | "
               f"{t_cpu * 1e3:.1f} | {t_ref / t_cpu:.2f}x | {(y_ref - y_cpu).abs().max().item():.1e} |")
 

@@ -145,6 +145,14 @@ def run_validation(model, valid_sets, args, device, autocast_dtype):
 
 
 # ---- training loop ---------------------------------------------------------------------------------------------
+def _logged_step(line: str) -> float:
+    """The step a train_log.jsonl line belongs to; inf for a blank or half-written line (dropped on resume)."""
+    try:
+        return json.loads(line).get("step", 0)
+    except ValueError:
+        return float("inf")
+
+
 def train(args: TrainArgs, resume=False, log=print):
     """Run (or resume) training; returns the list of per-step training losses of this call."""
     from dnahnet import checkpoint
@@ -186,8 +194,8 @@ def train(args: TrainArgs, resume=False, log=print):
 
     log_path = out / "train_log.jsonl"
     if resume and log_path.exists():  # drop what a killed run logged after its last save, so steps stay unique
-        kept = [l for l in log_path.read_text().splitlines() if json.loads(l).get("step", 0) <= step]
-        log_path.write_text("".join(l + "\n" for l in kept))
+        kept = [line for line in log_path.read_text().splitlines() if _logged_step(line) <= step]
+        log_path.write_text("".join(line + "\n" for line in kept))
     log_file = open(log_path, "a")
 
     def write(entry):

@@ -7,8 +7,9 @@ Why a loop beats the chunked matrix form on a CPU: per token and head the recurr
 multiply-adds on a state that stays in L1 cache, while the chunked form (`ssd_ref.ssd_chunked`) writes and reads
 several (length × heads × headdim)-sized intermediates and a python loop over chunks. For the bundled model's
 full-rate layers (8 × 2,048 tokens, 4 heads of 32 × 32) this kernel is 2.6× faster than the chunked form at
-2 threads, 1.5× for Stage 1's (`bench/bench_kernels.py` prints the table on a CPU). Forward only: training and anything that needs a gradient use the
-reference (see `kernels.dispatch`).
+2 threads, 1.5× for Stage 1's (`bench/bench_kernels.py` prints the table on a CPU). Forward only: training and
+anything that needs a gradient use the reference (see `kernels.dispatch`). The first call in a fresh checkout
+compiles the kernel (a few seconds; cached on disk afterwards).
 """
 import math
 import threading
@@ -18,7 +19,9 @@ import numpy as np
 import torch
 
 
-_LOCK = threading.Lock()  # numba's default (workqueue) threading layer must not be entered by two threads at once
+# numba's workqueue threading layer (its fallback when neither TBB nor OpenMP is present) must not be entered by two
+# threads at once; the app analyses in a background thread, so calls are serialised.
+_LOCK = threading.Lock()
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)

@@ -59,7 +59,7 @@ def test_resume_continues_at_saved_step_with_same_state(genome_file, tmp_path):
     state = json.loads((tmp_path / "split" / "train_state.json").read_text())
     assert state["step"] == 2 and state["nt_seen"] == 2 * 2 * 64
     with open(tmp_path / "split" / "train_log.jsonl", "a") as log:  # a killed run logged past its last save
-        log.write(json.dumps({"step": 3, "loss": 99.0}) + "\n")
+        log.write(json.dumps({"step": 3, "loss": 99.0}) + "\n" + '{"step": 4, "lo')  # and a half-written line
     part2 = train(_args(genome_file, tmp_path / "split", tmp_path), resume=True, log=quiet)
     assert part1 + part2 == pytest.approx(straight, abs=1e-6)
     entries = [json.loads(line) for line in open(tmp_path / "split" / "train_log.jsonl") if '"loss"' in line]
