@@ -57,7 +57,8 @@ class GenomeFile:
     def select(self, record_ids: list[str] | None) -> list[SeqRecord]:
         """The records named (all when None); a clear ValueError for unknown ids or an empty file."""
         if record_ids:
-            missing = [r for r in record_ids if r not in set(self.ids)]
+            known = set(self.ids)
+            missing = [r for r in record_ids if r not in known]
             if missing:
                 raise ValueError(f"no record {', '.join(missing)} in {self.source_name or 'genome'} "
                                  f"(records: {', '.join(self.ids[:10])})")
