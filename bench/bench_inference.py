@@ -32,6 +32,19 @@ def data_dir() -> Path | None:
     return d if (d / "genomes").is_dir() else None
 
 
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else platform's guess."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def load_model(args):
     """(model, description, trained?) — the checkpoint, or a random tiny model in --quick mode."""
     from dnahnet.config import HNetConfig
@@ -188,6 +201,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     model, desc, trained = load_model(args)
     print(f"dnaHNet: {desc}; torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu")
+    print(f"host: {cpu_name()}, {os.cpu_count()} logical cores (hosts differ between runs: compare rows of one run)")
     if not args.skip_genome:
         bench_genome(model, args)
     if not args.skip_versus:

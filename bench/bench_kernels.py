@@ -5,8 +5,9 @@
     python bench/bench_kernels.py --quick --interpret   # CPU: also boundary agreement under the Triton interpreter
 
 Bandwidth is the minimum traffic of each op (inputs read once, outputs written once) over its time, shown against
-the device's measured copy bandwidth (a large tensor copy, read + write). On a CPU only the reference rows run:
-Triton needs a GPU (the interpreter's timings mean nothing), and those rows say so.
+the device's measured copy bandwidth (a large tensor copy, read + write). On a CPU the Triton rows are skipped
+(Triton needs a GPU; the interpreter's timings mean nothing) and say so; the CPU's own fast path, the fused numba
+Mamba-2 interior, gets its own table, and the whole-model table compares `torch` with `auto` (which uses it).
 """
 import argparse
 import os
@@ -156,16 +157,17 @@ def model_table(preset, lengths, device, repeats, use_triton, note):
     print("| length | torch nt/s | auto nt/s | speedup | max |Δ logit| | boundary decisions differ |")
     print("|---:|---:|---:|---:|---:|---:|")
     previous = os.environ.get("DNAHNET_KERNELS")
+    compare = use_triton or device.type == "cpu"  # auto on a CPU: the numba Mamba-2 interior (kernels/mamba_cpu.py)
     for length in lengths:
         ids = torch.randint(0, 4, (1, length), device=device)
         rates, outs = {}, {}
-        for mode in ("torch", "auto") if use_triton else ("torch",):
+        for mode in ("torch", "auto") if compare else ("torch",):
             os.environ["DNAHNET_KERNELS"] = mode
             with torch.no_grad():
                 seconds, outs[mode] = timed(lambda: model(ids, return_routing=True), device, repeats)
             rates[mode] = length / seconds
         os.environ.pop("DNAHNET_KERNELS", None) if previous is None else os.environ.update(DNAHNET_KERNELS=previous)
-        if not use_triton:
+        if not compare:
             print(f"| {length} | {rates['torch']:,.0f} | – | – | – | {note} |", flush=True)
             continue
         a, b = outs["torch"], outs["auto"]
@@ -192,28 +194,33 @@ def agreement_table(device, quick):
     print(f"| k_t ⟂ q_(t-1), p ≈ 0.5 ({b}x{l}x{d}) | {compare_boundaries(q, k_half).summary()} |")
 
 
-def cpu_ssd_table(cfg, batch, lengths, repeats):
-    """CPU inference: the numba SSD recurrence (kernels/ssd_cpu.py) against the chunked reference, side by side."""
-    from kernels import ssd_cpu
+def cpu_mamba_table(cfg, batch, lengths, repeats):
+    """CPU inference: the fused numba interior of a Mamba-2 layer (kernels/mamba_cpu.py) against the PyTorch
+    reference (`Mamba2._inner`: conv + SiLU, chunked SSD, gated RMSNorm), side by side, per stage's shapes."""
+    from dnahnet.mamba2 import Mamba2
+    from kernels import mamba_cpu
 
     m = cfg.mamba
-    print(f"\n## CPU SSD scan: numba recurrence vs chunked reference (batch {batch}, "
+    print(f"\n## CPU Mamba-2 layer interior: fused numba vs PyTorch reference (batch {batch}, "
           f"{torch.get_num_threads()} threads)")
-    print("| layer | shape (b, l, heads, headdim, d_state) | chunked ms | numba ms | speed-up | max abs diff |")
+    print("| stage | shape (b, l, d_model, heads × headdim, d_state) | reference ms | fused ms | speed-up | "
+          "max abs diff |")
     print("|---|---|---|---|---|---|")
-    gen, cpu = torch.Generator().manual_seed(0), torch.device("cpu")
+    cpu = torch.device("cpu")
     for stage, length in enumerate(lengths):
-        h = cfg.d_model[stage] * m.expand // m.headdim
-        x = torch.randn(batch, length, h, m.headdim, generator=gen)
-        dt = torch.nn.functional.softplus(torch.randn(batch, length, h, generator=gen) - 2)
-        A = -torch.rand(h, generator=gen) * 4 - 0.1
-        B, C = (torch.randn(batch, length, m.ngroups, m.d_state, generator=gen) for _ in range(2))
-        D = torch.randn(h, generator=gen)
+        torch.manual_seed(stage)
+        layer = Mamba2(cfg.d_model[stage], m).eval()
+        u = torch.randn(batch, length, cfg.d_model[stage])
+        args = (layer.conv1d.weight[:, 0, :], layer.conv1d.bias, layer.dt_bias, -torch.exp(layer.A_log), layer.D,
+                layer.norm.weight, layer.norm.eps)
         with torch.inference_mode():
-            t_ref, (y_ref, _) = timed(lambda: ssd_ref.ssd_chunked(x, dt, A, B, C, m.chunk_size, D=D), cpu, repeats)
-            t_cpu, (y_cpu, _) = timed(lambda: ssd_cpu.ssd_scan(x, dt, A, B, C, D=D), cpu, repeats)
-        print(f"| stage {stage} | ({batch}, {length}, {h}, {m.headdim}, {m.d_state}) | {t_ref * 1e3:.1f} | "
-              f"{t_cpu * 1e3:.1f} | {t_ref / t_cpu:.2f}x | {(y_ref - y_cpu).abs().max().item():.1e} |")
+            zxbcdt = layer.in_proj(u)
+            t_ref, y_ref = timed(lambda: layer._inner(zxbcdt), cpu, repeats)
+            t_fused, y_fused = timed(lambda: mamba_cpu.mamba_inner(zxbcdt, *args, headdim=m.headdim,
+                                                                   d_state=m.d_state, ngroups=m.ngroups), cpu, repeats)
+        print(f"| {stage} | ({batch}, {length}, {cfg.d_model[stage]}, {layer.nheads} × {m.headdim}, {m.d_state}) | "
+              f"{t_ref * 1e3:.1f} | {t_fused * 1e3:.1f} | {t_ref / t_fused:.2f}x | "
+              f"{(y_ref - y_fused).abs().max().item():.1e} |")
 
 
 def main(argv=None):
@@ -243,7 +250,7 @@ def main(argv=None):
                  repeats, copy_bw, use_triton, note)
     model_table("tiny" if quick else args.preset, lengths, device, repeats, use_triton, note)
     if device.type == "cpu":  # the lengths each stage sees in a default inference window (2,048 nt, ~3 and ~6 nt/chunk)
-        cpu_ssd_table(HNetConfig.preset(args.preset), 2 if quick else 8, [512, 170] if quick else [2048, 690],
+        cpu_mamba_table(HNetConfig.preset(args.preset), 2 if quick else 8, [512, 170] if quick else [2048, 690],
                       repeats)
     if use_triton or os.environ.get("TRITON_INTERPRET") == "1":
         agreement_table(device, quick or device.type == "cpu")

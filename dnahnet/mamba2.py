@@ -2,6 +2,8 @@
 
 in_proj -> (z, x, B, C, dt); depthwise causal conv1d + SiLU over (x, B, C); A = -exp(A_log);
 dt = softplus(dt + dt_bias); SSD scan (kernels.dispatch); gated RMSNorm(y * silu(z)); out_proj.
+`_inner` is the PyTorch code for everything between the projections; CPU inference runs the same maths fused in
+numba (`kernels/mamba_cpu.py`, chosen by `kernels.dispatch.mamba_inner`).
 """
 import math
 from dataclasses import dataclass
@@ -67,15 +69,28 @@ class Mamba2(nn.Module):
 
     def forward(self, u):
         """u (b, l, d_model) -> (b, l, d_model)."""
-        b, l, _ = u.shape
-        z, xBC, dt = self._split(self.in_proj(u))
+        zxbcdt = self.in_proj(u)  # (b, l, 2 d_inner + 2 g n + h)
+        params = (self.conv1d.weight, self.conv1d.bias, self.dt_bias, self.A_log, self.D, self.norm.weight)
+        fused = dispatch.mamba_inner(zxbcdt, params)
+        if fused is None:
+            y = self._inner(zxbcdt)
+        else:  # CPU inference: the same maths in numba (kernels/mamba_cpu.py)
+            c = self.cfg
+            y = fused(zxbcdt, self.conv1d.weight[:, 0, :], self.conv1d.bias, self.dt_bias,
+                      -torch.exp(self.A_log.float()), self.D, self.norm.weight, self.norm.eps,
+                      headdim=c.headdim, d_state=c.d_state, ngroups=c.ngroups)
+        return self.out_proj(y.to(zxbcdt.dtype))  # (b, l, d_model)
+
+    def _inner(self, zxbcdt):
+        """in_proj output (b, l, 2 d_inner + 2 g n + h) -> out_proj input (b, l, d_inner): the PyTorch reference."""
+        b, l, _ = zxbcdt.shape
+        z, xBC, dt = self._split(zxbcdt)
         xBC = F.silu(self._causal_conv(xBC))
         x, B, C = self._ssm_inputs(xBC)  # (b,l,h,p), (b,l,g,n), (b,l,g,n)
         dt = F.softplus(dt.float() + self.dt_bias.float())  # (b, l, h)
         A = -torch.exp(self.A_log.float())
         y, _ = dispatch.ssd_scan(x, dt, A, B, C, self.cfg.chunk_size, D=self.D)
-        y = self.norm(y.reshape(b, l, self.d_inner), z)
-        return self.out_proj(y)
+        return self.norm(y.reshape(b, l, self.d_inner), z)
 
     def _causal_conv(self, xBC):
         """Depthwise causal conv as a sum of shifted products in (b, l, c) layout (no transposes; fast on CPU).

@@ -1,7 +1,7 @@
-"""Kernel selection: the model calls these five functions; each picks a Triton kernel or the PyTorch reference.
+"""Kernel selection: the model calls these functions; each picks a Triton kernel or the PyTorch reference.
 
-`DNAHNET_KERNELS` = `auto` (default: Triton on CUDA tensors when the Triton module imports; on CPU, the numba SSD
-scan of `kernels/ssd_cpu.py` for inference and the references otherwise) | `torch` | `triton`.
+`DNAHNET_KERNELS` = `auto` (default: Triton on CUDA tensors when the Triton module imports; on CPU, the fused numba
+Mamba-2 interior of `kernels/mamba_cpu.py` for inference and the references otherwise) | `torch` | `triton`.
 `triton` forces the kernels; on CPU tensors that only works with TRITON_INTERPRET=1 set before Triton is imported
 (the interpreter: slow, for tests). `ssd_scan` and `boundary_prob` have forward-only kernels: when autograd needs
 a gradient through them, the reference runs instead (in every mode). `ema_scan` and `gather_chunks` have
@@ -52,20 +52,23 @@ def ssd_scan(x, dt, A, B, C, chunk_size, D=None, initial_state=None):
     """x (b,l,h,p), dt (b,l,h) softplus'ed, A (h,) < 0, B/C (b,l,g,n) -> (y (b,l,h,p), final_state (b,h,p,n))."""
     inputs = (x, dt, A, B, C, D, initial_state)
     impl = _triton("ssd_triton", "ssd_scan", x, forward_only=True, inputs=inputs)
-    if impl is None and backend() == "auto" and not x.is_cuda and not _needs_grad(inputs):
-        impl = _cpu_ssd_scan()
     if impl is not None:
         return impl(x, dt, A, B, C, chunk_size, D=D, initial_state=initial_state)
     return ssd_ref.ssd_chunked(x, dt, A, B, C, chunk_size, D=D, initial_state=initial_state)
 
 
-def _cpu_ssd_scan():
-    """The numba recurrence for CPU inference (`kernels/ssd_cpu.py`), or None when numba is unavailable."""
+def mamba_inner(zxbcdt, params):
+    """The fused CPU interior of a Mamba-2 layer (`kernels/mamba_cpu.mamba_inner`) when it applies, else None.
+
+    It applies in `auto` mode to CPU tensors when no gradient is needed through zxbcdt or the layer's `params`
+    (inference) and numba imports; otherwise the layer runs its PyTorch reference (`Mamba2._inner`)."""
+    if backend() != "auto" or zxbcdt.device.type != "cpu" or _needs_grad((zxbcdt, *params)):
+        return None
     try:
-        from kernels import ssd_cpu
+        from kernels import mamba_cpu
     except ImportError:
         return None
-    return ssd_cpu.ssd_scan
+    return mamba_cpu.mamba_inner
 
 
 def ssd_step(state, x, dt, A, B, C, D=None):

@@ -36,43 +36,59 @@ def test_ssd_chunked_without_initial_state_and_D():
     torch.testing.assert_close(f1, f2, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("l,g,with_state", [(37, 1, True), (64, 2, True), (1, 4, False), (0, 1, True)])
-def test_cpu_ssd_scan_matches_sequential(l, g, with_state):
-    """The numba recurrence used for CPU inference: groups, D, an initial state, length 1 and length 0."""
-    from kernels import ssd_cpu
+def _mamba_layer(g=1, d_model=32, seed=0):
+    """A Mamba-2 layer with every parameter perturbed away from its initial value (D, norm weight, conv bias...)."""
+    from dnahnet.config import MambaConfig
+    from dnahnet.mamba2 import Mamba2
 
-    x, dt, A, B, C, D, s0 = _ssd_inputs(l=l, g=g)
-    s0 = s0 if with_state else None
-    y1, f1 = ssd_cpu.ssd_scan(x, dt, A, B, C, D=D, initial_state=s0)
-    y2, f2 = ssd_ref.ssd_sequential(x, dt, A, B, C, D=D, initial_state=s0)
-    assert y1.shape == x.shape and f1.dtype == torch.float32
-    torch.testing.assert_close(y1, y2, atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(f1, f2, atol=1e-4, rtol=1e-4)
-    if s0 is not None:
-        assert torch.equal(s0, _ssd_inputs(l=l, g=g)[-1])  # the caller's state is not modified
-    y16, _ = ssd_cpu.ssd_scan(x.bfloat16(), dt, A, B, C, D=D)
-    assert y16.dtype == torch.bfloat16
+    torch.manual_seed(seed)
+    layer = Mamba2(d_model, MambaConfig(d_state=8, headdim=8, expand=2, d_conv=4, chunk_size=16, ngroups=g))
+    with torch.no_grad():
+        for prm in layer.parameters():
+            prm.add_(0.3 * torch.randn_like(prm))
+    return layer
 
 
-def test_dispatch_auto_uses_the_cpu_scan_for_inference_only(monkeypatch):
-    from kernels import ssd_cpu
+@pytest.mark.parametrize("b,l,g", [(2, 37, 1), (1, 300, 2), (3, 3, 1), (1, 1, 4)])
+def test_cpu_mamba_inner_matches_the_pytorch_layer(b, l, g):
+    """The fused numba interior used for CPU inference: groups, lengths below d_conv, past one 256-token block."""
+    from kernels import mamba_cpu
+
+    layer = _mamba_layer(g)
+    u = torch.randn(b, l, 32, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        zxbcdt = layer.in_proj(u)
+        expected = layer._inner(zxbcdt)
+        c = layer.cfg
+        args = (layer.conv1d.weight[:, 0, :], layer.conv1d.bias, layer.dt_bias, -torch.exp(layer.A_log),
+                layer.D, layer.norm.weight, layer.norm.eps)
+        fused = mamba_cpu.mamba_inner(zxbcdt, *args, headdim=c.headdim, d_state=c.d_state, ngroups=c.ngroups)
+        assert fused.shape == expected.shape == (b, l, layer.d_inner) and fused.dtype == torch.float32
+        torch.testing.assert_close(fused, expected, atol=1e-4, rtol=1e-4)
+        rounded = zxbcdt.bfloat16()  # other dtypes are computed in fp32
+        half = mamba_cpu.mamba_inner(rounded, *args, headdim=c.headdim, d_state=c.d_state, ngroups=g)
+        torch.testing.assert_close(half, layer._inner(rounded.float()), atol=1e-4, rtol=1e-4)
+
+
+def test_dispatch_auto_fuses_the_mamba_layer_for_cpu_inference_only(monkeypatch):
+    """auto + no gradient: the numba interior, same output as the reference; training or `torch`: the reference."""
+    from kernels import mamba_cpu
 
     calls = []
-    real = ssd_cpu.ssd_scan
-    monkeypatch.setattr(ssd_cpu, "ssd_scan", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = mamba_cpu.mamba_inner
+    monkeypatch.setattr(mamba_cpu, "mamba_inner", lambda *a, **k: calls.append(1) or real(*a, **k))
     monkeypatch.setenv("DNAHNET_KERNELS", "auto")
-    x, dt, A, B, C, D, s0 = _ssd_inputs(l=40)
-    with torch.no_grad():
-        y, f = dispatch.ssd_scan(x, dt, A, B, C, 16, D=D, initial_state=s0)
+    layer = _mamba_layer()
+    u = torch.randn(2, 50, 32, generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        y_fused = layer(u)
     assert calls == [1]
-    y_ref, f_ref = ssd_ref.ssd_chunked(x, dt, A, B, C, 16, D=D, initial_state=s0)
-    torch.testing.assert_close(y, y_ref, atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(f, f_ref, atol=1e-4, rtol=1e-4)
-    y_grad, _ = dispatch.ssd_scan(x.requires_grad_(), dt, A, B, C, 16, D=D)  # training: the differentiable reference
-    assert y_grad.requires_grad and calls == [1]
+    y_train = layer(u)  # parameters require grad: the differentiable reference
+    assert y_train.requires_grad and calls == [1]
+    torch.testing.assert_close(y_fused, y_train.detach(), atol=1e-4, rtol=1e-4)
     monkeypatch.setenv("DNAHNET_KERNELS", "torch")
     with torch.no_grad():
-        dispatch.ssd_scan(x, dt, A, B, C, 16, D=D)
+        layer(u)
     assert calls == [1]
 
 

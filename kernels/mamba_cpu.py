@@ -1,0 +1,131 @@
+"""The inside of a Mamba-2 layer (everything between in_proj and out_proj) for CPU inference, in three numba kernels.
+
+PyTorch reference: `Mamba2._inner` in `dnahnet/mamba2.py` (depthwise causal conv + SiLU, softplus dt, SSD scan,
+RMSNorm(y * silu(z)) * weight). On a CPU that path is memory-bound: the 4-tap conv alone makes five passes over
+a (b, l, conv_dim) strided view, the scan needs contiguous copies of x, B and C, and the gated norm makes five more
+passes. Here:
+  1. `_causal_conv` reads the xBC columns of in_proj's output in place and writes the conv in one pass
+     (SiLU then runs in place in PyTorch, whose vectorised exp is ~2.5x numba's scalar one);
+  2. `_gated_scan` is the SSD recurrence, state_t = exp(dt_t A) state_{t-1} + dt_t x_t B_tᵀ, y_t = state_t C_t + D x_t
+     (`ssd_ref.ssd_sequential`), one (batch, head) per thread with the state in L1; it reads x, B, C straight from
+     the conv's buffer, multiplies y by silu(z) as it goes and sums its squares per head;
+  3. `_normalize` scales each token by rsqrt(mean square + eps) * weight in place.
+Forward only, fp32 inside (other dtypes are cast); `kernels.dispatch.mamba_inner` decides when it runs (CPU, no
+gradient, numba present). The first call in a fresh checkout compiles the kernels (~5 s; cached on disk after).
+"""
+import math
+import threading
+
+import numba
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+_LOCK = threading.Lock()  # numba's workqueue threading layer must not be entered by two threads at once
+_BLOCK = 256  # tokens per parallel work item in the per-token kernels (so batch 1 still uses every thread)
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _causal_conv(src, offset, w, bias, out):  # pragma: no cover - compiled; covered through mamba_inner
+    """src (b,l,f) in_proj output; conv over columns [offset, offset + c); w (k, c), tap k-1 = current position;
+    bias (c,); out (b,l,c)."""
+    b, l, _ = src.shape
+    k, c = w.shape
+    blocks = (l + _BLOCK - 1) // _BLOCK
+    for item in numba.prange(b * blocks):
+        bi, t0 = item // blocks, (item % blocks) * _BLOCK
+        for t in range(t0, min(t0 + _BLOCK, l)):
+            for ch in range(c):
+                out[bi, t, ch] = bias[ch]
+            for tap in range(k):
+                s = t - (k - 1) + tap
+                if s >= 0:
+                    for ch in range(c):
+                        out[bi, t, ch] += w[tap, ch] * src[bi, s, offset + ch]
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _gated_scan(xbc, d_inner, dt, A, D, gate, ngroups, state, g, sumsq):  # pragma: no cover - compiled
+    """xbc (b,l,conv_dim) after SiLU = [x (h*p) | B (g*n) | C (g*n)]; dt (b,l,h) softplus'ed; A, D (h,);
+    gate (b,l,h*p) = silu(z); state (b,h,p,n) updated in place; out g = (y + D x) * gate (b,l,h*p) and
+    sumsq (b,l,h) = sum over the head's p of g²."""
+    b, l, h = dt.shape
+    p, n = state.shape[2], state.shape[3]
+    heads_per_group = h // ngroups
+    for bh in numba.prange(b * h):
+        bi, hi = bh // h, bh % h
+        gi = hi // heads_per_group
+        xo, bo, co = hi * p, d_inner + gi * n, d_inner + (ngroups + gi) * n
+        # private copies of the state and of this token's B and C: with nothing that can alias the output, LLVM
+        # vectorises the inner loop (reading them in place from xbc and state was 3x slower)
+        s = state[bi, hi].copy()  # (p, n)
+        b_t, c_t = np.empty(n, np.float32), np.empty(n, np.float32)
+        a_h, d_h = A[hi], D[hi]
+        for t in range(l):
+            d = dt[bi, t, hi]
+            decay = np.float32(math.exp(d * a_h))
+            for j in range(n):
+                b_t[j] = xbc[bi, t, bo + j]
+                c_t[j] = xbc[bi, t, co + j]
+            sq = np.float32(0.0)
+            for i in range(p):
+                xi = xbc[bi, t, xo + i]
+                dx = d * xi
+                acc = np.float32(0.0)
+                for j in range(n):
+                    v = s[i, j] * decay + dx * b_t[j]
+                    s[i, j] = v
+                    acc += v * c_t[j]
+                y = (acc + d_h * xi) * gate[bi, t, xo + i]
+                g[bi, t, xo + i] = y
+                sq += y * y
+            sumsq[bi, t, hi] = sq
+        state[bi, hi] = s
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _normalize(g, sumsq, weight, eps):  # pragma: no cover - compiled; covered through mamba_inner
+    """g (b,l,d) *= weight / sqrt(mean over d of g² + eps), the mean taken from sumsq (b,l,heads)."""
+    b, l, d = g.shape
+    blocks = (l + _BLOCK - 1) // _BLOCK
+    for item in numba.prange(b * blocks):
+        bi, t0 = item // blocks, (item % blocks) * _BLOCK
+        for t in range(t0, min(t0 + _BLOCK, l)):
+            total = np.float32(0.0)
+            for hi in range(sumsq.shape[2]):
+                total += sumsq[bi, t, hi]
+            scale = np.float32(1.0) / math.sqrt(total / d + eps)
+            for ch in range(d):
+                g[bi, t, ch] = g[bi, t, ch] * scale * weight[ch]
+
+
+def _f32(t: torch.Tensor) -> np.ndarray:
+    return t.detach().float().contiguous().numpy()
+
+
+def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm_eps, *, headdim, d_state,
+                ngroups):
+    """zxbcdt (b,l,2·d_inner + 2·g·n + h) fp32 CPU, the output of in_proj -> (b,l,d_inner) fp32, the input of out_proj.
+
+    conv_weight (conv_dim, k) depthwise taps; A (h,) = -exp(A_log); the rest as in `Mamba2`. Same maths as
+    `Mamba2._inner`, which the tests compare it with."""
+    b, l, f = zxbcdt.shape
+    conv_dim, k = conv_weight.shape
+    d_inner = conv_dim - 2 * ngroups * d_state
+    h = f - d_inner - conv_dim
+    src = _f32(zxbcdt)
+    xbc = np.empty((b, l, conv_dim), np.float32)
+    state = np.zeros((b, h, headdim, d_state), np.float32)
+    g = np.empty((b, l, d_inner), np.float32)
+    sumsq = np.empty((b, l, h), np.float32)
+    z, dt = zxbcdt[..., :d_inner], zxbcdt[..., d_inner + conv_dim:]
+    gate = F.silu(z.float()).contiguous().numpy()  # (b, l, d_inner)
+    dt = F.softplus(dt.float() + dt_bias.float()).contiguous().numpy()  # (b, l, h)
+    w = np.ascontiguousarray(_f32(conv_weight).T)  # (k, conv_dim)
+    with _LOCK:
+        numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+        _causal_conv(src, d_inner, w, _f32(conv_bias), xbc)
+        F.silu(torch.from_numpy(xbc), inplace=True)
+        _gated_scan(xbc, d_inner, dt, _f32(A), _f32(D), gate, ngroups, state, g, sumsq)
+        _normalize(g, sumsq, _f32(norm_weight), np.float32(norm_eps))
+    return torch.from_numpy(g)
