@@ -1,10 +1,12 @@
 """Inference benchmark: (a) whole-genome throughput of `dnahnet.analyze`; (b) dnaHNet against a
-parameter-matched plain Transformer, forward only, at several lengths, side by side in one run.
+parameter-matched plain Transformer, forward only, at several lengths, side by side in one run; (c) with --sweep,
+window settings side by side (speed, bits/nt, boundary agreement).
 
     python bench/bench_inference.py                    # E. coli K-12, both strands, bundled checkpoint, 2 threads
     python bench/bench_inference.py --limit 200000     # time a 200 kb prefix instead of the whole genome
     python bench/bench_inference.py --skip-genome --lengths 2048,8192,32768 --repeats 3
     python bench/bench_inference.py --quick            # tiny random model, short lengths (CI smoke run)
+    python bench/bench_inference.py --sweep 2048:256:8,4096:256:4,2048:128:8   # E. coli 1.0-1.4 Mb, both strands
 """
 from __future__ import annotations
 
@@ -107,6 +109,38 @@ def bench_genome(model, args):
         print(f"  extrapolated to whole E. coli K-12 (both strands, {full:,} nt): {full / (nt / dt) / 60:.1f} min")
 
 
+def bench_sweep(model, args):
+    """(c) Window settings side by side on one E. coli slice, both strands: nt/s, bits/nt, and how many boundaries
+    of each stage stay put (Jaccard index against the first setting's)."""
+    from Bio.Seq import Seq
+    from Bio.SeqRecord import SeqRecord
+
+    from dnahnet.infer import analyze
+
+    a, b = (int(x) for x in args.sweep_region.split("-"))
+    seq, _, _, record_id = genome_sequence(b, args.quick)
+    record = SeqRecord(Seq(seq[a:b]), id=record_id)
+    settings = [tuple(int(x) for x in item.split(":")) for item in args.sweep.split(",")]
+    print(f"\n(c) window settings: {record_id} {a:,}-{b:,}, both strands, best of {args.repeats}")
+    print("| window | margin | batch | nt/s | bits/nt | Stage 1 boundary Jaccard vs first row | Stage 2 ditto |")
+    print("|---|---|---|---|---|---|---|")
+    analyze(SeqRecord(Seq(seq[a:a + 5000]), id=record_id), model=model, cache=False)  # warm-up (numba, allocations)
+    first = None
+    for window, margin, batch in settings:
+        times = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            trace = analyze(record, model=model, window=window, margin=margin, batch_size=batch, cache=False)
+            times.append(time.perf_counter() - t0)
+        bits = -np.nanmean(np.concatenate([sp.logprob for sp in trace.passes])) / np.log(2)
+        bounds = [{(sp.strand, int(x)) for sp in trace.passes for x in sp.stages[s].boundaries}
+                  for s in range(len(trace.passes[0].stages))]
+        first = first or bounds
+        jaccard = " | ".join(f"{len(f & c) / max(len(f | c), 1):.3f}" for f, c in zip(first, bounds))
+        print(f"| {window:,} | {margin:,} | {batch} | {2 * (b - a) / min(times):,.0f} | {bits:.5f} | {jaccard} |",
+              flush=True)
+
+
 def _progress_bar():
     """A tqdm bar fed by analyze's progress(fraction, message) callback."""
     from tqdm import tqdm
@@ -193,6 +227,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-genome", action="store_true", help="only (b)")
     ap.add_argument("--skip-versus", action="store_true", help="only (a)")
+    ap.add_argument("--sweep", default=None, help="compare window settings WINDOW:MARGIN:BATCH,... instead (c)")
+    ap.add_argument("--sweep-region", default="1000000-1400000", help="START-END of E. coli for --sweep")
     ap.add_argument("--quick", action="store_true", help="tiny random model, short inputs (CI smoke run)")
     args = ap.parse_args(argv)
     if args.quick:
@@ -202,6 +238,11 @@ def main(argv=None):
     model, desc, trained = load_model(args)
     print(f"dnaHNet: {desc}; torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu")
     print(f"host: {cpu_name()}, {os.cpu_count()} logical cores (hosts differ between runs: compare rows of one run)")
+    if args.sweep:
+        if args.quick:
+            args.sweep_region = "0-3000"
+        bench_sweep(model, args)
+        return 0
     if not args.skip_genome:
         bench_genome(model, args)
     if not args.skip_versus:

@@ -273,6 +273,17 @@ def test_benchmark_script_quick_mode():
     assert "     512 |" in res.stdout  # one table row per length
 
 
+def test_benchmark_script_window_sweep():
+    """--sweep: one row per setting; the first row agrees with itself, the same setting twice agrees exactly."""
+    res = subprocess.run([sys.executable, "bench/bench_inference.py", "--quick", "--threads", "1",
+                          "--sweep", "1024:256:4,512:128:2,1024:256:4"], cwd=REPO, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    rows = [line for line in res.stdout.splitlines() if line.startswith("| 1,024 |") or line.startswith("| 512 |")]
+    assert len(rows) == 3
+    assert rows[0].endswith("| 1.000 | 1.000 |") and rows[2].endswith("| 1.000 | 1.000 |")
+
+
 def test_parameter_matched_transformer_baseline(model):
     from dnahnet.transformer_lm import TransformerLM, matched_config, matched_transformer
 
