@@ -3,11 +3,14 @@
 Directory: `DNAHNET_CACHE_DIR`, else `~/.cache/dnahnet/traces`. Writes are atomic (unique temp file, then rename),
 so concurrent writers and interrupted runs never leave a half-written trace. The directory is kept under a size
 cap (`DNAHNET_CACHE_MAX_BYTES`, default 4 GB) by evicting the least recently used traces (hits touch the file).
+A hit is not trusted blindly: an entry that cannot be loaded, or that holds other sequences than the request,
+is a miss, removed and logged.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import uuid
 from pathlib import Path
@@ -18,6 +21,7 @@ from dnahnet.trace import FORMAT_VERSION, Trace
 
 DEFAULT_MAX_BYTES = 4 * 1024**3
 SUFFIX = ".trace.npz"
+log = logging.getLogger(__name__)
 
 
 def cache_dir(path: str | Path | None = None) -> Path:
@@ -39,14 +43,20 @@ def cache_key(checkpoint_hash: str, sequence_hashes: list, settings: dict) -> st
     return hashlib.sha256(blob.encode()).hexdigest()[:40]
 
 
-def lookup(key: str, directory: str | Path | None = None) -> Trace | None:
-    """The cached trace for `key`, or None. An unreadable file counts as a miss and is removed."""
+def lookup(key: str, directory: str | Path | None = None, sequences: list[dict] | None = None) -> Trace | None:
+    """The cached trace for `key`, or None (a miss). `sequences`: the request's records as `analyze` describes them
+    (record_id, length, sha256); a hit must hold exactly those. An entry that cannot be loaded or holds other data is
+    removed, logged, and a miss."""
     path = cache_dir(directory) / f"{key}{SUFFIX}"
     if not path.is_file():
         return None
     try:
         trace = Trace.load(path)
-    except (ValueError, OSError, KeyError):
+        wrong = _other_data(trace, sequences) if sequences is not None else None
+    except Exception as e:  # noqa: BLE001 - whatever fails to load (or to check) is a miss, never an error
+        wrong = f"could not be loaded ({e})"
+    if wrong:
+        log.warning("trace cache entry %s %s: removed, it will be recomputed", path.name, wrong)
         path.unlink(missing_ok=True)
         return None
     try:
@@ -54,6 +64,20 @@ def lookup(key: str, directory: str | Path | None = None) -> Trace | None:
     except OSError:
         pass
     return trace
+
+
+def _other_data(trace: Trace, sequences: list[dict]) -> str | None:
+    """Why `trace` is not the analysis of `sequences` (None when it is): the record ids, lengths and sequence hashes
+    in its metadata, and the record and length of each pass, must all match the request."""
+    want = [(s["record_id"], int(s["length"]), s["sha256"]) for s in sequences]
+    have = [(s.get("record_id"), s.get("length"), s.get("sha256")) for s in trace.meta.get("sequences") or []]
+    if have != want:
+        return (f"holds other sequences (ids, lengths or hashes) than asked for (records {[h[0] for h in have][:5]}, "
+                f"asked for {[w[0] for w in want][:5]})" if have else "does not say which sequences it holds")
+    lengths = {record_id: length for record_id, length, _ in want}
+    if set(trace.record_ids) != set(lengths) or any(lengths[sp.record_id] != sp.length for sp in trace.passes):
+        return "has passes for other records or lengths than its metadata says"
+    return None
 
 
 def store(key: str, trace: Trace, directory: str | Path | None = None, max_bytes: int | None = None) -> Path:

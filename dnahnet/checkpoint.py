@@ -1,7 +1,9 @@
 """Save and load a model as `model.safetensors` + `config.json` (no pickle anywhere).
 
 `load()` with no argument opens the bundled default `<repo>/checkpoints/dnahnet-small`; a bare name resolves under
-`<repo>/checkpoints/`. `checkpoint_hash` keys caches of results computed with a checkpoint.
+`<repo>/checkpoints/`. `checkpoint_hash` keys caches of results computed with a checkpoint. `save` records the
+sha256 of both files in `meta.json` ("integrity") and `load` verifies them, so a file changed after saving (a
+config value edited by hand, a damaged download) is a clear error, not a quietly different model.
 """
 import hashlib
 import json
@@ -16,6 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT_DIR = REPO_ROOT / "checkpoints"
 DEFAULT_NAME = "dnahnet-small"
 WEIGHTS, CONFIG, META = "model.safetensors", "config.json", "meta.json"
+INTEGRITY = "integrity"  # meta.json key: {file name: sha256 hex} of CONFIG and WEIGHTS as saved
 
 
 def best_device() -> torch.device:
@@ -47,7 +50,8 @@ def resolve(path_or_name=None) -> Path:
 
 
 def save(model: DnaHNet, directory, extra_meta=None) -> Path:
-    """Write model.safetensors + config.json (+ meta.json with `extra_meta`, if given) into `directory`."""
+    """Write model.safetensors + config.json into `directory`, then meta.json: `extra_meta` (a training run's
+    record, if given) and the sha256 of both files under "integrity", which `load` verifies."""
     from safetensors.torch import save_file
 
     directory = Path(directory)
@@ -56,9 +60,46 @@ def save(model: DnaHNet, directory, extra_meta=None) -> Path:
     meta = {"format": "dnahnet", "num_parameters": str(model.num_parameters())}
     save_file(state, str(directory / WEIGHTS), metadata=meta)
     model.config.save(directory / CONFIG)
-    if extra_meta is not None:
-        (directory / META).write_text(json.dumps(extra_meta, indent=2, default=str) + "\n")
+    record = {**(extra_meta or {}), INTEGRITY: {name: _sha256(directory / name) for name in (CONFIG, WEIGHTS)}}
+    (directory / META).write_text(json.dumps(record, indent=2, default=str) + "\n")
     return directory
+
+
+def _blocks(path: Path):
+    """A file's bytes in 1 MiB blocks, to hash it without holding it whole."""
+    with open(path, "rb") as fh:
+        yield from iter(lambda: fh.read(1 << 20), b"")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    for block in _blocks(path):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(path_or_name=None) -> None:
+    """Check config.json and model.safetensors against the sha256 that `save` recorded in meta.json; a ValueError
+    names a file that changed since. A checkpoint saved before hashes were recorded (no "integrity") passes."""
+    directory = resolve(path_or_name)
+    meta = directory / META
+    if not meta.is_file():
+        return
+    try:
+        recorded = json.loads(meta.read_text()).get(INTEGRITY)
+    except (ValueError, AttributeError) as err:
+        raise ValueError(f"{meta} is not a readable JSON object ({err}), so the checkpoint cannot be verified; "
+                         "restore it from where the checkpoint came from") from err
+    if recorded is None:
+        return
+    if not isinstance(recorded, dict) or any(not isinstance(recorded.get(n), str) for n in (CONFIG, WEIGHTS)):
+        raise ValueError(f"{meta}: its {INTEGRITY!r} record is malformed (needs the sha256 of {CONFIG} and "
+                         f"{WEIGHTS}); restore it from where the checkpoint came from")
+    for name in (CONFIG, WEIGHTS):
+        if _sha256(directory / name) != recorded[name].lower():
+            raise ValueError(f"{directory / name} does not match the sha256 recorded in {META} when the checkpoint "
+                             "was saved: it was changed or damaged since; restore the original file or save the "
+                             "checkpoint again")
 
 
 def load_config(path_or_name=None) -> HNetConfig:
@@ -93,6 +134,7 @@ def load(path_or_name=None, device=None) -> DnaHNet:
     if missing or unexpected or wrong:
         raise ValueError(f"{weights} does not match {directory / CONFIG}: missing {missing[:5]}, unexpected "
                          f"{unexpected[:5]}, wrong shape {wrong[:5]}" + (" ..." if len(missing + unexpected + wrong) > 15 else ""))
+    verify(directory)  # after the checks above, whose messages say more about files that do not even fit
     model.load_state_dict(state)
     device = torch.device(device) if device is not None else best_device()
     model.checkpoint_dir = str(directory)  # names the checkpoint in traces, reports and caches
@@ -107,7 +149,6 @@ def checkpoint_hash(path_or_name=None) -> str:
         file = directory / name
         if not file.exists():
             raise FileNotFoundError(f"{file} is missing")
-        with open(file, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        for block in _blocks(file):
+            digest.update(block)
     return digest.hexdigest()[:16]

@@ -2,7 +2,8 @@
 
 `read_genome` never raises on bad content: it keeps every record it can read and says, in `problems`,
 what it skipped or guessed and why. Records are Biopython `SeqRecord`s with an uppercase sequence and
-`annotations["topology"]` set to "circular" or "linear". GFF3 is parsed here (Biopython has no GFF3 in core).
+`annotations["topology"]` set to "circular" or "linear"; a record the file cuts short keeps what was read and
+has `annotations["truncated"] = True`. GFF3 is parsed here (Biopython has no GFF3 in core).
 """
 from __future__ import annotations
 
@@ -140,9 +141,10 @@ def sniff_format(text: str) -> str | None:
             return "embl"
         if s.startswith("##gff-version") or (s.count("\t") == 8 and not s.startswith("#")):
             return "gff3"
-        if s.startswith("#"):
+        if s.startswith(("#", ";")):  # comment lines (FASTA allows both before the first '>')
             continue
-        return None
+        # a GenBank release file opens with a header of its own before the first LOCUS line
+        return "genbank" if re.search(r"(?m)^LOCUS\b", text[:10_000]) else None
     return None
 
 
@@ -214,39 +216,55 @@ def _plain_sequence_or_none(text: str) -> str | None:
 
 # ------------------------------------------------------------------------------- GenBank / EMBL
 
+_RECORD_START = {"genbank": "LOCUS", "embl": "ID"}
+_SEQUENCE_START = {"genbank": "ORIGIN", "embl": "SQ"}  # the line the sequence follows
+_NO_SEQUENCE = {"genbank": "ORIGIN", "embl": "XX\nSQ   Sequence 0 BP;"}  # closes a record read without its sequence
+_END_LINE = re.compile(r"(?m)^//[ \t]*$\n?")
+_NOT_SEQUENCE = b" \t\n\r\v\f0123456789"  # what a sequence line holds besides its letters
 
-def _split_flatfile(text: str) -> list[str]:
-    """One chunk of text per record: records end at a line that is just '//'."""
-    chunks = re.split(r"(?m)^//[ \t]*$\n?", text)
-    return [c for c in chunks if c.strip()]
+
+def _split_flatfile(text: str, fmt: str, problems: list[str]) -> list[tuple[int, str, bool]]:
+    """(file line number of its first line, text, closed) per record. Records end at a line that is just '//'; a
+    last record without one was cut short (closed False). Lines before the first record (a release header) are
+    skipped."""
+    first = re.search(rf"(?m)^{_RECORD_START[fmt]}\b", text)
+    pos = first.start() if first and not _END_LINE.search(text, 0, first.start()) else 0  # a header ends no record
+    line_no = text.count("\n", 0, pos) + 1
+    if text[:pos].strip():
+        problems.append(f"{line_no - 1} line(s) before the first {_RECORD_START[fmt]} line (a release header) "
+                        "were skipped")
+    chunks = []
+    for m in _END_LINE.finditer(text, pos):
+        chunks.append((line_no, text[pos:m.start()], True))
+        line_no += text.count("\n", pos, m.end())
+        pos = m.end()
+    tail = text[pos:]
+    cut = re.search(r"\n/[ \t]*$", tail)  # a last '//' that lost its second '/': the record is whole
+    chunks.append((line_no, tail[: cut.start() + 1] if cut else tail, bool(cut)))
+    return [c for c in chunks if c[1].strip()]
 
 
 def _parse_flatfile(text: str, fmt: str, problems: list[str]) -> list[SeqRecord]:
-    """Parse record by record, so one malformed record costs only itself."""
+    """Parse record by record, so one malformed record costs only itself (and a malformed feature only itself)."""
     records = []
-    for i, chunk in enumerate(_split_flatfile(text), start=1):
-        label = _chunk_label(chunk, fmt) or f"#{i}"
-        rec, notes = _parse_chunk(chunk, fmt)
-        if rec is None and fmt == "genbank":
-            repaired = _repair_locus(chunk)
-            if repaired is not None:
-                rec, notes2 = _parse_chunk(repaired, fmt)
-                if rec is not None:
-                    notes = [f"malformed LOCUS line {chunk.splitlines()[0].strip()!r} was rebuilt from the "
-                             f"sequence ({notes[0] if notes else 'unreadable'})"] + notes2
-        if rec is None and fmt == "genbank" and not re.search(r"(?m)^(ORIGIN|CONTIG)", chunk):
-            problems.append(f"record {label}: has no sequence (no ORIGIN section), skipped")
+    for i, (line_no, chunk, closed) in enumerate(_split_flatfile(text, fmt, problems), start=1):
+        label = _chunk_label(chunk, fmt)
+        rec, notes = _read_record(chunk, fmt, line_no, label or f"record_{i}")
+        if not closed and (rec is None or not rec.seq.defined):
+            problems.append(f"record {label or f'#{i}'}: the file ends inside this record, before its sequence; "
+                            "skipped")
             continue
         if rec is None:
-            problems.append(f"record {label}: could not be read, skipped ({notes[0] if notes else 'unknown error'})")
+            problems.append(f"record {label or f'#{i}'}: {notes[0]}")
             continue
-        problems.extend(f"record {rec.id}: {n}" for n in notes)
+        length = _length_note(rec, chunk, fmt, closed)
+        problems.extend(f"record {rec.id}: {n}" for n in notes + ([length] if length else []))
         records.append(rec)
     return records
 
 
 def _chunk_label(chunk: str, fmt: str) -> str | None:
-    key = "LOCUS" if fmt == "genbank" else "ID"
+    key = _RECORD_START[fmt]
     for line in chunk.splitlines():
         if line.startswith(key):
             parts = line[len(key):].replace(";", " ").split()
@@ -256,15 +274,165 @@ def _chunk_label(chunk: str, fmt: str) -> str | None:
     return None
 
 
+def _read_record(chunk: str, fmt: str, line_no: int, label: str) -> tuple[SeqRecord | None, list[str]]:
+    """One record whose first line is line `line_no` of the file: (record, notes in words), or (None, [why not]).
+
+    Biopython reads the header and the features; the sequence is read here (letters of the lines after ORIGIN/SQ),
+    so a damaged sequence line costs no more than its own characters. Where Biopython refuses the header or the
+    features, `_parse_repaired` retries with less, down to the sequence alone.
+    """
+    start = re.compile(rf"(?m)^{_SEQUENCE_START[fmt]}\b.*$")
+    at = start.search(chunk)
+    head = chunk[: at.end() if at else len(chunk)].split("\n")
+    body = chunk[at.end():] if at else ""
+    if start.search(body):  # a repeated ORIGIN line
+        body = start.sub("", body)
+    letters = body.encode("ascii", "replace").translate(None, _NOT_SEQUENCE)  # non-ASCII shows as '?' (not DNA)
+    rec, notes = _parse_chunk("\n".join(head), fmt)
+    if rec is None:
+        rec, head, notes = _parse_repaired(head, fmt, line_no, len(letters), notes[0] if notes else "unknown error")
+    if rec is None and letters:
+        first = next((l for l in head if l.strip()), "")
+        rec = SeqRecord(Seq(""), id=label, name=label[:16], description="", annotations={
+            "molecule_type": "DNA", "topology": "circular" if re.search(r"\bcircular\b", first) else "linear"})
+        notes = [f"its header and features could not be read ({notes[0]}); kept its sequence only"]
+    if rec is None and at is None:
+        return None, [f"has no sequence (no {_SEQUENCE_START[fmt]} section), skipped"]
+    if rec is None:
+        return None, [f"could not be read, skipped ({notes[0]})"]
+    if letters:
+        rec.seq = Seq(letters)
+    unplaced = sum(f.location is None for f in rec.features)
+    if unplaced:  # Biopython keeps a feature whose location it cannot read, with no location
+        table = _feature_table(head, fmt)
+        said = _unreadable_features(head, table, fmt, line_no)[1] if table else []
+        notes = (said or [f"{unplaced} feature(s) whose location could not be read were skipped"]) + notes
+        rec.features = [f for f in rec.features if f.location is not None]
+    if rec.id in (".", "", "<unknown id>") and rec.name not in (".", "", "<unknown name>"):
+        notes.append(f"has no accession (id {rec.id!r}); it is called by its name {rec.name!r}")
+        rec.id = rec.name
+    return rec, list(dict.fromkeys(notes))
+
+
+def _parse_repaired(head: list[str], fmt: str, line_no: int, length: int,
+                    error: str) -> tuple[SeqRecord | None, list[str], list[str]]:
+    """(record, the header lines it was read from, notes) from the header lines Biopython refused as they are:
+    without the features (or qualifiers) it cannot read, with a rebuilt LOCUS line, or without the feature table;
+    else (None, head, [error]). Repairs keep the line numbering, so notes can say where things are."""
+    bases = [(head, [])]
+    fixed = _repair_locus(head, length) if fmt == "genbank" else None
+    if fixed is not None:
+        locus = next(l for l in head if l.startswith("LOCUS")).strip()
+        bases.append((fixed, [f"malformed LOCUS line {locus!r} was rebuilt from the sequence ({error})"]))
+
+    def attempts():
+        for k, (lines, fixes) in enumerate(bases):
+            if k:  # the header as it is was tried already
+                yield lines, lines, fixes
+            table = _feature_table(lines, fmt)
+            if table is None:
+                continue
+            drop, said = _unreadable_features(lines, table, fmt, line_no)
+            if drop:
+                yield lines, _without_lines(lines, drop), fixes + said
+            yield lines, _without_lines(lines, set(range(*table))), fixes + [
+                f"its feature table could not be read ({error}); the record was kept without features"]
+
+    for lines, kept, fixes in attempts():
+        rec, notes = _parse_chunk("\n".join(kept), fmt)
+        if rec is not None:
+            return rec, lines, fixes + notes
+    return None, head, [error]
+
+
+def _without_lines(lines: list[str], drop: set[int]) -> list[str]:
+    return [l for i, l in enumerate(lines) if i not in drop]
+
+
+def _feature_table(lines: list[str], fmt: str) -> tuple[int, int] | None:
+    """(first, end) line indexes of the feature table's entries, or None when the record has no table."""
+    if fmt == "embl":
+        rows = [i for i, l in enumerate(lines) if l.startswith("FT")]
+        return (rows[0], rows[-1] + 1) if rows else None
+    head = next((i for i, l in enumerate(lines) if l.startswith("FEATURES")), None)
+    if head is None:
+        return None
+    end = next((i for i in range(head + 1, len(lines)) if lines[i][:1] not in ("", " ")), len(lines))
+    return head + 1, end
+
+
+def _feature_blocks(lines: list[str], table: tuple[int, int]) -> list[tuple[int, int]]:
+    """(first, end) line indexes of each feature: a key in columns 3-21 starts one (Biopython's rule)."""
+    blocks: list[list[int]] = []
+    for i in range(*table):
+        if lines[i][2:21].strip():
+            blocks.append([i, i + 1])
+        elif blocks:
+            blocks[-1][1] = i + 1
+    return [(a, b) for a, b in blocks]
+
+
+def _unreadable_features(lines: list[str], table: tuple[int, int], fmt: str,
+                         line_no: int) -> tuple[set[int], list[str]]:
+    """Line indexes of the features Biopython cannot read, or of just their malformed qualifier, and a note for
+    each naming the feature and its line. Each feature is tried alone under the record's own header."""
+    head = lines[: table[0]]
+
+    def readable(body: list[str]) -> bool:
+        rec = _parse_chunk("\n".join(head + body + [_NO_SEQUENCE[fmt]]), fmt)[0]
+        return rec is not None and all(f.location is not None for f in rec.features)
+
+    if not readable([]):  # the header itself is the problem
+        return set(), []
+    drop, said = set(), []
+    for first, end in _feature_blocks(lines, table):
+        body = lines[first:end]
+        if readable(body):
+            continue
+        key = body[0][2:21].strip()
+        name = re.search(r'/(?:locus_tag|gene|label|product)="?([^"\n]*)', "\n".join(body))
+        where = f"{key}{f' {name.group(1)!r}' if name else ''} at line {line_no + first}"
+        starts = [i for i, l in enumerate(body) if i and l[21:].lstrip().startswith("/")]
+        for a, b in zip(starts, starts[1:] + [len(body)]):
+            if readable(body[:a] + body[b:]):
+                drop.update(range(first + a, first + b))
+                said.append(f"feature {where}: its malformed qualifier {_one_line(body[a][21:], 60)!r} "
+                            "was left out")
+                break
+        else:
+            drop.update(range(first, end))
+            said.append(f"feature {where} (location {_one_line(body[0][21:], 60)!r}) could not be read; "
+                        "that feature was skipped")
+    return drop, said
+
+
+def _length_note(rec: SeqRecord, chunk: str, fmt: str, closed: bool) -> str | None:
+    """The sequence read against the length the LOCUS/ID line states; a record the file cuts short is kept and
+    marked `annotations["truncated"] = True`."""
+    key = _RECORD_START[fmt]
+    m = re.search(rf"(?mi)^{key}\b.*?\b(\d+)\s*(?:bp|aa)\b", chunk)
+    stated, n = (int(m.group(1)) if m else None), len(rec)
+    if not closed:
+        if stated is not None and n >= stated:
+            return f"the file ends without the closing '//' line; the record's {n:,} bp are complete"
+        rec.annotations["truncated"] = True
+        of = f" of the {stated:,} bp its {key} line states" if stated is not None else ""
+        return f"the file ends inside this record: kept the {n:,} bp read so far{of}; the record is marked truncated"
+    if stated is not None and stated != n and rec.seq.defined:
+        return f"the {key} line says {stated:,} bp but the sequence has {n:,} bp; the sequence was kept"
+    return None
+
+
 def _parse_chunk(chunk: str, fmt: str) -> tuple[SeqRecord | None, list[str]]:
     """(record, notes) where notes are the parser's warnings in words; record None on failure."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            rec = SeqIO.read(io.StringIO(chunk.lstrip("\n") + "//\n"), fmt)
+            rec = SeqIO.read(io.StringIO(chunk.strip("\n") + "\n//\n"), fmt)
         except Exception as e:  # noqa: BLE001 - any parser failure skips this record only
             return None, [_one_line(str(e)) or type(e).__name__]
-    notes = [_describe_warning(w) for w in caught if issubclass(w.category, (BiopythonWarning, UserWarning))]
+    notes = [_describe_warning(str(w.message), chunk, fmt) for w in caught
+             if issubclass(w.category, (BiopythonWarning, UserWarning))]
     return rec, list(dict.fromkeys(n for n in notes if n))
 
 
@@ -273,44 +441,65 @@ def _one_line(s: str, limit: int = 200) -> str:
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
-def _describe_warning(w) -> str:
-    msg = _one_line(str(w.message))
-    if msg.startswith("Malformed LOCUS line"):
-        line = msg.split(":", 1)[-1].strip().strip("'").replace("\\n", "").strip()
-        return f"malformed LOCUS line ({_one_line(line)!r}); the record was read anyway"
-    m = re.match(r"Expected sequence length (\d+), found (\d+)", msg)
-    if m:
-        return (f"the LOCUS line says {int(m.group(1)):,} bp but the sequence has {int(m.group(2)):,} bp; "
-                "the sequence was kept")
-    return msg
+_WARNING_WORDS = [  # Biopython's parser warnings (regex) -> the reader's words ({0}: the group); None: said elsewhere
+    (r"molecule type|seq_type", "the molecule type is not in upper case; read anyway"),
+    (r"(?i)locus line", "malformed LOCUS line ({locus!r}); the record was read anyway"),
+    (r"^Expected sequence length", None),  # the sequence is read here; `_length_note` compares
+    (r"feature location to None", None),  # the feature is skipped and `_unreadable_features` names it
+    (r"^Over indented (\S+) feature", "a {0} feature is indented further than the format allows; read anyway"),
+    (r"^Non-standard feature line wrapping", "a feature location is wrapped across lines without a comma; "
+                                             "read anyway"),
+    (r"^line too short to contain a feature: (.*)", "a feature-table line too short to hold a feature was "
+                                                    "ignored: {0}"),
+    (r"^White space after equals in qualifier", "a qualifier has a space after '='; read anyway"),
+    (r"double-quote characters", "a qualifier value has a double quote that is not doubled; kept as written"),
+    (r"TITLE line without REFERENCE", "a TITLE line without a REFERENCE line was ignored"),
+    (r"^Malformed DR line", "a malformed DR (cross-reference) line was ignored"),
+    (r"^Structured comment not parsed on malformed header line: (.*)", "a malformed line of a structured COMMENT "
+                                                                       "was left out: {0!r}"),
+    (r"^Dropping trailing comma", "a feature location ends in a comma; the comma was dropped"),
+    (r"^Dropping bond qualifier", "a bond() feature location was read as a plain location"),
+    (r"^Attempting to fix invalid location ('[^']*')", "feature location {0} looks wrongly wrapped across the "
+                                                       "origin; read as a join across it"),
+]
 
 
-_LOCUS_RE = re.compile(r"^LOCUS[^\n]*", re.M)
+def _describe_warning(msg: str, chunk: str, fmt: str) -> str | None:
+    """A Biopython parser warning in the reader's words (None when another note says it)."""
+    msg = _one_line(msg)
+    for pattern, words in _WARNING_WORDS:
+        m = re.search(pattern, msg)
+        if m:
+            if words is None:
+                return None
+            locus = next((l.strip() for l in chunk.splitlines() if l.startswith("LOCUS")), "")
+            return words.format(*m.groups(), locus=_one_line(locus, 100))
+    return f"the {_FORMAT_NAMES[fmt]} parser noted: {msg}; the record was read anyway"
 
 
-def _repair_locus(chunk: str) -> str | None:
-    """Rebuild a LOCUS line Biopython accepts, using the name and the length of the ORIGIN sequence."""
-    m = _LOCUS_RE.search(chunk)
-    if not m:
+def _repair_locus(head: list[str], length: int) -> list[str] | None:
+    """The header with a LOCUS line Biopython accepts, rebuilt from the name and the length of the sequence."""
+    at = next((i for i, l in enumerate(head) if l.startswith("LOCUS")), None)
+    if at is None:
         return None
-    fields = m.group(0).split()
+    fields = head[at].split()
     name = fields[1] if len(fields) > 1 else "unnamed"
-    origin = chunk.find("\nORIGIN")
-    n = len(re.sub(r"[^A-Za-z]", "", chunk[origin + 1:].split("\n", 1)[-1])) if origin >= 0 else 0
     topology = "circular" if "circular" in fields else "linear"
-    line = f"LOCUS       {name[:16]:<16} {n:>11} bp    DNA     {topology:<8} UNK 01-JAN-1980"
-    return chunk[: m.start()] + line + chunk[m.end():]
+    line = f"LOCUS       {name[:16]:<16} {length:>11} bp    DNA     {topology:<8} UNK 01-JAN-1980"
+    return head[:at] + [line] + head[at + 1:]
 
 
 # -------------------------------------------------------------------------------------------- FASTA
 
 
 def _parse_fasta(text: str, problems: list[str]) -> list[SeqRecord]:
-    """A tolerant FASTA reader: text before the first '>' is reported, ';' comment lines dropped."""
+    """A tolerant FASTA reader: ';' comment lines dropped (and '#' ones before the first '>'), other text before
+    the first '>' reported."""
     records = []
     head, *blocks = re.split(r"(?m)^>", text)
-    if head.strip():
-        problems.append(f"{len(head.splitlines())} line(s) before the first '>' header were ignored")
+    other = [l for l in head.splitlines() if l.strip() and not l.lstrip().startswith(("#", ";"))]
+    if other:
+        problems.append(f"{len(other)} line(s) before the first '>' header were ignored")
     for block in blocks:
         header, _, body = block.partition("\n")
         header = header.strip()

@@ -332,7 +332,7 @@ def analyze(record_or_sequence, model=None, strands: str = "both", region=None, 
     ckpt_hash = model_hash(model)
     key = trace_cache.cache_key(ckpt_hash, seq_hashes, settings)
     if cache:
-        hit = trace_cache.lookup(key, cache_dir)
+        hit = trace_cache.lookup(key, cache_dir, sequences=seq_hashes)
         if hit is not None:
             hit.meta["cache"] = {"hit": True, "key": key}
             report(1.0, "cached")

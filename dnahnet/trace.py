@@ -121,25 +121,32 @@ class Trace:
 
     @classmethod
     def load(cls, path: str | Path) -> "Trace":
+        """The trace saved at `path`. Anything else (not a trace, another format version, a damaged member, which
+        shows only when the member is read here) is a ValueError naming the file."""
         path = Path(path)
         try:
             z = np.load(path, allow_pickle=False)
             header = json.loads(bytes(z["header"]).decode())
+            version = header.get("format_version")
         except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear message
             raise ValueError(f"{path} is not a dnaHNet trace file ({e})") from e
-        if header.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: trace format {header.get('format_version')} is not {FORMAT_VERSION}")
-        passes = []
-        for i, h in enumerate(header["passes"]):
-            stages = [
-                StageTrack(**{n: z[f"p{i}_s{s}_{n}"] for n in
-                              ("positions", "p", "boundaries", "latent_index", "latents")})
-                for s in range(h["n_stages"])
-            ]
-            passes.append(StrandPass(record_id=h["record_id"], strand=h["strand"], length=h["length"],
-                                     circular=h["circular"], stages=stages, logprob=z[f"p{i}_logprob"],
-                                     region=tuple(h["region"]) if h["region"] else None))
-        return cls(passes=passes, meta=header["meta"])
+        with z:
+            if version != FORMAT_VERSION:
+                raise ValueError(f"{path}: trace format {version} is not {FORMAT_VERSION}")
+            try:
+                passes = []
+                for i, h in enumerate(header["passes"]):
+                    stages = [
+                        StageTrack(**{n: z[f"p{i}_s{s}_{n}"] for n in
+                                      ("positions", "p", "boundaries", "latent_index", "latents")})
+                        for s in range(h["n_stages"])
+                    ]
+                    passes.append(StrandPass(record_id=h["record_id"], strand=h["strand"], length=h["length"],
+                                             circular=h["circular"], stages=stages, logprob=z[f"p{i}_logprob"],
+                                             region=tuple(h["region"]) if h["region"] else None))
+                return cls(passes=passes, meta=header["meta"])
+            except Exception as e:  # noqa: BLE001 - a damaged member or header (BadZipFile, zlib.error, KeyError)
+                raise ValueError(f"{path} is a damaged dnaHNet trace file ({type(e).__name__}: {e})") from e
 
     def to_bytes(self) -> bytes:
         """The saved file's bytes (for downloads)."""

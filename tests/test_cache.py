@@ -1,10 +1,13 @@
 """Trace cache: stable keys that change with any input, atomic round trip, corrupt files are misses, LRU cap."""
 from __future__ import annotations
 
+import logging
 import os
 import time
+import zipfile
 
 import numpy as np
+import pytest
 
 from dnahnet import cache
 from dnahnet.trace import StageTrack, StrandPass, Trace
@@ -47,6 +50,55 @@ def test_corrupt_entry_is_a_miss_and_removed(tmp_path):
     bad = tmp_path / f"k2{cache.SUFFIX}"
     bad.write_bytes(b"not a zip file")
     assert cache.lookup("k2", tmp_path) is None and not bad.exists()
+
+
+def _flip_inside_first_member(path):
+    """Damage the compressed bytes of the trace's first array, leaving the zip directory and the header intact."""
+    with zipfile.ZipFile(path) as z:
+        info = z.infolist()[0]
+    data = bytearray(path.read_bytes())
+    local = info.header_offset  # the local header's name and extra lengths say where the member's bytes start
+    start = local + 30 + int.from_bytes(data[local + 26:local + 28], "little") + int.from_bytes(
+        data[local + 28:local + 30], "little")
+    middle = start + info.compress_size // 2
+    data[middle:middle + 8] = bytes(b ^ 0xFF for b in data[middle:middle + 8])
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["member", "truncated", "garbage"])
+def test_any_unloadable_entry_is_a_miss_removed_and_logged(tmp_path, caplog, damage):
+    path = cache.store("k5", small_trace(), tmp_path)
+    if damage == "member":
+        _flip_inside_first_member(path)
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        path.write_bytes(b"PK\x03\x04 and then nothing a zip reader wants")
+    with caplog.at_level(logging.WARNING, logger="dnahnet.cache"):
+        assert cache.lookup("k5", tmp_path) is None
+    assert not path.exists()
+    assert f"k5{cache.SUFFIX} could not be loaded" in caplog.text and "recomputed" in caplog.text
+
+
+def test_entry_for_other_data_is_a_miss_removed_and_logged(tmp_path, caplog):
+    asked = [{"record_id": "r", "length": 50, "sha256": "a" * 64, "circular": False}]
+    trace = small_trace()
+    trace.meta["sequences"] = asked
+    cache.store("k6", trace, tmp_path)
+    assert cache.lookup("k6", tmp_path, sequences=asked) is not None
+    for other in ({"sha256": "b" * 64}, {"length": 51}, {"record_id": "q"}):
+        cache.store("k6", trace, tmp_path)
+        with caplog.at_level(logging.WARNING, logger="dnahnet.cache"):
+            assert cache.lookup("k6", tmp_path, sequences=[{**asked[0], **other}]) is None
+        assert not (tmp_path / f"k6{cache.SUFFIX}").exists() and "holds other sequences" in caplog.text
+    trace.passes[0].length = 60  # metadata that says the right thing over passes of another length
+    trace.passes[0].logprob = np.zeros(60, np.float32)
+    cache.store("k6", trace, tmp_path)
+    assert cache.lookup("k6", tmp_path, sequences=asked) is None
+    del trace.meta["sequences"]  # a trace that does not say what it holds is not trusted either
+    cache.store("k6", trace, tmp_path)
+    assert cache.lookup("k6", tmp_path, sequences=asked) is None
+    assert "does not say which sequences it holds" in caplog.text
 
 
 def test_env_var_sets_the_directory(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
-"""Checkpoint save/load: identical outputs, clear errors on missing or corrupt files, stable hash."""
+"""Checkpoint save/load: identical outputs, clear errors on missing, corrupt or changed files, stable hash."""
+import hashlib
 import json
 
 import pytest
@@ -27,7 +28,9 @@ def test_save_load_gives_identical_outputs(saved):
     x = torch.randint(0, 5, (2, 80))
     with torch.no_grad():
         torch.testing.assert_close(loaded(x).logits, model(x).logits, atol=0, rtol=0)
-    assert json.loads((path / "meta.json").read_text()) == {"steps": 3}
+    digests = {name: hashlib.sha256((path / name).read_bytes()).hexdigest()
+               for name in ("config.json", "model.safetensors")}
+    assert json.loads((path / "meta.json").read_text()) == {"steps": 3, "integrity": digests}
 
 
 def test_load_accepts_the_weights_file_path(saved):
@@ -58,6 +61,54 @@ def test_missing_and_corrupt_files_give_clear_errors(saved, tmp_path):
     (path / "config.json").unlink()
     with pytest.raises(FileNotFoundError, match="config.json"):
         checkpoint.load(path, device="cpu")
+
+
+@pytest.mark.parametrize("edit", [("mamba", "chunk_size", 16), ("attention", "rope_base", 500.0),
+                                  (None, "norm_eps", 1e-3), ("attention", "num_heads", [2, 2, 8])])
+def test_config_changed_after_saving_is_refused(saved, edit):
+    _, path = saved
+    section, key, value = edit
+    cfg = json.loads((path / "config.json").read_text())
+    (cfg[section] if section else cfg)[key] = value  # still a valid config with the same weight shapes
+    (path / "config.json").write_text(json.dumps(cfg, indent=2))
+    with pytest.raises(ValueError, match=r"config\.json does not match the sha256 recorded in meta\.json"):
+        checkpoint.load(path, device="cpu")
+
+
+def test_weights_changed_after_saving_are_refused(saved):
+    _, path = saved
+    data = bytearray((path / "model.safetensors").read_bytes())
+    data[-3] ^= 0x01  # one bit of the last weight: still a readable file of the right shapes
+    (path / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"model\.safetensors does not match the sha256 recorded in meta\.json"):
+        checkpoint.load(path, device="cpu")
+
+
+def test_checkpoint_without_recorded_hashes_still_loads(saved):
+    model, path = saved
+    meta = json.loads((path / "meta.json").read_text())
+    del meta["integrity"]  # as saved before hashes were recorded
+    (path / "meta.json").write_text(json.dumps(meta))
+    assert checkpoint.load(path, device="cpu").config == model.config
+    (path / "meta.json").unlink()
+    assert checkpoint.load(path, device="cpu").config == model.config
+
+
+def test_unreadable_integrity_record_is_a_clear_error(saved):
+    _, path = saved
+    (path / "meta.json").write_text('{"integrity": {"config.json": 3}}')
+    with pytest.raises(ValueError, match="integrity.*malformed"):
+        checkpoint.load(path, device="cpu")
+    (path / "meta.json").write_text('{"integrity": ')
+    with pytest.raises(ValueError, match="meta.json is not a readable JSON object"):
+        checkpoint.load(path, device="cpu")
+
+
+@pytest.mark.parametrize("name", ["dnahnet-small", "dnahnet-small-2500"])
+def test_bundled_checkpoints_load(name):
+    if not (checkpoint.CHECKPOINT_DIR / name / "model.safetensors").is_file():
+        pytest.skip(f"checkpoints/{name} is not in this checkout")
+    assert isinstance(checkpoint.load(name, device="cpu"), DnaHNet)
 
 
 def test_weights_that_do_not_match_the_config(saved):

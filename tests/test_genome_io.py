@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import random
 
 import pytest
 
@@ -99,13 +100,26 @@ def test_iupac_letters_are_counted_and_kept(genbank_text):
     assert any("10 IUPAC ambiguity letters" in p and "read as N" in p for p in g.problems)
 
 
-def test_malformed_record_in_the_middle_is_skipped(genbank_text):
+def test_malformed_feature_in_the_middle_costs_only_itself(genbank_text):
     broken = ("LOCUS       BROKEN                  12 bp    DNA     linear   BCT 01-JAN-2000\n"
               "FEATURES             Location/Qualifiers\n     CDS             join(1..\n"
               "ORIGIN\n        1 acgtacgtac gt\n//\n")
+    text = genbank_text("A", ACGT60) + broken + genbank_text("C", ACGT60)
+    g = read_genome(text.encode())
+    assert g.ids == ["A.1", "BROKEN", "C.1"] and str(g.records[1].seq) == "ACGTACGTACGT"
+    assert g.records[1].features == []
+    line = text.splitlines().index("     CDS             join(1..") + 1
+    assert (f"record BROKEN: feature CDS at line {line} (location 'join(1..') could not be read; that feature was "
+            "skipped") in g.problems
+
+
+def test_unreadable_record_without_sequence_is_skipped_between_good_ones(genbank_text):
+    broken = ("LOCUS       BROKEN                  12 bp    DNA     linear   BCT 01-JAN-2000\n"
+              "REFERENCE   1  (bases x to y)\nFEATURES             Location/Qualifiers\n"
+              "     source          1..12\nORIGIN\n//\n")
     g = read_genome((genbank_text("A", ACGT60) + broken + genbank_text("C", ACGT60)).encode())
     assert g.ids == ["A.1", "C.1"]
-    assert any(p.startswith("record BROKEN: could not be read") for p in g.problems)
+    assert any(p.startswith("record BROKEN: could not be read, skipped (") for p in g.problems)
 
 
 def test_record_without_sequence_is_skipped(genbank_text):
@@ -131,6 +145,181 @@ def test_origin_spanning_feature_is_kept(genbank_text, gb_feature):
 def test_sequence_hash():
     assert sequence_hash("acgt") == sequence_hash("ACGT") == sequence_hash(b"ACGT")
     assert len(sequence_hash("ACGT")) == 16 and sequence_hash("ACGT") != sequence_hash("ACGA")
+
+
+# ---------------------------------------------------------------- bad input: nothing lost, nothing trusted blindly
+
+
+def _dna(n: int, seed: int) -> str:
+    rng = random.Random(seed)
+    return "".join(rng.choice("ACGT") for _ in range(n))
+
+
+def test_truncated_genbank_keeps_the_sequence_read_so_far(genbank_text, gb_feature):
+    seq = _dna(300, 1)
+    text = genbank_text("A", ACGT60) + genbank_text("B", seq, gb_feature("CDS", "10..90", locus_tag="b1"))
+    g = read_genome(text[: text.index("      121 ") + 15].encode())  # 5 letters into B's third sequence line
+    assert g.ids == ["A.1", "B.1"] and "truncated" not in g.records[0].annotations
+    b = g.records[1]
+    assert str(b.seq) == seq[:125] and b.annotations["truncated"] is True
+    assert [f.type for f in b.features] == ["source", "CDS"]
+    assert g.problems == ["record B.1: the file ends inside this record: kept the 125 bp read so far of the 300 bp "
+                          "its LOCUS line states; the record is marked truncated"]
+    g = read_genome(text[: text.rindex("ORIGIN")].encode())  # cut before B's sequence: nothing of B to keep
+    assert g.ids == ["A.1"]
+    assert g.problems[0] == "record B: the file ends inside this record, before its sequence; skipped"
+    g = read_genome(text[: text.rindex("//")].encode())  # every base there, only the closing '//' missing
+    assert str(g.records[1].seq) == seq and "truncated" not in g.records[1].annotations
+    assert g.problems == ["record B.1: the file ends without the closing '//' line; the record's 300 bp are complete"]
+    g = read_genome(text[:-2].encode())  # '//' cut to '/'
+    assert g.ids == ["A.1", "B.1"] and g.problems == []
+
+
+def test_truncated_gzip_genbank_keeps_the_sequence_read_so_far(genbank_text):
+    seq = _dna(20_000, 2)
+    whole = gzip.compress((genbank_text("A", ACGT60) + genbank_text("B", seq)).encode())
+    g = read_genome(whole[: len(whole) * 3 // 4])
+    b = g.records[-1]
+    assert g.ids == ["A.1", "B.1"] and b.annotations["truncated"] is True
+    assert 0 < len(b) < len(seq) and seq.startswith(str(b.seq))
+    assert g.problems[0].startswith("gzip stream is damaged or truncated")
+    assert g.problems[1].startswith(f"record B.1: the file ends inside this record: kept the {len(b):,} bp read so far")
+    assert not any("not DNA" in p for p in g.problems)
+
+
+@pytest.mark.parametrize("bad", ["101..4x0", "100..200 extra", "<1..>"])
+def test_one_malformed_feature_location_costs_only_that_feature(genbank_text, gb_feature, bad):
+    feats = (gb_feature("gene", "1..30", locus_tag="g1") + gb_feature("CDS", bad, locus_tag="g2")
+             + gb_feature("CDS", "31..60", locus_tag="g3"))
+    text = genbank_text("M", ACGT60 * 4, feats)
+    g = read_genome(text.encode())
+    assert g.ids == ["M.1"] and str(g.records[0].seq) == ACGT60 * 4
+    assert [(f.type, f.qualifiers.get("locus_tag")) for f in g.records[0].features] == [
+        ("source", None), ("gene", ["g1"]), ("CDS", ["g3"])]
+    line = text.splitlines().index(f"     CDS             {bad}") + 1
+    assert g.problems == [f"record M.1: feature CDS 'g2' at line {line} (location {bad!r}) could not be read; "
+                          "that feature was skipped"]
+
+
+def test_malformed_qualifier_costs_only_itself(genbank_text, gb_feature):
+    no_equals = "                     /product\n                     hypothetical protein\n"
+    text = genbank_text("Q", ACGT60, gb_feature("CDS", "1..30", locus_tag="q1") + no_equals
+                        + gb_feature("gene", "31..60", locus_tag="q2"))
+    g = read_genome(text.encode())
+    assert g.ids == ["Q.1"]
+    assert [(f.type, f.qualifiers) for f in g.records[0].features[1:]] == [
+        ("CDS", {"locus_tag": ["q1"]}), ("gene", {"locus_tag": ["q2"]})]
+    line = text.splitlines().index("     CDS             1..30") + 1
+    assert g.problems == [f"record Q.1: feature CDS 'q1' at line {line}: its malformed qualifier '/product' was "
+                          "left out"]
+
+
+def test_unreadable_header_still_keeps_the_sequence(genbank_text):
+    text = genbank_text("H", ACGT60).replace("FEATURES", "REFERENCE   1  (bases x to y)\nFEATURES")
+    g = read_genome(text.encode())
+    assert g.ids == ["H"] and str(g.records[0].seq) == ACGT60
+    assert g.problems == ["record H: its header and features could not be read (invalid literal for int() with base "
+                          "10: 'x'); kept its sequence only"]
+
+
+def test_embl_malformed_location_and_truncation():
+    from Bio import SeqIO
+    from Bio.Seq import Seq
+    from Bio.SeqFeature import SeqFeature, SimpleLocation
+    from Bio.SeqRecord import SeqRecord
+
+    seq = _dna(300, 6)
+    rec = SeqRecord(Seq(seq), id="E1", name="E1", annotations={"molecule_type": "DNA"})
+    rec.features = [SeqFeature(SimpleLocation(3, 12, strand=-1), type="CDS", qualifiers={"locus_tag": ["e1"]}),
+                    SeqFeature(SimpleLocation(20, 40, strand=1), type="gene", qualifiers={"locus_tag": ["e2"]})]
+    buf = io.StringIO()
+    SeqIO.write(rec, buf, "embl")
+    text = buf.getvalue().replace("complement(4..12)", "complement(4..1x2)")
+    g = read_genome(text.encode())
+    assert g.ids == ["E1"] and str(g.records[0].seq) == seq
+    assert [f.qualifiers["locus_tag"] for f in g.records[0].features] == [["e2"]]
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if "complement(4..1x2)" in l)
+    assert g.problems == [f"record E1: feature CDS 'e1' at line {line} (location 'complement(4..1x2)') could not "
+                          "be read; that feature was skipped"]
+    g = read_genome(text[: text.index("SQ   ") + 150].encode())
+    assert g.ids == ["E1"] and g.records[0].annotations["truncated"] is True
+    assert seq.startswith(str(g.records[0].seq)) and 0 < len(g.records[0]) < 300
+
+
+def test_record_id_dot_falls_back_to_its_name(genbank_text):
+    text = genbank_text("NOACC", ACGT60).replace("ACCESSION   NOACC\n", "ACCESSION   .\n")
+    g = read_genome(text.replace("VERSION     NOACC.1\n", "VERSION     .\n").encode())
+    assert g.ids == ["NOACC"]
+    assert g.problems == ["record NOACC: has no accession (id '.'); it is called by its name 'NOACC'"]
+
+
+def test_fasta_comment_lines_before_the_first_header():
+    g = read_genome(b"; written by some tool\n# and a hash comment\n>r1 first\nACGT\n;inline comment\nGG\n")
+    assert g.fmt == "fasta" and g.ids == ["r1"] and str(g.records[0].seq) == "ACGTGG" and g.problems == []
+
+
+def test_genbank_release_header_before_the_first_locus(genbank_text, gb_feature):
+    header = ("GBBCT1.SEQ          Genetic Sequence Data Bank\n                         October 15 2023\n\n"
+              "                NCBI-GenBank Flat File Release 258.0\n\n")
+    text = header + genbank_text("A", ACGT60) + genbank_text("B", ACGT60, gb_feature("CDS", "1..x", locus_tag="b"))
+    g = read_genome(text.encode())
+    assert g.fmt == "genbank" and g.ids == ["A.1", "B.1"]
+    line = text.splitlines().index("     CDS             1..x") + 1  # line numbers count the header too
+    assert g.problems == ["5 line(s) before the first LOCUS line (a release header) were skipped",
+                          f"record B.1: feature CDS 'b' at line {line} (location '1..x') could not be read; "
+                          "that feature was skipped"]
+
+
+def test_parser_warnings_are_said_in_the_readers_words(genbank_text):
+    text = genbank_text("W", ACGT60).replace(" DNA ", " dna ").replace(" 60 bp", " 70 bp")
+    g = read_genome(text.replace("FEATURES", "  TITLE     a title\nFEATURES").encode())
+    assert g.ids == ["W.1"]
+    assert g.problems == ["record W.1: the molecule type is not in upper case; read anyway",
+                          "record W.1: a TITLE line without a REFERENCE line was ignored",
+                          "record W.1: the LOCUS line says 70 bp but the sequence has 60 bp; the sequence was kept"]
+
+
+def test_fuzz_cuts_and_byte_flips_lose_nothing_silently(genbank_text, gb_feature):
+    """Seeded random cuts and byte flips of a three-record file: never an exception, every problem one line, every
+    record the damage did not touch read whole, a record cut inside its sequence kept up to the cut, and a record
+    damaged outside its sequence still read with its whole sequence."""
+    recs = [("R1", _dna(150, 3), gb_feature("gene", "1..90", locus_tag="r1a")
+             + gb_feature("CDS", "complement(10..90)", locus_tag="r1a", product="thing one")),
+            ("R2", _dna(200, 4), gb_feature("CDS", "join(5..40,60..99)", locus_tag="r2a", codon_start=1)
+             + gb_feature("tRNA", "120..150", product="tRNA-Gly")),
+            ("R3", _dna(120, 5), "")]
+    texts = [genbank_text(name, seq, feats) for name, seq, feats in recs]
+    text = "".join(texts)
+    data = text.encode()
+    spans, start = [], 0
+    for t in texts:  # (start, start of the ORIGIN line, end) of each record in the file
+        spans.append((start, start + t.index("\nORIGIN\n") + 1, start + len(t)))
+        start += len(t)
+    rng = random.Random(14)
+    for trial in range(400):
+        at = rng.randrange(1, len(data))
+        cut = trial % 2 == 0
+        damaged = data[:at] if cut else data[:at] + bytes([rng.randrange(256)]) + data[at + 1:]
+        g = read_genome(damaged)
+        context = f"{'cut' if cut else 'flip'} at {at}: {g.problems}"
+        assert all(isinstance(p, str) and p and "\n" not in p for p in g.problems), context
+        sequences = [str(r.seq) for r in g.records]
+        for (name, seq, _), (first, origin, end) in zip(recs, spans):
+            if cut and at >= end - 3 or not cut and not first - 4 <= at < end:  # untouched
+                assert seq in sequences, context
+            elif cut and at > first:
+                kept = sum(c.isalpha() for c in text[origin + 7:at]) if at > origin + 7 else 0
+                if kept:
+                    rec = g.records[-1]
+                    assert rec.name == name and str(rec.seq) == seq[:kept], context
+                    assert rec.annotations.get("truncated") is (True if kept < len(seq) else None), context
+                else:  # (a file cut inside its first word is not recognised at all)
+                    assert any("the file ends inside this record, before its sequence" in p
+                               or p.startswith("not recognised") for p in g.problems), context
+            elif not cut and first <= at < origin - 1:  # damage in the header or features only
+                assert seq in sequences, context
+            elif not cut:  # damage in the sequence (or the lines that end it): read, or said why not
+                assert name in [r.name for r in g.records] or any("skipped" in p for p in g.problems), context
 
 
 # ---------------------------------------------------------------- GFF3

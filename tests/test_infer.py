@@ -200,6 +200,25 @@ def test_cache_hit_skips_the_model(model, tmp_path):
         assert counting.calls > before
 
 
+
+def test_damaged_or_foreign_cache_entry_is_recomputed(model, tmp_path, caplog):
+    from dnahnet.cache import SUFFIX
+
+    counting = CountingModel(model)
+    seq = random_dna(1500, seed=6)
+    first = analyze(seq, counting, strands="+", cache_dir=tmp_path, **WIN)
+    entry = tmp_path / f"{first.meta['cache']['key']}{SUFFIX}"
+    analyze(random_dna(1500, seed=7), counting, strands="+", cache=False, **WIN).save(entry)  # same id and length
+    calls = counting.calls
+    again = analyze(seq, counting, strands="+", cache_dir=tmp_path, **WIN)
+    assert counting.calls > calls and not again.meta["cache"]["hit"] and "holds other sequences" in caplog.text
+    np.testing.assert_array_equal(again.passes[0].logprob, first.passes[0].logprob)
+    entry.write_bytes(entry.read_bytes()[:1000])  # an interrupted copy
+    calls = counting.calls
+    again = analyze(seq, counting, strands="+", cache_dir=tmp_path, **WIN)
+    assert counting.calls > calls and not again.meta["cache"]["hit"] and "could not be loaded" in caplog.text
+    assert analyze(seq, counting, strands="+", cache_dir=tmp_path, **WIN).meta["cache"]["hit"]  # stored afresh
+
 def test_trace_save_load_round_trip(model, tmp_path):
     trace = analyze(random_dna(1200, seed=6), model, cache=False, **WIN)
     back = Trace.load(trace.save(tmp_path / "t.npz"))
