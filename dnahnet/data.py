@@ -184,7 +184,9 @@ def load_corpus(data, holdout=DEFAULT_HOLDOUT, cache_dir=None, single_file_valid
 class WindowSampler:
     """Random windows of length L+1 from the training records, weighted by length, either strand (p = 0.5).
 
-    Deterministic given the seed; `state_dict()` / `load_state_dict()` carry the RNG state (JSON-safe) for resume.
+    Counter-based: the global batch of training step `s` is drawn from an RNG seeded by (seed, s) alone, and a
+    data-parallel rank takes its slice of it. The data stream is therefore the same for any number of ranks, and
+    resuming needs only the step (`state_dict()` / `load_state_dict()` carry it, JSON-safe).
     """
 
     def __init__(self, records, seq_len, batch_size, seed=0, rc_prob=0.5):
@@ -197,23 +199,38 @@ class WindowSampler:
         self.offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         self.n_starts = lengths - self.window + 1  # valid start positions per record
         self.weights = self.n_starts / self.n_starts.sum()
-        self.batch_size, self.rc_prob = batch_size, rc_prob
-        self.rng = np.random.Generator(np.random.PCG64(seed))
+        self.batch_size, self.rc_prob, self.seed = batch_size, rc_prob, seed
+        self.step = 0  # the next step `next_batch` draws
 
-    def next_batch(self):
-        """(B, L+1) LongTensor of token ids."""
-        rec = self.rng.choice(len(self.weights), size=self.batch_size, p=self.weights)
-        start = self.offsets[rec] + (self.rng.random(self.batch_size) * self.n_starts[rec]).astype(np.int64)
-        flip = self.rng.random(self.batch_size) < self.rc_prob
-        windows = self.flat[start[:, None] + np.arange(self.window)]  # (B, L+1)
+    def batch_at(self, step, rank=0, world_size=1):
+        """(B / world_size, L+1) LongTensor: rank `rank`'s share of the global batch of `step`."""
+        if self.batch_size % world_size:
+            raise ValueError(f"batch size {self.batch_size} is not divisible by {world_size} ranks")
+        rng = np.random.Generator(np.random.PCG64([self.seed, step]))
+        B = self.batch_size
+        rec = rng.choice(len(self.weights), size=B, p=self.weights)
+        start = self.offsets[rec] + (rng.random(B) * self.n_starts[rec]).astype(np.int64)
+        flip = rng.random(B) < self.rc_prob
+        share = slice(rank * B // world_size, (rank + 1) * B // world_size)
+        start, flip = start[share], flip[share]
+        windows = self.flat[start[:, None] + np.arange(self.window)]  # (B / world_size, L+1)
         windows[flip] = reverse_complement_ids(windows[flip])
         return torch.from_numpy(windows.astype(np.int64))
 
+    def next_batch(self):
+        """(B, L+1) LongTensor of token ids: the whole batch of the next step."""
+        batch = self.batch_at(self.step)
+        self.step += 1
+        return batch
+
     def state_dict(self):
-        return {"bit_generator": self.rng.bit_generator.state}
+        return {"scheme": "counter", "seed": self.seed, "step": self.step}
 
     def load_state_dict(self, state):
-        self.rng.bit_generator.state = state["bit_generator"]
+        if state.get("scheme") != "counter":
+            raise ValueError("this train state comes from the older sampler (an RNG state, not a step counter); "
+                             "start a new run instead of resuming it")
+        self.seed, self.step = state["seed"], state["step"]
 
 
 def tiles(ids, seq_len):

@@ -192,6 +192,90 @@ def plot_training_curves(log_path, out_dir):
     return loss_png, comp_png
 
 
+def plot_router_curves(log_path, out_dir):
+    """Router diagnostics from the validation entries of a train_log.jsonl: `router_decisiveness.png` (per router,
+    the share of decisions with |p - 0.5| < 0.05 and the bits/nt lost when its inner path is removed, against
+    nucleotides seen) and `router_p_histograms.png` (each router's p histogram at every validation, as a heat map).
+    Returns the paths written (none for a log without router entries)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    entries = [json.loads(line) for line in open(log_path) if line.strip()]
+    evals = [e for e in {e["step"]: e for e in entries if e.get("routers")}.values()]
+    if not evals:
+        return ()
+    out_dir = Path(out_dir)
+    x = [e["nt_seen"] / 1e6 for e in evals]
+    n_routers = len(evals[0]["routers"])
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for s in range(n_routers):
+        ax.plot(x, [100 * e["routers"][s]["undecided"] for e in evals], marker="o", ms=3, label=f"Stage {s + 1}")
+        bx.plot(x, [e["routers"][s].get("inner_path_bits", float("nan")) for e in evals], marker="o", ms=3,
+                label=f"Stage {s + 1}")
+    ax.axhline(15, color="grey", ls="--", lw=0.8, label="target for Stage 2 (15%)")
+    ax.set_ylabel("undecided decisions, |p − 0.5| < 0.05 (%)")
+    bx.set_ylabel("bits/nt lost without the inner path")
+    bx.set_yscale("symlog", linthresh=1e-3)
+    for a in (ax, bx):
+        a.set_xlabel("nucleotides seen (millions)")
+        a.grid(alpha=0.3)
+        a.legend(fontsize=7)
+    fig.tight_layout()
+    decisive_png = out_dir / "router_decisiveness.png"
+    fig.savefig(decisive_png, dpi=120)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, n_routers, figsize=(5 * n_routers, 3.6), squeeze=False)
+    for s, ax in enumerate(axes[0]):
+        hist = np.array([e["routers"][s]["p_hist"] for e in evals], dtype=float)  # (evals, bins)
+        hist /= np.maximum(hist.sum(axis=1, keepdims=True), 1)
+        edges = np.linspace(0, 1, hist.shape[1] + 1)
+        xs = np.array(x + [x[-1] + (x[-1] - x[-2] if len(x) > 1 else 1.0)])
+        mesh = ax.pcolormesh(xs, edges, hist.T, cmap="viridis", shading="flat")
+        ax.axhline(0.5, color="white", lw=0.6, ls=":")
+        ax.set_title(f"Stage {s + 1} router: p at held-out positions", fontsize=9)
+        ax.set_xlabel("nucleotides seen (millions)")
+        ax.set_ylabel("boundary probability p")
+        fig.colorbar(mesh, ax=ax, label="share of positions")
+    fig.tight_layout()
+    hist_png = out_dir / "router_p_histograms.png"
+    fig.savefig(hist_png, dpi=120)
+    plt.close(fig)
+    return decisive_png, hist_png
+
+
+def plot_run_comparison(run_dirs, out_dir):
+    """Held-out bits/nt (mean over the held-out genomes) of several training runs against nucleotides seen and
+    against wall-clock hours of training, from their train_log.jsonl files: `run_comparison.png`. Hours are those
+    each run logged on its own host and load, so they compare only roughly."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for run in run_dirs:
+        entries = [json.loads(line) for line in open(Path(run) / "train_log.jsonl") if line.strip()]
+        start = next((e for e in entries if e.get("event") == "start"), {})
+        evals = list({e["step"]: e for e in entries if "eval" in e}.values())
+        label = f"{Path(run).name} ({start.get('params', 0) / 1e6:.1f} M params)"
+        bits = [float(np.mean(list(e["eval"].values()))) for e in evals]
+        ax.plot([e["nt_seen"] / 1e6 for e in evals], bits, marker="o", ms=3, label=label)
+        bx.plot([e["elapsed_s"] / 3600 for e in evals], bits, marker="o", ms=3, label=label)
+    ax.set_xlabel("nucleotides seen (millions)")
+    bx.set_xlabel("training wall time (hours, 2-core CPU)")
+    ax.set_ylabel("held-out bits/nt (mean of the held-out genomes)")
+    for a in (ax, bx):
+        a.grid(alpha=0.3)
+        a.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(out_dir) / "run_comparison.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m dnahnet.evaluate", description=__doc__.split("\n")[0])
     p.add_argument("checkpoint", nargs="?", default=None, help="checkpoint directory (default: the bundled one)")
@@ -205,7 +289,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--out", default="", help="directory for eval.md / eval.csv (default: print only)")
     p.add_argument("--plots", action="store_true",
-                   help="also draw loss_curve.png / compression.png from the checkpoint's train_log.jsonl into --out")
+                   help="also draw the training curves (loss, compression, router decisiveness and p histograms) "
+                        "from the checkpoint's train_log.jsonl into --out")
     ns = p.parse_args(argv)
     if ns.threads:
         torch.set_num_threads(ns.threads)
@@ -218,7 +303,7 @@ def main(argv=None):
         from dnahnet import checkpoint
         log = checkpoint.resolve(ns.checkpoint) / "train_log.jsonl"
         if log.exists():
-            print("wrote", *plot_training_curves(log, ns.out))
+            print("wrote", *plot_training_curves(log, ns.out), *plot_router_curves(log, ns.out))
         else:
             print(f"no {log}: no training curves drawn")
 

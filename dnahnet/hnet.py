@@ -105,6 +105,7 @@ class HNetStage(nn.Module):
             nn.init.zeros_(self.residual_proj.weight)
             nn.init.zeros_(self.residual_proj.bias)
             self.residual_proj.weight._no_reinit = True
+            self.inner_gain = 1.0  # 0 removes the inner path (diagnostics: is the next stage used at all?)
         d_outer = config.d_model[stage - 1] if stage > 0 else d
         self.pad = nn.Parameter(torch.zeros(d - d_outer)) if d > d_outer else None
 
@@ -129,7 +130,8 @@ class HNetStage(nn.Module):
         chunks, chunk_mask, idx = chunk(h, b)  # (B, M, d), (B, M), (B, M)
         chunk_positions = torch.gather(positions, 1, idx)
         z, inner_stats = self.inner(chunks, chunk_mask, chunk_positions)  # (B, M, d)
-        out = dechunk(z, b, p, idx).float() * confidence_ste(p, b)[..., None] + residual  # (B, L, d) fp32
+        out = dechunk(z, b, p, idx).float() * confidence_ste(p, b)[..., None]  # (B, L, d) fp32
+        out = (out if self.inner_gain == 1.0 else out * self.inner_gain) + residual
         y = self.decoder(out.to(h.dtype))
         n_valid, n_chunks = mask.sum().item(), b.sum().item()
         stats = dict(
@@ -200,6 +202,14 @@ class DnaHNet(nn.Module):
             if stage.is_innermost:
                 break
             stage = stage.inner
+
+    def routed_stages(self) -> list:
+        """The stages that own a router, outer first: routed_stages()[s] routes into code stage s + 1."""
+        stages, stage = [], self.backbone
+        while not stage.is_innermost:
+            stages.append(stage)
+            stage = stage.inner
+        return stages
 
     def num_parameters(self, stage=None) -> int:
         """Parameter count, of the whole model or of the parameters owned by one stage."""

@@ -7,6 +7,7 @@ position t reads z̄ at chunk cumsum(b)_t - 1.
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -112,13 +113,29 @@ def confidence_ste(p, b):
 def ratio_loss(p, b, target, mask=None):
     """H-Net's ratio loss with target compression N: N/(N-1)·((N-1)·F·G + (1-F)(1-G)), F=mean(b), G=mean(p).
 
-    Means over valid positions. Minimum 1 at F = G = 1/N.
+    Means over valid positions. Minimum 1 at F = G = 1/N. Under data-parallel training the means are over the
+    global batch: F and the position count are summed over the ranks, and each rank's G carries its share, so
+    the averaged gradient is the one of a single process on the combined batch (H-Net itself took them per device).
     """
     N = float(target)
     if mask is None:
         mask = torch.ones_like(b)
     m = mask.float()
-    count = m.sum().clamp(min=1)
-    F_ = ((b.float() * m).sum() / count).detach()
+    n_bound, count = (b.float() * m).sum().detach(), m.sum().detach()
+    ranks = _data_parallel_ranks()
+    if ranks > 1:
+        totals = torch.stack([n_bound, count])
+        dist.all_reduce(totals)
+        n_bound, count = totals[0], totals[1] / ranks  # count: the mean count per rank
+    count = count.clamp(min=1)
+    F_ = n_bound / (count * ranks)
     G = (p.float() * m).sum() / count
     return N / (N - 1) * ((N - 1) * F_ * G + (1 - F_) * (1 - G))
+
+
+def _data_parallel_ranks():
+    """The number of ranks taking a training step together (1 outside torch.distributed or without grad, e.g.
+    when rank 0 validates alone)."""
+    if torch.is_grad_enabled() and dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    return 1

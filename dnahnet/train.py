@@ -1,9 +1,16 @@
 """Train a dnaHNet on a directory of genomes (or one genome file): `python -m dnahnet.train --help`.
 
 AdamW (betas 0.9/0.95, weight decay 0.05) with per-stage learning-rate multipliers, linear warm-up then cosine
-decay, gradient clipping, bf16 autocast on CUDA. Validation reports bits/nt per held-out genome and the achieved
-compression per stage. The output directory holds the model (`checkpoint.save`), `train_state.safetensors` +
-`train_state.json` (optimizer, step, RNG states; no pickle) and `train_log.jsonl`; `--resume` continues from it.
+decay (or warm-up / stable / decay for runs extended across sessions), gradient clipping, bf16 autocast where it
+pays (always on CUDA; on a CPU only when a start-up probe finds it faster with the same loss). Validation reports
+bits/nt per held-out genome, the compression per stage, each router's p histogram and undecided share, and what
+removing each inner path costs. The output directory holds the model (`checkpoint.save`),
+`train_state.safetensors` + `train_state.json` (optimizer, step; no pickle) and `train_log.jsonl`; `--resume`
+continues from it.
+
+Data parallel: `torchrun --nproc_per_node N -m dnahnet.train ...` (gloo on CPU, NCCL on CUDA). `--batch-size` is
+the global batch; each rank draws its share of every step's batch (`WindowSampler.batch_at`), so the data stream
+and the schedule do not depend on N, and `--resume` works with another N. Rank 0 alone validates and writes.
 """
 import argparse
 import json
@@ -11,16 +18,20 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: spinning threads stall on a busy CPU
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from safetensors.torch import load_file, save_file
+import torch.distributed as dist  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
 
-from dnahnet.data import DEFAULT_HOLDOUT, WindowSampler, load_corpus, validation_windows
+from dnahnet.data import DEFAULT_HOLDOUT, WindowSampler, load_corpus, validation_windows  # noqa: E402
 
 LN2 = math.log(2.0)
+UNDECIDED = 0.05  # a router decision is "undecided" when |p - 0.5| < this
+P_BINS = 20  # p histogram bins over [0, 1] in the validation log
 
 
 @dataclass
@@ -30,11 +41,13 @@ class TrainArgs:
     out: str = "runs/dnahnet"
     holdout: list = field(default_factory=lambda: list(DEFAULT_HOLDOUT))
     steps: int = 1000
-    batch_size: int = 16
+    batch_size: int = 16  # global: split over the data-parallel ranks
     seq_len: int = 1024
     lr: float = 2e-3
     min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
     warmup: int = 100
+    schedule: str = "cosine"  # cosine | wsd (warm-up, stable, then linear decay over the last decay_frac)
+    decay_frac: float = 0.2
     weight_decay: float = 0.05
     betas: tuple = (0.9, 0.95)
     lr_multipliers: list = field(default_factory=lambda: [2.0, 1.5, 1.0])
@@ -42,12 +55,13 @@ class TrainArgs:
     seed: int = 0
     device: str = "auto"
     threads: int = 0  # torch intra-op threads (0 = torch default)
+    precision: str = "auto"  # auto | fp32 | bf16 (autocast); auto = bf16 on CUDA, on a CPU only if it pays
     eval_every: int = 200
     eval_windows: int = 32  # validation windows per held-out genome (evenly spread tiles, both strands)
     eval_batch: int = 16
     save_every: int = 500
     log_every: int = 10
-    max_minutes: float = 0.0  # stop (and save) after this much wall time; 0 = no limit
+    max_minutes: float = 0.0  # stop (and save) after this much wall time of this sitting; 0 = no limit
     stop_at: int = 0  # stop (and save) at this step, the schedule still planned for `steps`; 0 = run to `steps`
     print_every: int = 50  # a plain progress line (step, loss, bits/nt, compression, nt/s) every this many steps
     cache_dir: str = ""
@@ -55,9 +69,18 @@ class TrainArgs:
 
 
 def lr_factor(step, args):
-    """Linear warm-up over `warmup` steps, then cosine from 1 to min_lr_ratio at `steps`."""
+    """Linear warm-up over `warmup` steps, then to min_lr_ratio at `steps`: by a cosine (`cosine`), or flat until
+    the last `decay_frac` of the steps and linear from there (`wsd`, which lets a run be extended before it decays)."""
     if step < args.warmup:
         return (step + 1) / args.warmup
+    if args.schedule == "wsd":
+        decay_start = args.steps - int(round(args.decay_frac * args.steps))
+        if step < decay_start:
+            return 1.0
+        t = min(1.0, (step - decay_start) / max(1, args.steps - decay_start))
+        return 1.0 - (1 - args.min_lr_ratio) * t
+    if args.schedule != "cosine":
+        raise ValueError(f"schedule must be cosine or wsd, not {args.schedule!r}")
     t = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
     return args.min_lr_ratio + (1 - args.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
 
@@ -69,10 +92,98 @@ def resolve_config(name_or_path):
     return HNetConfig.preset(name_or_path)
 
 
-def pick_device(name):
+def pick_device(name, local_rank=0):
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
+    return device
+
+
+# ---- data parallel (torchrun) ----------------------------------------------------------------------------------
+@dataclass
+class Ranks:
+    """Where this process sits in a torchrun job (rank 0 of 1 when run plainly)."""
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device_name) -> Ranks:
+    """Join the torchrun job described by the environment (WORLD_SIZE > 1): gloo on CPU, NCCL on CUDA."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Ranks()
+    ranks = Ranks(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    if not dist.is_initialized():
+        device = pick_device(device_name, ranks.local_rank)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(minutes=60))
+    return ranks
+
+
+def _all_mean(values, ranks):
+    """Average a list of floats over the ranks (one small all-reduce); unchanged for a single process."""
+    if ranks.world_size == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(t)
+    return (t / ranks.world_size).tolist()
+
+
+# ---- precision -------------------------------------------------------------------------------------------------
+def native_bf16(device) -> bool:
+    """Whether the device does bf16 arithmetic natively (CUDA with bf16; a CPU with AVX512-BF16 or AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    cpu = torch.cpu
+    return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
+                or getattr(cpu, "_is_amx_tile_supported", lambda: False)())
+
+
+def _timed_steps(model, batch, dtype, n):
+    """Seconds per training step (forward + backward, no optimizer) and the first step's loss, under autocast."""
+    losses, t0 = [], None
+    for i in range(n + 1):
+        if i == 1:
+            t0 = time.perf_counter()
+        with torch.autocast(batch.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            out = model(batch[:, :-1], targets=batch[:, 1:])
+        out.loss.backward()
+        losses.append(out.loss.item())
+    model.zero_grad(set_to_none=True)
+    return (time.perf_counter() - t0) / n, losses[0]
+
+
+def choose_precision(requested, device, model, batch, log=print, probe_steps=3, min_speedup=1.1, loss_tol=0.01):
+    """The autocast dtype for training (None = fp32), and a line saying why.
+
+    fp32 / bf16 are taken as asked (bf16 falls back to fp32 where the device has no native bf16). `auto` means bf16
+    on CUDA; on a CPU with native bf16 a short probe times a few steps of each on the same batch and picks bf16 only
+    when it is at least `min_speedup` faster and its loss is within `loss_tol` nats of fp32's.
+    """
+    if requested not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"precision must be auto, fp32 or bf16, not {requested!r}")
+    if requested == "fp32":
+        return None, "precision fp32 (asked)"
+    if not native_bf16(device):
+        asked = "; bf16 was asked" if requested == "bf16" else ""
+        return None, f"precision fp32 ({device.type} has no native bf16{asked})"
+    if requested == "bf16" or device.type == "cuda":
+        return torch.bfloat16, f"precision bf16 ({'asked' if requested == 'bf16' else 'CUDA'})"
+    fp32_s, fp32_loss = _timed_steps(model, batch, None, probe_steps)
+    bf16_s, bf16_loss = _timed_steps(model, batch, torch.bfloat16, probe_steps)
+    speedup, gap = fp32_s / bf16_s, abs(bf16_loss - fp32_loss)
+    use = speedup >= min_speedup and gap <= loss_tol
+    why = (f"probe: bf16 {speedup:.2f}x the speed of fp32, loss gap {gap:.4f} nats "
+           f"(needs >= {min_speedup}x and <= {loss_tol})")
+    return (torch.bfloat16 if use else None), f"precision {'bf16' if use else 'fp32'} ({why})"
 
 
 # ---- optimizer / RNG state as safetensors + JSON (no pickle) ---------------------------------------------------
@@ -111,17 +222,18 @@ def load_train_state(out, optimizer, sampler):
 
 # ---- evaluation ------------------------------------------------------------------------------------------------
 @torch.no_grad()
-def evaluate_windows(model, windows, batch_size=16, device="cpu", autocast_dtype=None, on_batch=None):
+def evaluate_windows(model, windows, batch_size=16, device="cpu", autocast_dtype=None, on_batch=None, routers=None):
     """bits/nt of the model on (n, L+1) id windows (positions 1..L, targets that are N skipped) and the mean
     compression per stage. Returns (bits_per_nt, [compression per stage], n_scored). `on_batch(n_windows)` is
-    called after each batch (progress)."""
+    called after each batch (progress). `routers`, a list, receives one p histogram per router (counts in P_BINS
+    bins over [0, 1], summed over the windows)."""
     model.eval()
     total, count, comps = 0.0, 0, []
+    device = torch.device(device)
     for i in range(0, len(windows), batch_size):
         x = torch.as_tensor(windows[i:i + batch_size], dtype=torch.long, device=device)
-        with torch.autocast(device.type if hasattr(device, "type") else "cpu", dtype=autocast_dtype or torch.bfloat16,
-                            enabled=autocast_dtype is not None):
-            out = model(x[:, :-1])
+        with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
+            out = model(x[:, :-1], return_routing=routers is not None)
         logp = torch.log_softmax(out.logits.float(), dim=-1)
         tgt = x[:, 1:]
         ok = tgt < 4
@@ -129,19 +241,47 @@ def evaluate_windows(model, windows, batch_size=16, device="cpu", autocast_dtype
         total -= lp[ok].sum().item()
         count += int(ok.sum())
         comps.append([float(c) for c in out.compression])
+        if routers is not None:
+            for s, r in enumerate(out.routing):
+                hist = torch.histc(r.p[r.mask].float().cpu(), bins=P_BINS, min=0.0, max=1.0).long().tolist()
+                if s == len(routers):
+                    routers.append([0] * P_BINS)
+                routers[s] = [a + b for a, b in zip(routers[s], hist)]
         if on_batch:
             on_batch(len(x))
     model.train()
     return total / max(count, 1) / LN2, [float(v) for v in np.mean(comps, axis=0)] if comps else [], count
 
 
-def run_validation(model, valid_sets, args, device, autocast_dtype):
-    result, comps = {}, []
+def undecided_share(hist):
+    """Share of router decisions with |p - 0.5| < UNDECIDED, from a P_BINS histogram over [0, 1]."""
+    width = 1.0 / P_BINS
+    k = int(round(UNDECIDED / width))
+    mid = P_BINS // 2
+    return sum(hist[mid - k:mid + k]) / max(sum(hist), 1)
+
+
+def run_validation(model, valid_sets, args, device, autocast_dtype, ablate=True):
+    """Held-out bits/nt per genome, mean compression per stage, and per router: its p histogram, its undecided
+    share, and (with `ablate`) how many bits/nt are lost when the path through its inner stage is removed
+    (a router whose inner path costs nothing when removed gets no learning signal)."""
+    result, comps, hists = {}, [], []
     for genome, windows in valid_sets.items():
-        bits, comp, _ = evaluate_windows(model, windows, args.eval_batch, device, autocast_dtype)
+        bits, comp, _ = evaluate_windows(model, windows, args.eval_batch, device, autocast_dtype, routers=hists)
         result[genome] = bits
         comps.append(comp)
-    return result, [float(v) for v in np.mean(comps, axis=0)] if comps else []
+    routers = [{"p_hist": h, "undecided": round(undecided_share(h), 4)} for h in hists]
+    if ablate and result:
+        mean_bits = float(np.mean(list(result.values())))
+        for r, stage in zip(routers, model.routed_stages()):
+            stage.inner_gain = 0.0
+            try:
+                lost = [evaluate_windows(model, w, args.eval_batch, device, autocast_dtype)[0]
+                        for w in valid_sets.values()]
+            finally:
+                stage.inner_gain = 1.0
+            r["inner_path_bits"] = round(float(np.mean(lost)) - mean_bits, 5)
+    return result, [float(v) for v in np.mean(comps, axis=0)] if comps else [], routers
 
 
 # ---- training loop ---------------------------------------------------------------------------------------------
@@ -154,24 +294,31 @@ def _logged_step(line: str) -> float:
 
 
 def train(args: TrainArgs, resume=False, log=print):
-    """Run (or resume) training; returns the list of per-step training losses of this call."""
+    """Run (or resume) training; returns the list of per-step training losses of this call (the mean over ranks).
+
+    Under torchrun each process calls this; rank 0 alone validates, saves and logs."""
     from dnahnet import checkpoint
     from dnahnet.hnet import DnaHNet
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
+    ranks = init_distributed(args.device)
+    device = pick_device(args.device, ranks.local_rank)
+    if not ranks.is_main:
+        log = _silent
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    autocast_dtype = torch.bfloat16 if device.type == "cuda" else None
+    if ranks.is_main:
+        out.mkdir(parents=True, exist_ok=True)
 
     corpus = load_corpus(args.data, args.holdout, cache_dir=args.cache_dir or None)
     log(corpus.summary())
     for problem in corpus.problems:
         log(f"  note: {problem}")
-    valid_sets = {g: validation_windows(recs, args.seq_len, args.eval_windows)
-                  for g, recs in corpus.genomes("valid").items()}
-    valid_sets = {g: w for g, w in valid_sets.items() if len(w)}
+    valid_sets = {}
+    if ranks.is_main:
+        valid_sets = {g: validation_windows(recs, args.seq_len, args.eval_windows)
+                      for g, recs in corpus.genomes("valid").items()}
+        valid_sets = {g: w for g, w in valid_sets.items() if len(w)}
 
     torch.manual_seed(args.seed)
     if resume:
@@ -190,62 +337,94 @@ def train(args: TrainArgs, resume=False, log=print):
         meta = load_train_state(out, optimizer, sampler)
         step, elapsed0, nt_seen = meta["step"], meta["elapsed_s"], meta["nt_seen"]
         log(f"resumed at step {step} ({nt_seen:,} nt seen)")
-    log(f"model: {model.num_parameters():,} parameters, {config.num_routers} routers, device {device}")
+    log(f"model: {model.num_parameters():,} parameters, {config.num_routers} routers, device {device}, "
+        f"{ranks.world_size} rank(s) x {torch.get_num_threads()} thread(s), "
+        f"{args.batch_size // ranks.world_size} of {args.batch_size} windows per rank")
+
+    autocast_dtype, why = choose_precision(args.precision, device, model,
+                                           sampler.batch_at(step, ranks.rank, ranks.world_size).to(device), log)
+    if ranks.world_size > 1:  # one decision for all ranks: rank 0's
+        flag = torch.tensor([autocast_dtype is not None], dtype=torch.int32)
+        dist.broadcast(flag, 0)
+        autocast_dtype = torch.bfloat16 if flag.item() else None
+    log(why)
+    net = model
+    if ranks.world_size > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
 
     log_path = out / "train_log.jsonl"
-    if resume and log_path.exists():  # drop what a killed run logged after its last save, so steps stay unique
-        kept = [line for line in log_path.read_text().splitlines() if _logged_step(line) <= step]
-        log_path.write_text("".join(line + "\n" for line in kept))
-    log_file = open(log_path, "a")
+    log_file = None
+    if ranks.is_main:
+        if resume and log_path.exists():  # drop what a killed run logged after its last save, so steps stay unique
+            kept = [line for line in log_path.read_text().splitlines() if _logged_step(line) <= step]
+            log_path.write_text("".join(line + "\n" for line in kept))
+        log_file = open(log_path, "a")
 
     def write(entry):
-        log_file.write(json.dumps(entry) + "\n")
-        log_file.flush()
+        if log_file is not None:
+            log_file.write(json.dumps(entry) + "\n")
+            log_file.flush()
 
     def save():
+        if not ranks.is_main:
+            return
         elapsed = elapsed0 + time.time() - t_start
         meta = {"train": {"step": step, "nt_seen": nt_seen, "elapsed_s": round(elapsed, 1),
                           "data": str(args.data), "holdout": args.holdout, "seq_len": args.seq_len,
                           "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+                          "world_size": ranks.world_size, "precision": "bf16" if autocast_dtype else "fp32",
                           "valid_bits_per_nt": last_eval, "args": asdict(args)}}
         checkpoint.save(model, out, extra_meta=meta)
+        sampler.step = step
         save_train_state(out, optimizer, step, sampler, args, elapsed, nt_seen)
+
+    def validate():
+        result, comp, routers = run_validation(model, valid_sets, args, device, autocast_dtype)
+        write({"step": step, "eval": result, "eval_compression": comp, "routers": routers, "nt_seen": nt_seen,
+               "elapsed_s": round(elapsed0 + time.time() - t_start, 2)})
+        return result, comp, routers
 
     if not resume:
         write({"event": "start", "args": asdict(args), "params": model.num_parameters(), "config": config.to_dict(),
-               "corpus": corpus.summary()})
+               "corpus": corpus.summary(), "world_size": ranks.world_size, "precision": why})
+    else:
+        write({"event": "resume", "step": step, "world_size": ranks.world_size, "precision": why,
+               "threads": torch.get_num_threads()})
     bar = None
-    if args.progress:
+    if args.progress and ranks.is_main:
         from tqdm import tqdm
         bar = tqdm(total=args.steps, initial=step, dynamic_ncols=True, desc="train")
     losses, last_eval, t_start = [], {}, time.time()
     t_window, nt_window, rate = time.time(), 0, 0.0
     model.train()
     if not resume and valid_sets:
-        last_eval, val_comp = run_validation(model, valid_sets, args, device, autocast_dtype)
-        write({"step": 0, "eval": last_eval, "eval_compression": val_comp, "nt_seen": 0, "elapsed_s": 0.0})
+        last_eval, _, _ = validate()
     stop = min(args.steps, args.stop_at) if args.stop_at else args.steps
+    interrupted = _stop_on_sigterm()
     while step < stop:
-        if args.max_minutes and (elapsed0 + time.time() - t_start) > args.max_minutes * 60:
-            log(f"time limit of {args.max_minutes} min reached at step {step}")
+        out_of_time = bool(args.max_minutes) and (time.time() - t_start) > args.max_minutes * 60  # this sitting
+        if _all_mean([float(out_of_time or interrupted.is_set())], ranks)[0] > 0:  # all ranks stop together
+            log(f"{'stopped by SIGTERM' if interrupted.is_set() else f'time limit of {args.max_minutes} min reached'}"
+                f" at step {step}")
             break
         factor = lr_factor(step, args)
         for g in optimizer.param_groups:
             g["lr"] = g["initial_lr"] * factor
-        batch = sampler.next_batch().to(device)  # (B, L+1)
+        batch = sampler.batch_at(step, ranks.rank, ranks.world_size).to(device)  # (B / ranks, L+1)
         with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
-            result = model(batch[:, :-1], targets=batch[:, 1:])
+            result = net(batch[:, :-1], targets=batch[:, 1:])
         optimizer.zero_grad(set_to_none=True)
-        result.loss.backward()
+        result.loss.backward()  # DDP averages the gradients over the ranks here
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
         optimizer.step()
         step += 1
-        nt = batch.shape[0] * (batch.shape[1] - 1)
+        nt = args.batch_size * (batch.shape[1] - 1)
         nt_seen += nt
         nt_window += nt
-        loss, ce = result.loss.item(), result.ce.item()
-        losses.append(loss)
         comp = [float(c) for c in result.compression]
+        loss, ce, *comp = _all_mean([result.loss.item(), result.ce.item(), *comp], ranks)
+        losses.append(loss)
         if bar is not None:
             post = {"loss": f"{loss:.3f}", "bits": f"{ce / LN2:.3f}",
                     "comp": "/".join(f"{c:.2f}" for c in comp)}
@@ -267,76 +446,128 @@ def train(args: TrainArgs, resume=False, log=print):
                 f"compression {'/'.join(f'{c:.2f}' for c in comp)} lr {optimizer.param_groups[0]['lr']:.2e} "
                 f"{rate:,.0f} nt/s")
         if valid_sets and (step % args.eval_every == 0 or step == args.steps):
-            last_eval, val_comp = run_validation(model, valid_sets, args, device, autocast_dtype)
-            write({"step": step, "eval": last_eval, "eval_compression": val_comp, "nt_seen": nt_seen,
-                   "elapsed_s": round(elapsed0 + time.time() - t_start, 2)})
+            last_eval, val_comp, routers = validate()
             msg = ", ".join(f"{g} {b:.3f}" for g, b in last_eval.items())
+            rmsg = "; ".join(f"router {i + 1}: undecided {r['undecided']:.1%}, inner path "
+                             f"{r.get('inner_path_bits', float('nan')):+.4f} bits/nt"
+                             for i, r in enumerate(routers))
             (bar.write if bar is not None else log)(
-                f"step {step}: valid bits/nt {msg}; compression {'/'.join(f'{c:.2f}' for c in val_comp)}")
+                f"step {step}: valid bits/nt {msg}; compression {'/'.join(f'{c:.2f}' for c in val_comp)}; {rmsg}")
             t_window, nt_window = time.time(), 0  # keep validation time out of the training rate
         if step % args.save_every == 0:
             save()
     if bar is not None:
         bar.close()
     save()
-    log_file.close()
+    if log_file is not None:
+        log_file.close()
     log(f"saved {out} at step {step}")
     return losses
 
 
+def _silent(*_args, **_kw):
+    pass
+
+
+def _stop_on_sigterm():
+    """An Event set by SIGTERM (`kill PID`): the loop then stops at the end of its step and saves."""
+    import signal
+    import threading
+    event = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: event.set())
+    return event
+
+
 def parse_args(argv=None):
+    """(TrainArgs, resume). On `--resume` the saved run's arguments are kept except those given again."""
     d = TrainArgs(data="")
     p = argparse.ArgumentParser(prog="python -m dnahnet.train", description=__doc__.split("\n")[0])
-    p.add_argument("--data-dir", "--data", dest="data", required=True,
-                   help="directory of GenBank/FASTA files (gz too) or a single genome file")
+    p.add_argument("--data-dir", "--data", dest="data", default=None,
+                   help="directory of GenBank/FASTA files (gz too) or a single genome file (required unless --resume)")
     p.add_argument("--config", default=d.config, help="preset (tiny, small, medium) or path to a config JSON")
     p.add_argument("--out", default=d.out, help="output directory (checkpoint, train state, log)")
     p.add_argument("--holdout", default=",".join(d.holdout),
                    help="comma-separated file-name substrings of genomes held out for validation "
                         "(ignored for a single file: its last 10%% validates)")
-    p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--steps", type=int, default=d.steps, help="planned steps (the schedule's length)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="global batch, split over the ranks")
     p.add_argument("--seq-len", type=int, default=d.seq_len)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--min-lr-ratio", type=float, default=d.min_lr_ratio)
     p.add_argument("--warmup", type=int, default=d.warmup)
+    p.add_argument("--schedule", choices=["cosine", "wsd"], default=d.schedule,
+                   help="cosine decay, or wsd: flat, then linear decay over the last --decay-frac of the steps "
+                        "(a wsd run can be extended with a larger --steps on --resume until its decay begins)")
+    p.add_argument("--decay-frac", type=float, default=d.decay_frac)
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--lr-multipliers", default=",".join(map(str, d.lr_multipliers)),
                    help="per-stage learning-rate multipliers, outer stage first")
     p.add_argument("--grad-clip", type=float, default=d.grad_clip)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda")
-    p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (0 = default)")
+    p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads per process (0 = default)")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=d.precision,
+                   help="autocast dtype; auto = bf16 on CUDA, and on a CPU only where a start-up probe finds it "
+                        "faster with the same loss (logged)")
     p.add_argument("--eval-every", type=int, default=d.eval_every)
     p.add_argument("--eval-windows", type=int, default=d.eval_windows)
     p.add_argument("--save-every", type=int, default=d.save_every)
     p.add_argument("--log-every", type=int, default=d.log_every)
-    p.add_argument("--max-minutes", type=float, default=d.max_minutes, help="stop and save after this wall time")
+    p.add_argument("--max-minutes", type=float, default=d.max_minutes,
+                   help="stop and save after this many minutes of this sitting (a resumed run counts afresh)")
     p.add_argument("--stop-at", type=int, default=d.stop_at, help="stop and save at this step (schedule unchanged)")
     p.add_argument("--print-every", type=int, default=d.print_every)
     p.add_argument("--cache-dir", default="", help="where the encoded corpus is cached (default .cache/corpus)")
-    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out, with its saved "
+                                                          "arguments except those given again")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar (for log files)")
     ns = p.parse_args(argv)
-    args = TrainArgs(
+    given = _given_options(p, argv)
+    values = dict(
         data=ns.data, config=ns.config, out=ns.out, holdout=[h for h in ns.holdout.split(",") if h],
         steps=ns.steps, batch_size=ns.batch_size, seq_len=ns.seq_len, lr=ns.lr, min_lr_ratio=ns.min_lr_ratio,
-        warmup=ns.warmup, weight_decay=ns.weight_decay,
+        warmup=ns.warmup, schedule=ns.schedule, decay_frac=ns.decay_frac, weight_decay=ns.weight_decay,
         lr_multipliers=[float(v) for v in ns.lr_multipliers.split(",")], grad_clip=ns.grad_clip, seed=ns.seed,
-        device=ns.device, threads=ns.threads, eval_every=ns.eval_every, eval_windows=ns.eval_windows,
-        save_every=ns.save_every, log_every=ns.log_every, max_minutes=ns.max_minutes, stop_at=ns.stop_at,
-        print_every=ns.print_every, cache_dir=ns.cache_dir,
-        progress=not ns.no_progress)
-    return args, ns.resume
+        device=ns.device, threads=ns.threads, precision=ns.precision, eval_every=ns.eval_every,
+        eval_windows=ns.eval_windows, save_every=ns.save_every, log_every=ns.log_every, max_minutes=ns.max_minutes,
+        stop_at=ns.stop_at, print_every=ns.print_every, cache_dir=ns.cache_dir, progress=not ns.no_progress)
+    if ns.resume:
+        state = Path(ns.out) / "train_state.json"
+        if not state.exists():
+            raise SystemExit(f"--resume: no train_state.json in {ns.out}")
+        saved = json.loads(state.read_text())["args"]
+        for key, value in saved.items():
+            if key in values and key not in given and key not in _PER_SESSION:
+                values[key] = list(value) if isinstance(value, tuple) else value
+    if not values["data"]:
+        raise SystemExit("--data-dir is required (unless --resume finds it in the saved run)")
+    known = {f for f in TrainArgs.__dataclass_fields__}
+    return TrainArgs(**{k: v for k, v in values.items() if k in known}), ns.resume
+
+
+# Settings of one sitting, not of the run: a resumed run takes them from its own command line.
+_PER_SESSION = {"max_minutes", "stop_at", "threads", "device", "progress", "print_every", "cache_dir", "precision"}
+
+
+def _given_options(parser, argv):
+    """The TrainArgs field names set explicitly on the command line."""
+    import sys
+    argv = sys.argv[1:] if argv is None else argv
+    given = set()
+    for action in parser._actions:
+        if any(a == o or a.startswith(o + "=") for a in argv for o in action.option_strings):
+            given.add({"no_progress": "progress"}.get(action.dest, action.dest))
+    return given
 
 
 def main(argv=None):
     args, resume = parse_args(argv)
-    if resume:  # keep the saved run's data/config/schedule unless given again
-        state = Path(args.out) / "train_state.json"
-        if not state.exists():
-            raise SystemExit(f"--resume: no train_state.json in {args.out}")
-    train(args, resume=resume)
+    try:
+        train(args, resume=resume)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 if __name__ == "__main__":

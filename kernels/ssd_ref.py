@@ -50,17 +50,27 @@ def scan_chunked_per_head(X, logA, B, C, chunk_size, initial_state=None):
     # 3. recurrence between chunks
     chunk_decay = torch.exp(cs[..., -1])  # (b, c, h)
     state = X.new_zeros(b, h, p, n) if initial_state is None else initial_state.float()
-    starts = []
-    for k in range(c):
-        starts.append(state)
-        state = chunk_decay[:, k, :, None, None] * state + states[:, k]
-    start = torch.stack(starts, dim=1)  # (b, c, h, p, n)
+    start, state = _chunk_recurrence(chunk_decay, states, state)  # (b, c, h, p, n)
 
     # 4. entering state -> outputs: exp(cs_l) C_l · state
     Y_off = (Cg[:, :, :, None] @ start.view(b, c, g, j, p, n).transpose(-1, -2)).view(b, c, h, T, p)
     Y = Y + Y_off * torch.exp(cs)[..., None]
     y = Y.permute(0, 1, 3, 2, 4).reshape(b, c * T, h, p)[:, :l]
     return y, state
+
+
+def _chunk_recurrence(chunk_decay, chunk_states, state):
+    """The state entering each chunk: start_k = state_{k-1}, state_k = decay_k · state_{k-1} + chunk_states_k.
+
+    chunk_decay (b, c, h), chunk_states (b, c, h, p, n), state (b, h, p, n) entering chunk 0 ->
+    (starts (b, c, h, p, n), final state (b, h, p, n)). A python loop over the few chunks; `unbind` keeps its
+    backward to one stack (indexing `[:, k]` would allocate a full-size zero gradient per chunk).
+    """
+    starts = []
+    for decay, contribution in zip(chunk_decay.unbind(1), chunk_states.unbind(1)):
+        starts.append(state)
+        state = decay[..., None, None] * state + contribution
+    return torch.stack(starts, dim=1), state
 
 
 # Largest total log-decay of one chunk for the factored form: each factor stays within exp(±80) in fp32.
@@ -117,11 +127,8 @@ def scan_chunked(X, logA, B, C, chunk_size, initial_state=None, x_scale=None, sa
     # recurrence between chunks (c is small: a python loop over chunks is cheap and exact)
     chunk_decay = torch.exp(total)  # (b, c, h)
     state = X.new_zeros(b, h, p, n) if initial_state is None else initial_state.float()
-    starts = []
-    for k in range(c):
-        starts.append(state)
-        state = chunk_decay[:, k, :, None, None] * state + chunk_states[:, k]
-    start = torch.stack(starts, dim=1) * scale_ref[..., None, None]  # (b, c, h, p, n), times exp(r)
+    start, state = _chunk_recurrence(chunk_decay, chunk_states, state)
+    start = start * scale_ref[..., None, None]  # (b, c, h, p, n), times exp(r)
 
     # y_l = exp(cs_l - r) · ( sum_s tril(CBᵀ)_ls Fx_s + C_l · exp(r) state_in )
     Y = []
