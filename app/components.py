@@ -1,5 +1,6 @@
-"""UI pieces every page shares: the no-analysis notice, figures and tables with their download buttons,
-track downloads, and the sidebar footer (device, model, report zip).
+"""UI pieces every page shares: `plain` (user-derived text made inert for Streamlit's markdown), the no-analysis
+notice, figures and tables with their download buttons, track downloads, and the sidebar footer (device, model,
+report zip).
 
 Figures are exported when the user clicks (deferred downloads): a page never pays for a PNG nobody asked for.
 """
@@ -12,6 +13,21 @@ import streamlit as st
 from app import results, state
 
 FIGURE_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "html": "text/html"}
+_MARKDOWN_ACTIVE = re.compile(r"[\\`*_\[\]<>!~$&:|#]")  # what markdown, HTML or Streamlit would act on inside a line
+
+
+def plain(text) -> str:
+    """User-derived text (file names, record ids and definitions, gene names, exceptions, problems that quote them)
+    as markdown that shows exactly that text: the one escape for st.markdown / caption / error / status labels.
+    Markdown, HTML and Streamlit syntax is backslash-escaped and line breaks become spaces, so `![x](url)` draws no
+    image, `<img ...>` no element and backticks no code."""
+    s = _MARKDOWN_ACTIVE.sub(lambda m: "\\" + m.group(0), " ".join(str(text).split()))
+    return re.sub(r"^(\d*)([-+.)])", r"\1\\\2", s)  # a line starting "- ", "+ " or "1. " would be a list
+
+
+def bullets(lines) -> str:
+    """User-derived lines as a markdown list, each `plain`."""
+    return "\n".join(f"- {plain(line)}" for line in lines)
 
 
 def require_analysis() -> state.Analysis:
@@ -28,7 +44,7 @@ def page_header(title: str, analysis: state.Analysis, blurb: str) -> None:
     st.title(title)
     a, b = analysis.span
     region = "" if analysis.settings.region is None else f" · region {a + 1:,}–{b:,}"
-    st.caption(f"**{analysis.record_id}** — {analysis.record.description or analysis.source_label} · "
+    st.caption(f"**{plain(analysis.record_id)}** — {plain(analysis.record.description or analysis.source_label)} · "
                f"{analysis.length:,} bp{region} · passes: {', '.join(analysis.strands)}")
     st.markdown(blurb)
 
@@ -109,14 +125,14 @@ def sidebar_footer(analysis: state.Analysis | None) -> None:
     sb = st.sidebar
     sb.divider()
     try:
-        sb.caption(f"Model: **{state.model_card()['name']}** on {state.device_label()}")
+        sb.caption(f"Model: **{plain(state.model_card()['name'])}** on {state.device_label()}")
     except Exception as e:  # noqa: BLE001 - the inputs stay usable without a model
-        sb.error(f"The model could not be loaded: {e}")
+        sb.error(f"The model could not be loaded: {plain(e)}")
         return
     if analysis is None:
         return
     how = "from the cache" if analysis.cached else f"in {analysis.seconds:.1f} s"
-    sb.caption(f"Analysed {analysis.record_id} ({analysis.settings.describe(analysis.length)}) {how}.")
+    sb.caption(f"Analysed {plain(analysis.record_id)} ({analysis.settings.describe(analysis.length)}) {how}.")
     static = sb.toggle("Report with PNG + SVG figures", value=True, key="report_static",
                        help="Off: interactive HTML figures only — the zip is ready several times faster.")
     sb.download_button("Report (zip)", data=_deferred_report(analysis, static), file_name=f"{analysis.file_stem}_report.zip",

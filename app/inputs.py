@@ -2,6 +2,7 @@
 
 Every bad input becomes a message in the page that says what was skipped; the rest of the file stays usable.
 Messages are written into `notices` (a container at the top of the page) so they are seen, not hidden in the sidebar.
+Whatever came from the user's files (names, ids, definitions, problems quoting them) goes through `components.plain`.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import state
+from app.components import bullets, plain
 
 # extension -> format read_genome understands; ".gz" is stripped first
 GENOME_FORMATS = {".gb": "genbank", ".gbk": "genbank", ".gbff": "genbank", ".genbank": "genbank", ".gbf": "genbank",
@@ -59,13 +61,12 @@ def report_problems(notices, label: str, genome, kind: str = "genome") -> None:
     problems = list(getattr(genome, "problems", []) or [])
     records = list(getattr(genome, "records", []) or [])
     if not records:
-        lines = "\n".join(f"- {p}" for p in problems) or "- no sequence record found"
-        notices.error(f"**Could not read any {kind} from `{label}`.**\n\n{lines}")
+        lines = bullets(problems or ["no sequence record found"])
+        notices.error(f"**Could not read any {kind} from {plain(label)}.**\n\n{lines}")
     elif problems:
-        shown = problems[:25]
         more = f"\n- … and {len(problems) - 25} more" if len(problems) > 25 else ""
-        lines = "\n".join(f"- {p}" for p in shown) + more
-        notices.warning(f"**`{label}`: read {len(records)} record(s); some parts were skipped or changed.**\n\n{lines}")
+        notices.warning(f"**{plain(label)}: read {len(records)} record(s); some parts were skipped or changed.**\n\n"
+                        f"{bullets(problems[:25])}{more}")
 
 
 # ---------------------------------------------------------------------------------------------- samples
@@ -109,7 +110,7 @@ def sidebar(notices) -> state.Request | None:
         options = sample_options()
     except Exception as e:  # noqa: BLE001 - uploads still work without the catalogue
         options = {}
-        notices.warning(f"The sample catalogue could not be read ({e}); upload a genome instead.")
+        notices.warning(f"The sample catalogue could not be read ({plain(e)}); upload a genome instead.")
     upload_first = st.query_params.get("source") == "upload" or not options  # ?source=upload opens the form
     source = sb.radio("Source", ["Sample genome", "Upload a file"], horizontal=True, key="source",
                       index=1 if upload_first else 0)
@@ -130,7 +131,7 @@ def sidebar(notices) -> state.Request | None:
         try:
             genome = open_sample(sample_key)
         except Exception as e:  # noqa: BLE001 - a missing file or failed fetch is the user's to see
-            notices.error(f"**Could not open the sample {options[sample_key]}.**\n\n```\n{e}\n```")
+            notices.error(f"**Could not open the sample {options[sample_key]}.**\n\n{plain(e)}")
             return None
         source_key, label = f"sample:{sample_key}", options[sample_key]
     elif source == "Sample genome":
@@ -147,7 +148,7 @@ def sidebar(notices) -> state.Request | None:
 
     record = _record_picker(genome)
     settings = _run_settings(record)
-    companion, companion_key = _companion(notices, record, sample_key)
+    companion, companion_key = _companion(notices, genome, sample_key)
     return state.Request(source_key=source_key, source_label=label, record=record, settings=settings,
                          companion=companion, companion_key=companion_key)
 
@@ -163,11 +164,11 @@ def _uploaded_genome(notices):
         return None
     data = up.getvalue()
     if not data:
-        notices.error(f"**`{up.name}` is empty** (0 bytes): nothing to read. Upload the genome file again.")
+        notices.error(f"**{plain(up.name)} is empty** (0 bytes): nothing to read. Upload the genome file again.")
         return None
     gff_data = gff.getvalue() if gff is not None else None
     if gff is not None and not gff_data:
-        notices.warning(f"`{gff.name}` is empty; the genome is read without it.")
+        notices.warning(f"{plain(gff.name)} is empty; the genome is read without it.")
         gff_data = None
     genome = read_upload(digest(data), up.name, data, digest(gff_data) if gff_data else "",
                          gff.name if gff is not None else "", gff_data)
@@ -179,8 +180,8 @@ def _record_picker(genome):
     records = genome.records
     if len(records) == 1:
         rec = records[0]
-        st.sidebar.caption(f"**{rec.id}** · {len(rec):,} bp · {rec.annotations.get('topology', 'linear')}"
-                           + (f" · {rec.description[:60]}" if rec.description else ""))
+        st.sidebar.caption(f"**{plain(rec.id)}** · {len(rec):,} bp · {rec.annotations.get('topology', 'linear')}"
+                           + (f" · {plain(rec.description[:60])}" if rec.description else ""))
         return rec
     ids = [r.id for r in records]
     lengths = {r.id: len(r) for r in records}
@@ -214,8 +215,9 @@ def _run_settings(record) -> state.RunSettings:
     return state.RunSettings(strands=strands, region=(int(start) - 1, int(end)))
 
 
-def _companion(notices, record, sample_key: str | None):
-    """Promoter/TSS table: an upload, else the sample's own (E. coli) → (DataFrame, key) or (None, '')."""
+def _companion(notices, genome, sample_key: str | None):
+    """Promoter/TSS table: an upload, else the sample's own (E. coli) → (DataFrame, key) or (None, ''). How many rows
+    each record of the genome gets is shown, and seqids that match no record are a warning naming the records."""
     up = st.sidebar.file_uploader("Promoter / TSS table (optional)", key="companion_file",
                                   help="CSV/TSV with position and strand columns, BED or GFF3; adds TSS, −10 and −35 "
                                        "classes (RegulonDB tables for E. coli work as they are).")
@@ -228,20 +230,27 @@ def _companion(notices, record, sample_key: str | None):
     else:
         return None, ""
     if not data:
-        notices.error(f"**`{name}` is empty**: the promoter/TSS table was not used.")
+        notices.error(f"**{plain(name)} is empty**: the promoter/TSS table was not used.")
         return None, ""
     ext = split_extension(name)[0]
     if ext not in COMPANION_EXTENSIONS:
-        notices.warning(f"`{name}`: extension {ext or '(none)'} is not one of {', '.join(COMPANION_EXTENSIONS)}; "
-                        "reading it by its content.")
+        notices.warning(f"{plain(name)}: extension {plain(ext or '(none)')} is not one of "
+                        f"{', '.join(COMPANION_EXTENSIONS)}; reading it by its content.")
     table, problems = read_companion(digest(data), name, data)
     if table is None:
-        notices.error(f"**Could not use the promoter/TSS table `{name}`.**\n\n"
-                      + "\n".join(f"- {p}" for p in problems or ["no rows could be read"]))
+        notices.error(f"**Could not use the promoter/TSS table {plain(name)}.**\n\n"
+                      + bullets(problems or ["no rows could be read"]))
         return None, ""
+    from interpret.companion import match_records
+
+    per_record, _, notes = match_records(table, genome.records)
+    problems = problems + notes
+    st.sidebar.caption(f"{plain(name)}: {len(table):,} rows; per record: "
+                       + " · ".join(f"{plain(rid)} {n:,}" for rid, n in list(per_record.items())[:5])
+                       + (f" · {len(per_record) - 5} more records" if len(per_record) > 5 else ""))
     if problems:
-        notices.warning(f"**`{name}`: read {len(table):,} promoter/TSS rows; notes:**\n\n"
-                        + "\n".join(f"- {p}" for p in problems[:25]))
+        notices.warning(f"**{plain(name)}: read {len(table):,} promoter/TSS rows; notes:**\n\n"
+                        + bullets(problems[:25]))
     return table, digest(data)
 
 

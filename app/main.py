@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository r
 import streamlit as st  # noqa: E402
 
 from app import components, inputs, runner  # noqa: E402
+from app.components import plain  # noqa: E402
 
 st.set_page_config(page_title="dnaHNet Explorer", page_icon="🧬", layout="wide",
                    menu_items={"About": "dnaHNet Explorer: where a hierarchical DNA language model puts its chunk "
@@ -32,7 +33,7 @@ request = inputs.sidebar(notices)
 try:
     analysis = runner.ensure_analysis(request, notices)
 except Exception as e:  # noqa: BLE001 - a failed run is shown; the inputs stay usable
-    notices.error(f"**The analysis failed:** {type(e).__name__}: {e}")
+    notices.error(f"**The analysis failed:** {plain(f'{type(e).__name__}: {e}')}")
     analysis = None
 components.sidebar_footer(analysis)
 page.run()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
+from app.components import plain
 from app.state import Analysis, Request, current, device_label, model
 
 AUTO_RUN_NT = int(os.environ.get("DNAHNET_APP_AUTORUN_NT", 150_000))  # analysed without a click up to this size
@@ -123,7 +124,7 @@ def _job_progress(key: str) -> None:
     if job is None or job.done:
         st.rerun()
     elapsed = time.time() - job.started
-    st.progress(min(max(job.fraction, 0.0), 1.0), text=f"{job.message} · {_duration(elapsed)} so far")
+    st.progress(min(max(job.fraction, 0.0), 1.0), text=f"{plain(job.message)} · {_duration(elapsed)} so far")
 
 
 # ---------------------------------------------------------------------------------------------- the session
@@ -165,36 +166,36 @@ def _long_run(request: Request, n_nt: int, area) -> Analysis | None:
     if job is not None and job.done:
         _finish_job(request)
         if job.error:
-            area.error(f"**The analysis of {request.record.id} failed:** {job.error}")
+            area.error(f"**The analysis of {plain(request.record.id)} failed:** {plain(job.error)}")
             return None
         return cached_analysis(request)
     with area:
         if job is None:
             est = estimate_seconds(n_nt)
             guess = f" — about {_duration(est)} at this server's last speed" if est else ""
-            st.info(f"**{request.record.id}** ({request.settings.describe(len(request.record))}) is {n_nt:,} nt to "
-                    f"read on {device_label()}{guess}. It runs in the background (other pages stay usable) and is "
-                    "cached, so it happens once per genome and settings.")
+            st.info(f"**{plain(request.record.id)}** ({request.settings.describe(len(request.record))}) is {n_nt:,} "
+                    f"nt to read on {device_label()}{guess}. It runs in the background (other pages stay usable) "
+                    "and is cached, so it happens once per genome and settings.")
             if not st.button("Run analysis", type="primary", key="run_button", icon=":material/play_arrow:"):
                 return None
             start_job(request)
-        st.caption(f"Analysing **{request.record.id}** ({request.settings.describe(len(request.record))}) "
+        st.caption(f"Analysing **{plain(request.record.id)}** ({request.settings.describe(len(request.record))}) "
                    f"on {device_label()}…")
         _job_progress(request.key)
     return None
 
 
 def _run_with_progress(request: Request) -> Analysis:
-    with st.status(f"Analysing {request.record.id} with dnaHNet…", expanded=True) as status:
+    with st.status(f"Analysing {plain(request.record.id)} with dnaHNet…", expanded=True) as status:
         st.caption(f"{request.settings.describe(len(request.record))} on {device_label()}")
         bar = st.progress(0.0, text="starting")
 
         def progress(fraction: float, message: str):
-            bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
+            bar.progress(min(max(float(fraction), 0.0), 1.0), text=plain(message))
 
         analysis = run_analysis(request, progress)
         how = "from the cache" if analysis.cached else f"in {_duration(analysis.seconds)}"
-        status.update(label=f"Analysed {request.record.id} {how}", state="complete", expanded=False)
+        status.update(label=f"Analysed {plain(request.record.id)} {how}", state="complete", expanded=False)
     return analysis
 
 

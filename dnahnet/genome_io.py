@@ -7,9 +7,9 @@ has `annotations["truncated"] = True`. GFF3 is parsed here (Biopython has no GFF
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
+import os
 import re
 import warnings
 import zlib
@@ -98,15 +98,32 @@ def _read_source(source, name: str | None) -> tuple[bytes, str]:
     raise TypeError(f"read_genome needs a path, bytes or a stream, not {type(source).__name__}")
 
 
+MAX_INFLATED_BYTES = 256 * 2**20  # default cap on what a .gz may inflate to; env DNAHNET_MAX_INFLATED_BYTES
+
+
+class TooLarge(ValueError):
+    """A gzip input that inflates past the cap (`max_inflated_bytes`): refused, the rest never inflated."""
+
+
+def max_inflated_bytes() -> int:
+    """The most bytes a .gz input may inflate to: `$DNAHNET_MAX_INFLATED_BYTES`, else 256 MiB (a 16 Mb genome's
+    GenBank file is about 50 MB; a decompression bomb stops here instead of filling the server's memory)."""
+    raw = os.environ.get("DNAHNET_MAX_INFLATED_BYTES", "").strip()
+    if not raw:
+        return MAX_INFLATED_BYTES
+    try:
+        cap = int(raw)
+    except ValueError:
+        cap = 0
+    if cap <= 0:
+        raise ValueError(f"DNAHNET_MAX_INFLATED_BYTES must be a positive number of bytes, not {raw!r}")
+    return cap
+
+
 def _to_text(data: bytes, problems: list[str]) -> str:
-    """Decompress gzip (by magic bytes), decode (UTF-8, else Latin-1), and normalise line ends."""
+    """Decompress gzip (by magic bytes, capped: `TooLarge`), decode (UTF-8, else Latin-1), normalise line ends."""
     if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as e:
-            # a truncated download: keep what decompresses
-            problems.append(f"gzip stream is damaged or truncated ({e}); read what could be decompressed")
-            data = _partial_gunzip(data)
+        data = _gunzip(data, problems)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -119,12 +136,37 @@ def _to_text(data: bytes, problems: list[str]) -> str:
     return text
 
 
-def _partial_gunzip(data: bytes) -> bytes:
-    d = zlib.decompressobj(16 + 15)
-    try:
-        return d.decompress(data)
-    except Exception:  # noqa: BLE001 - nothing readable
-        return b""
+def _gunzip(data: bytes, problems: list[str]) -> bytearray:
+    """Inflate every gzip member (bgzip files have many) in pieces, never past `max_inflated_bytes()`; a damaged or
+    cut stream keeps what inflated (a truncated download is still mostly readable)."""
+    cap = max_inflated_bytes()
+    out = bytearray()
+    rest = data
+    while rest[:2] == b"\x1f\x8b":
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        pending = rest
+        try:
+            while True:
+                piece = d.decompress(pending, cap + 1 - len(out))
+                out += piece
+                if len(out) > cap:
+                    mib = f" ({cap / 2**20:,.0f} MiB)" if cap >= 2**20 else ""
+                    raise TooLarge(f"the gzip file inflates to more than {cap:,} bytes{mib}, the limit set by "
+                                   "DNAHNET_MAX_INFLATED_BYTES; refused without inflating the rest")
+                pending = d.unconsumed_tail
+                if d.eof or not (piece or pending):
+                    break
+        except zlib.error as e:
+            problems.append(f"gzip stream is damaged or truncated ({e}); read what could be decompressed")
+            return out
+        if not d.eof:
+            problems.append("gzip stream is damaged or truncated (it ends before its end marker); read what could "
+                            "be decompressed")
+            return out
+        rest = d.unused_data
+    if rest.strip(b"\x00"):
+        problems.append(f"{len(rest):,} bytes after the end of the gzip data were ignored")
+    return out
 
 
 def sniff_format(text: str) -> str | None:
@@ -156,12 +198,17 @@ def read_genome(source, fmt: str | None = None, gff=None, name: str | None = Non
     """Read a genome file into records + problems. fmt: 'genbank'/'embl'/'fasta'/'gff3' or None to sniff.
 
     `gff` (path, bytes or stream of GFF3) attaches features to the records by seqid (for FASTA input).
-    Records whose file does not state a topology get `default_topology`, except that a description
-    saying "complete genome/sequence/chromosome" makes them circular (reported).
+    A topology the file states is kept; records whose file states none get `default_topology`, except that a
+    description saying "complete genome/sequence/chromosome" (and not virus, clone, region, RNA...) makes them
+    circular; either guess from those words is reported. Protein records are skipped (one line in `problems`).
+    A .gz input may inflate to at most `max_inflated_bytes()`; past it nothing is read (`problems` says why).
     """
     problems: list[str] = []
     data, source_name = _read_source(source, name)
-    text = _to_text(data, problems)
+    try:
+        text = _to_text(data, problems)
+    except TooLarge as e:
+        return GenomeFile([], problems + [str(e)], source_name, "")
     if not text.strip():
         return GenomeFile([], problems + ["file is empty"], source_name, "")
 
@@ -195,6 +242,14 @@ def read_genome(source, fmt: str | None = None, gff=None, name: str | None = Non
         records = _parse_fasta(fasta_text, problems)
         gff = gff_text.encode() if gff is None else gff
 
+    dna, proteins = [], []
+    for r in records:
+        (proteins if _is_protein(r) else dna).append(r)
+    if proteins:
+        shown = ", ".join(r.id for r in proteins[:10]) + (", ..." if len(proteins) > 10 else "")
+        problems.append(f"{len(proteins)} protein record{'s' if len(proteins) != 1 else ''} skipped (dnaHNet reads "
+                        f"DNA): {shown}")
+    records = dna
     records = [r for r in (_clean_record(r, problems, default_topology) for r in records) if r is not None]
     _dedupe_ids(records, problems)
     if gff is not None:
@@ -257,10 +312,26 @@ def _parse_flatfile(text: str, fmt: str, problems: list[str]) -> list[SeqRecord]
         if rec is None:
             problems.append(f"record {label or f'#{i}'}: {notes[0]}")
             continue
+        if _says_protein(chunk, fmt) or _is_protein(rec):
+            rec.annotations["molecule_type"] = "protein"  # skipped in one line by read_genome, with no notes
+            records.append(rec)
+            continue
         length = _length_note(rec, chunk, fmt, closed)
         problems.extend(f"record {rec.id}: {n}" for n in notes + ([length] if length else []))
         records.append(rec)
     return records
+
+
+def _id_line(chunk: str, fmt: str) -> str:
+    """The record's LOCUS (GenBank) or ID (EMBL) line, or ''."""
+    m = re.search(rf"(?m)^{_RECORD_START[fmt]}\b.*$", chunk)
+    return m.group(0) if m else ""
+
+
+def _says_protein(chunk: str, fmt: str) -> bool:
+    """Whether the LOCUS/ID line says protein: length in aa (GenBank 'aa', EMBL 'AA.') or EMBL molecule 'PRT'."""
+    line = _id_line(chunk, fmt)
+    return bool(re.search(r"\s\d+\s+aa\b|[;\s]PRT\s*;", line, re.IGNORECASE))
 
 
 def _chunk_label(chunk: str, fmt: str) -> str | None:
@@ -420,15 +491,20 @@ def _length_note(rec: SeqRecord, chunk: str, fmt: str, closed: bool) -> str | No
         return f"the file ends inside this record: kept the {n:,} bp read so far{of}; the record is marked truncated"
     if stated is not None and stated != n and rec.seq.defined:
         return f"the {key} line says {stated:,} bp but the sequence has {n:,} bp; the sequence was kept"
+    if stated is None and fmt == "genbank":
+        line = next((l.strip() for l in chunk.splitlines() if l.startswith(key)), "")
+        return f"malformed {key} line ({_one_line(line, 100)!r}: no length); the {n:,} bp of its sequence were kept"
     return None
 
 
 def _parse_chunk(chunk: str, fmt: str) -> tuple[SeqRecord | None, list[str]]:
-    """(record, notes) where notes are the parser's warnings in words; record None on failure."""
+    """(record, notes) where notes are the parser's warnings in words; record None on failure. EMBL in IMGT layout
+    (an ID line of six ';'-separated fields, as IPD-IMGT/HLA writes) goes to Biopython's "imgt" parser."""
+    parser = "imgt" if fmt == "embl" and _id_line(chunk, fmt).count(";") == 5 else fmt
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            rec = SeqIO.read(io.StringIO(chunk.strip("\n") + "\n//\n"), fmt)
+            rec = SeqIO.read(io.StringIO(chunk.strip("\n") + "\n//\n"), parser)
         except Exception as e:  # noqa: BLE001 - any parser failure skips this record only
             return None, [_one_line(str(e)) or type(e).__name__]
     notes = [_describe_warning(str(w.message), chunk, fmt) for w in caught
@@ -513,11 +589,52 @@ def _parse_fasta(text: str, problems: list[str]) -> list[SeqRecord]:
 
 # ------------------------------------------------------------------------------ per-record checks
 
+_AMINO_ACIDS = b"ACDEFGHIKLMNPQRSTVWYBZXJUO*-."  # one-letter codes, stop and gaps
 
+
+def _is_protein(rec: SeqRecord) -> bool:
+    """A protein record: by its molecule type (from the LOCUS/ID line), else by its letters: all amino-acid codes,
+    and under 60% of them A C G T U N (a protein has about 25%, DNA with a few stray letters nearly 100%). A short
+    peptide of nucleotide-looking letters (GSSNRAT) is caught only by the molecule type."""
+    if "protein" in str(rec.annotations.get("molecule_type", "")).lower():
+        return True
+    try:
+        raw = bytes(rec.seq).upper()
+    except Exception:  # noqa: BLE001 - Biopython's UndefinedSequenceError: no sequence to judge
+        return False
+    return (bool(raw) and not raw.translate(None, _AMINO_ACIDS)
+            and len(raw) - len(raw.translate(None, b"ACGTUN")) < 0.6 * len(raw))
+
+
+_COMPLETE = re.compile(r"\bcomplete (genome|sequence|chromosome)\b", re.IGNORECASE)
+_LINEAR_HINT = re.compile(r"\b(virus|clone|BAC|YAC|cosmid|fosmid|contig|scaffold|segment|region|genes?|spacers?|"
+                          r"partial|mRNA|cDNA)\b", re.IGNORECASE)
+
+
+def _guess_topology(rec: SeqRecord, default_topology: str) -> tuple[str, str | None]:
+    """(topology, note) of a record whose file states none: circular when its description says complete genome/
+    sequence/chromosome and nothing says otherwise (a virus, a clone, a gene region, RNA), else `default_topology`.
+    The note, for the user who can correct it, says what was guessed from which words."""
+    desc = " ".join((rec.description or "").split())
+    complete = _COMPLETE.search(desc)
+    if complete is None:
+        return default_topology, None
+    fix = "state it on the LOCUS line (GenBank) or ID line (EMBL); FASTA cannot, so use GenBank or EMBL for it"
+    molecule = str(rec.annotations.get("molecule_type", ""))
+    hint = _LINEAR_HINT.search(desc)
+    against = (f"{hint.group(0)!r} in it" if hint else f"molecule type {molecule!r}" if "RNA" in molecule.upper()
+               else None)
+    if against is None:
+        return "circular", (f"its file does not say circular or linear; it is read as circular because its "
+                            f"description says {complete.group(0)!r}. If it is linear, {fix}")
+    return default_topology, (f"its file does not say circular or linear; its description says "
+                              f"{complete.group(0)!r} but {against} suggests otherwise, so it is read as "
+                              f"{default_topology}. If it is circular, {fix}")
 
 
 def _clean_record(rec: SeqRecord, problems: list[str], default_topology: str) -> SeqRecord | None:
-    """Uppercase the sequence, count IUPAC letters, skip records with no sequence or non-DNA characters."""
+    """Uppercase the sequence, count IUPAC letters, skip records with no sequence or non-DNA characters, and give
+    a record whose file states no topology a guessed one (said in `problems`)."""
     try:
         raw = bytes(rec.seq)
     except Exception:  # noqa: BLE001 - Biopython's UndefinedSequenceError: features without sequence
@@ -541,21 +658,18 @@ def _clean_record(rec: SeqRecord, problems: list[str], default_topology: str) ->
                             f"({shown}; first at position {first + 1:,})")
             return None
         n_amb = sum(k for c, k in counts.items() if c in IUPAC_AMBIGUOUS and c != ord("N"))
-        if n_amb:
+        if n_amb:  # kept for display and export; dnahnet.tokenizer reads them as N
             letters = "".join(sorted(chr(c) for c in counts if c in IUPAC_AMBIGUOUS and c != ord("N")))
-            problems.append(f"record {rec.id}: {n_amb:,} IUPAC ambiguity letters ({letters}) read as N")
+            problems.append(f"record {rec.id}: {n_amb:,} IUPAC ambiguity letters ({letters}) are kept in the "
+                            "sequence as written; the model reads each as N (an unknown base)")
     if up != raw:
         rec.seq = Seq(up.decode("ascii"))
     rec.annotations.setdefault("molecule_type", "DNA")
     topo = str(rec.annotations.get("topology", "")).lower()
-    if topo not in ("circular", "linear"):
-        desc = (rec.description or "").lower()
-        if re.search(r"complete (genome|sequence|chromosome)", desc):
-            topo = "circular"
-            problems.append(f"record {rec.id}: topology not stated; its description says complete, "
-                            "so it is treated as circular")
-        else:
-            topo = default_topology
+    if topo not in ("circular", "linear"):  # a stated topology is trusted; only an unstated one is guessed
+        topo, note = _guess_topology(rec, default_topology)
+        if note:
+            problems.append(f"record {rec.id}: {note}")
     rec.annotations["topology"] = topo
     return rec
 
@@ -601,7 +715,10 @@ def read_gff3(source) -> tuple[dict[str, list[SeqFeature]], list[str]]:
         text = source  # already GFF3 text
     else:
         data, _ = _read_source(source, None)
-        text = _to_text(data, problems)
+        try:
+            text = _to_text(data, problems)
+        except TooLarge as e:
+            return {}, problems + [f"GFF3: {e}"]
     text, _ = _split_gff_fasta(text)
     groups: dict[tuple, list] = {}  # group key -> list of (seqid, type, start, end, strand, phase, attrs)
     bad_lines: list[int] = []
@@ -740,4 +857,4 @@ def _gff_escape(v: str) -> str:
 
 
 __all__ = ["GenomeFile", "read_genome", "read_gff3", "attach_features", "write_gff3", "sequence_hash",
-           "sniff_format"]
+           "sniff_format", "TooLarge", "max_inflated_bytes", "MAX_INFLATED_BYTES"]

@@ -13,6 +13,7 @@ import pandas as pd
 from dnahnet.trace import Trace
 from interpret import baselines as chunkers
 from interpret import nulls, profiles
+from interpret.exports import inert_table
 from interpret.stats import enrichment_table, paper_comparison, pass_tracks
 
 
@@ -61,7 +62,7 @@ class BoundaryReport:
         paths = []
         for t in self.tables():
             p = d / f"{t.name}.csv"
-            t.df.to_csv(p, index=False)
+            inert_table(t.df).to_csv(p, index=False)
             paths.append(p)
         lines = [f"{t.name}.csv: {t.description}" for t in self.tables()]
         lines += ["", "settings: " + ", ".join(f"{k}={v}" for k, v in self.settings.items())]

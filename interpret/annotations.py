@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from interpret.companion import as_table
+from interpret.companion import as_table, record_rows
 
 CLASSES: tuple[str, ...] = (
     "cds_pos1", "cds_pos2", "cds_pos3", "start_codon", "stop_codon", "rbs",
@@ -401,11 +401,7 @@ def _mark_cds(cds, info: list[_Cds], seq, length, circular, marks: _Marks, ancho
 def _add_companion(table: pd.DataFrame, record, length: int, marks: _Marks, anchors,
                    problems: list[str]) -> list[tuple]:
     """Mark promoter boxes and TSS from a companion table; rows of other records or off the record are dropped."""
-    t = table
-    if "seqid" in t.columns:
-        ids = {record.id, record.name, record.id.split(".")[0]}
-        sid = t["seqid"].fillna("").astype(str)
-        t = t[(sid == "") | sid.isin(ids) | sid.str.split(".").str[0].isin(ids)]
+    t = table[record_rows(table, record)]
     off = (t["start"] < 0) | (t["end"] > length) | (t["end"] <= t["start"])
     if off.any():
         problems.append(f"companion table: {int(off.sum())} rows lie outside record {record.id} "

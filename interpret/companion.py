@@ -2,7 +2,8 @@
 
 Output columns: `type` (promoter_35 | promoter_10 | tss | promoter), `start`, `end` (0-based half-open on
 the forward strand), `strand` (+1/-1), `name`, `seqid` ("" when the table does not say), `note`.
-Rows that cannot be read are dropped and counted in `problems`, never silently.
+Rows that cannot be read are dropped and counted in `problems`, never silently; `match_records` says how many rows
+each record of a genome gets and which seqids name no record.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dnahnet.genome_io import _read_source, _to_text, read_gff3
+from dnahnet.genome_io import TooLarge, _read_source, _to_text, read_gff3
 
 COLUMNS = ["type", "start", "end", "strand", "name", "seqid", "note"]
 TYPES = ("promoter_35", "promoter_10", "tss", "promoter")
@@ -259,7 +260,10 @@ def read_companion(source, fmt: str | None = None, name: str | None = None, one_
     """
     problems: list[str] = []
     data, source_name = _read_source(source, name)
-    text = _to_text(data, problems)
+    try:
+        text = _to_text(data, problems)
+    except TooLarge as e:
+        return Companion(_empty(), problems + [str(e)], source_name)
     if not text.strip():
         return Companion(_empty(), problems + ["file is empty"], source_name)
     fmt = (fmt or "").lower().lstrip(".") or None
@@ -291,6 +295,43 @@ def read_companion(source, fmt: str | None = None, name: str | None = None, one_
     return Companion(table, problems, source_name)
 
 
+def record_rows(table: pd.DataFrame, record) -> pd.Series:
+    """Which rows belong to `record` (bool per row): those without a seqid, and those whose seqid is its id, its name,
+    or either without the .version. The one rule `annotate` and `match_records` share."""
+    if "seqid" not in table.columns:
+        return pd.Series(True, index=table.index)
+    ids = {record.id, record.name, record.id.split(".")[0]}
+    sid = table["seqid"].fillna("").astype(str)
+    return (sid == "") | sid.isin(ids) | sid.str.split(".").str[0].isin(ids)
+
+
+def match_records(companion, records) -> tuple[dict[str, int], dict[str, int], list[str]]:
+    """How the table's rows meet the genome's records: (rows per record id, rows per seqid that names no record,
+    notes in words). A note is written when some seqid names no record (they are listed with the record ids
+    there are) or when a record gets no row while others do; rows without a seqid count for every record."""
+    table = as_table(companion)
+    records = list(getattr(records, "records", records))
+    if table is None or table.empty or not records:
+        return {r.id: 0 for r in records}, {}, []
+    masks = {r.id: record_rows(table, r) for r in records}
+    per_record = {rid: int(m.sum()) for rid, m in masks.items()}
+    matched = np.logical_or.reduce([m.to_numpy() for m in masks.values()])
+    sid = table["seqid"].fillna("").astype(str) if "seqid" in table.columns else pd.Series("", index=table.index)
+    unmatched = {str(k): int(v) for k, v in sid[~matched].value_counts().items()}
+    notes = []
+    counts = ", ".join(f"{rid} {n:,}" for rid, n in list(per_record.items())[:10])
+    more = f" and {len(per_record) - 10} more records" if len(per_record) > 10 else ""
+    if unmatched:
+        shown = ", ".join(f"{k!r} ({v:,} row{'s' if v != 1 else ''})" for k, v in list(unmatched.items())[:10])
+        notes.append(f"{sum(unmatched.values()):,} of {len(table):,} rows name a seqid that matches no record and "
+                     f"were ignored: {shown}{' ...' if len(unmatched) > 10 else ''}. Records: "
+                     f"{', '.join(list(per_record)[:10])}{more} (a seqid matches a record's id or name, with or "
+                     f"without its .version); rows per record: {counts}")
+    elif len(per_record) > 1 and 0 in per_record.values():
+        notes.append(f"rows per record: {counts}{more}")
+    return per_record, unmatched, notes
+
+
 def as_table(companion) -> pd.DataFrame | None:
     """Accept a Companion, a DataFrame, or None (what `annotate` takes)."""
     if companion is None:
@@ -299,4 +340,4 @@ def as_table(companion) -> pd.DataFrame | None:
 
 
 __all__ = ["Companion", "read_companion", "normalise_type", "parse_strand", "sniff_table", "as_table",
-           "COLUMNS", "TYPES"]
+           "record_rows", "match_records", "COLUMNS", "TYPES"]

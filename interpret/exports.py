@@ -22,6 +22,7 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
+from dnahnet.csv_cells import inert
 from interpret.fast_tsv import Const, Float, Int, Text, lookup, tsv_bytes
 from interpret.style import WIDTH, stage_label
 
@@ -164,10 +165,22 @@ def _mpl_bytes(mfig, fmt: str, dpi: float = 150, close: bool = False) -> bytes:
 # ------------------------------------------------------------------------------------------- tables
 
 
+def inert_table(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` ready for CSV: every text cell, column name and index label through `dnahnet.csv_cells.inert`, so no
+    cell opens as a spreadsheet formula; numeric columns untouched."""
+    out = df.copy(deep=False)
+    for i, dtype in enumerate(df.dtypes):
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype)):
+            out.isetitem(i, df.iloc[:, i].map(inert))
+    out.columns = df.columns.map(inert)
+    out.index = df.index.map(inert) if not isinstance(df.index, pd.RangeIndex) else df.index
+    return out
+
+
 def table_to_csv(df: pd.DataFrame) -> bytes:
-    """CSV bytes of a table; a meaningful (non-range) index is kept as columns."""
+    """CSV bytes of a table (cells made `inert_table`); a meaningful (non-range) index is kept as columns."""
     keep_index = not isinstance(df.index, pd.RangeIndex)
-    return df.to_csv(index=keep_index).encode()
+    return inert_table(df).to_csv(index=keep_index).encode()
 
 
 # ------------------------------------------------------------------------------------------- tracks
@@ -403,5 +416,5 @@ def report_zip(files_or_trace, annotations=None, report=None, sequences=None, re
     return buf.getvalue()
 
 
-__all__ = ["figure_to_bytes", "static_backend", "find_browser", "table_to_csv", "chunk_table", "boundaries_bed",
-           "bedgraph", "track_values", "chunks_gff3", "gzip_bytes", "report_zip", "FIGURE_FORMATS"]
+__all__ = ["figure_to_bytes", "static_backend", "find_browser", "inert_table", "table_to_csv", "chunk_table",
+           "boundaries_bed", "bedgraph", "track_values", "chunks_gff3", "gzip_bytes", "report_zip", "FIGURE_FORMATS"]

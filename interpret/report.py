@@ -398,11 +398,11 @@ def main(argv=None) -> int:
 
     companion = None
     if args.companion:
-        from interpret.companion import read_companion
+        from interpret.companion import match_records, read_companion
 
         with timer.step("read companion"):
             companion = read_companion(args.companion)
-        problems += [f"companion: {p}" for p in companion.problems]
+        problems += [f"companion: {p}" for p in companion.problems + match_records(companion, records)[2]]
     with timer.step("annotate"):
         annotations = {r.id: annotate(r, companion=companion) for r in records}
     with timer.step("boundary statistics"), tqdm(total=1000, desc="statistics", unit="‰", file=sys.stderr) as bar:

@@ -291,10 +291,10 @@ def load_annotations(genome_path, companion_path=None, problems: list[str] | Non
     problems.extend(gf.problems)
     companion = None
     if companion_path:
-        from interpret.companion import as_table, read_companion
+        from interpret.companion import as_table, match_records, read_companion
 
         comp = read_companion(companion_path)
-        problems.extend(f"companion: {p}" for p in comp.problems)
+        problems.extend(f"companion: {p}" for p in comp.problems + match_records(comp, gf.records)[2])
         companion = as_table(comp)
     out = {}
     for rec in gf.records:

@@ -175,6 +175,28 @@ def test_companion_generic_csv_bed_gff3():
     assert not other.mask("+", "tss").any()
 
 
+def test_companion_rows_per_record_and_seqids_that_match_none():
+    """Rows whose seqid names no record are counted and named with the records there are; each record gets its rows
+    (by id, name or accession without .version) plus the rows without a seqid, in the notes and in `annotate` alike."""
+    from interpret.companion import match_records
+
+    table = ("seqid,type,position,strand\nNC_1,TSS,10,+\nNC_1.1,TSS,20,-\nchrX,TSS,5,+\nchrX,TSS,6,+\n"
+             "plasmid_b,TSS,7,+\nchr1,TSS,8,+\n,TSS,30,+\n")
+    c = read_companion(table.encode(), name="t.csv")
+    recs = [SeqRecord(Seq("A" * 100), id="NC_1.1", name="NC_1"), SeqRecord(Seq("A" * 50), id="pB.2", name="plasmid_b")]
+    per_record, unmatched, notes = match_records(c, recs)
+    assert per_record == {"NC_1.1": 3, "pB.2": 2} and unmatched == {"chrX": 2, "chr1": 1}
+    assert notes == ["3 of 7 rows name a seqid that matches no record and were ignored: 'chrX' (2 rows), "
+                     "'chr1' (1 row). Records: NC_1.1, pB.2 (a seqid matches a record's id or name, with or without "
+                     "its .version); rows per record: NC_1.1 3, pB.2 2"]
+    assert positions(annotate(recs[0], companion=c), "+", "tss") == [9, 29]  # NC_1 and no seqid; not chrX / chr1
+    assert positions(annotate(recs[1], companion=c), "+", "tss") == [6, 29]  # by its name plasmid_b
+    # every row matched, one record without rows: the counts are said; one record, all matched: nothing to say
+    ok = read_companion(b"seqid,type,position,strand\nNC_1,TSS,10,+\n", name="ok.csv")
+    assert match_records(ok, recs) == ({"NC_1.1": 1, "pB.2": 0}, {}, ["rows per record: NC_1.1 1, pB.2 0"])
+    assert match_records(ok, recs[:1]) == ({"NC_1.1": 1}, {}, [])
+
+
 @pytest.mark.data
 def test_regulondb_table_is_one_based(data_dir):
     c = read_companion(data_dir / "annotations/ecoli/Ecoli_MG1655_regulondb_tss.csv")

@@ -6,8 +6,10 @@ bytes checked are the bytes a user would get.
 """
 from __future__ import annotations
 
+import csv
 import io
 import random
+import re
 import zipfile
 from pathlib import Path
 
@@ -278,6 +280,82 @@ def test_companion_table_adds_promoter_classes(app_env):
 
     ann = results.annotation(at.session_state["analysis"])
     assert ann.mask("+", "tss")[149] and ann.mask("-", "tss")[2349] and ann.mask("+", "promoter_10").sum() >= 1
+
+
+def test_companion_rows_of_unknown_seqids_are_reported(app_env):
+    """A promoter/TSS table naming sequences the genome does not have: the warning counts and names them and lists
+    the record ids there are; the sidebar shows how many rows each record got; the matching rows are used."""
+    table = b"seqid,type,position,strand\nSYNTH1,TSS,150,+\nchrX,TSS,20,+\nchrX,TSS,30,-\nNC_999,TSS,40,+\n"
+    at = upload(new_app(), "synthetic.gbk", synthetic_genbank().encode())
+    at = upload(at, "promoters.csv", table, key="companion_file")
+    no_exception(at)
+    warning = next(w.value for w in at.warning if "promoters.csv" in w.value)
+    assert ("3 of 4 rows name a seqid that matches no record and were ignored\\: 'chrX' (2 rows), 'NC\\_999' (1 row)"
+            in warning and "Records\\: SYNTH1.1" in warning), warning
+    assert any("promoters.csv: 4 rows; per record: SYNTH1.1 1" in c.value for c in at.sidebar.caption)
+    from app import results
+
+    ann = results.annotation(at.session_state["analysis"])
+    assert ann.mask("+", "tss")[149] and int(ann.mask("+", "tss").sum() + ann.mask("-", "tss").sum()) == 1
+
+
+INJECTION = "![x](http://127.0.0.1:9/x.png) <img src=x onerror=alert(1)> `tick`"
+_ACTIVE = re.compile(r"(?<!\\)(?:\\\\)*[\[\]<>`!]")  # an unescaped character that makes a link, image, HTML or code
+
+
+def _shown(markdown: str) -> str:
+    """The text a CommonMark renderer shows for markdown without active syntax: backslash escapes resolved."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
+def _markdown_texts(at: AppTest) -> list[str]:
+    """Every string the page hands to Streamlit's markdown: text elements, alerts, headings, expander/status labels."""
+    kinds = ("markdown", "caption", "error", "warning", "info", "success", "title", "header", "subheader")
+    return [e.value for k in kinds for e in at.get(k)] + [e.label for e in at.get("expandable")]
+
+
+def test_user_text_is_shown_as_plain_text(app_env, downloads):
+    """A DEFINITION line, gene names and a file name holding markdown image, HTML and backtick syntax reach the page
+    as plain text (every such character escaped, the literal text what a reader sees); a product "=HYPERLINK(...)"
+    comes out of the features CSV inert; a search for markdown finds nothing and says so in plain text."""
+    rng = random.Random(11)
+    seq = "".join(rng.choice("ACGT") for _ in range(4000))
+    seq = seq[:200] + "ATG" + seq[203:1097] + "TAA" + seq[1100:]
+    feats = (feature_line("CDS", "201..1100", locus_tag="INJ_1", gene=INJECTION, product="=HYPERLINK(A1)")
+             + feature_line("CDS", "complement(1401..2300)", gene=INJECTION + " 2")
+             + "                     /product\n                     broken qualifier\n"
+             + feature_line("CDS", "2601..3600", gene=INJECTION + " 3") + "                     /pseudo\n")
+    text = _genbank_text("INJ", seq, feats).replace("synthetic record INJ.", INJECTION + " record.")
+    name = "![x](x.png) <img src=x onerror=alert(1)> `t`.gbk"
+    at = upload(new_app(), name, text.encode())
+    no_exception(at)
+    assert at.session_state["analysis"].record.description == INJECTION + " record"
+    at.text_input(key="gene_query").set_value("![y](y.png)").run()
+    no_exception(at)
+    texts = [t for t in _markdown_texts(at) if "png" in t or "onerror" in t or "tick" in t]
+    shown = [_shown(t) for t in texts]
+    assert any(INJECTION + " record" in t for t in shown)  # the page header's DEFINITION
+    assert any(name in t and f"feature CDS '{INJECTION} 2'" in t for t in shown)  # file name + genome_io's note
+    assert any(f"(e.g. {INJECTION} 3)" in t for t in shown)  # the annotation's pseudogene note
+    assert any("No feature matches “![y](y.png)”" in t for t in shown)
+    for t in texts:
+        assert not _ACTIVE.search(t), t
+    cells = [row[list(rows[0]).index("product")] for rows in [list(csv.reader(io.StringIO(
+        payload(downloads, "_features.csv").decode())))] for row in rows[1:]]
+    assert "'=HYPERLINK(A1)" in cells and not any(c.startswith("=") for c in cells)
+
+
+def test_gzip_bomb_upload_is_refused(app_env, monkeypatch):
+    """A small .gz that inflates past the cap is refused with the reason; the app stays usable."""
+    import gzip
+
+    monkeypatch.setenv("DNAHNET_MAX_INFLATED_BYTES", "200000")
+    bomb = gzip.compress(b">big\n" + b"A" * 3_000_000, compresslevel=9)
+    at = upload(new_app(), "bomb.fa.gz", bomb)
+    no_exception(at)
+    assert any("inflates to more than 200,000 bytes" in e.value and "DNAHNET\\_MAX\\_INFLATED\\_BYTES" in e.value
+               for e in at.error), messages(at)
+    assert at.session_state["analysis"] is None
 
 
 def test_fasta_with_gff3_gets_its_genes(app_env):

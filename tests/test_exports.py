@@ -215,6 +215,40 @@ def test_bad_format_is_refused():
         exports.figure_to_bytes(_small_figure(), "gif")
 
 
+FORMULAS = ['=HYPERLINK("http://127.0.0.1:9/x","click")', "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
+            "@SUM(A1:A9)", "\t=1+1", "\r=1+1", "a\r=1+1"]
+
+
+def test_csv_cells_never_run_as_formulas(tmp_path):
+    """Every CSV the project writes (app downloads and report tables via table_to_csv, the stats CLI via to_csv_dir)
+    turns text cells starting with = + - @ tab CR into text ("'" first); numbers, numbers written as text and lone
+    strand signs stay as they are; a CR inside a cell cannot start a row."""
+    import csv
+    import dataclasses
+
+    from dnahnet.csv_cells import inert
+    from interpret.analysis import BoundaryReport, Table
+
+    assert [inert(v) for v in ("-0.5", "+1e-3", "-", "+", "12", "plain", 3, -0.5, None)] == [
+        "-0.5", "+1e-3", "-", "+", "12", "plain", 3, -0.5, None]
+    df = pd.DataFrame({"product": FORMULAS + ["-0.5", "-", "tRNA-Gly"], "fold": [-0.5] * 7 + [1.5, -2.0, 0.0],
+                       "n": range(10)})
+    rows = list(csv.reader(io.StringIO(exports.table_to_csv(df).decode(), newline="")))
+    assert rows[0] == ["product", "fold", "n"] and len(rows) == 11  # the CR inside a cell started no row
+    assert [r[0] for r in rows[1:]] == ["'" + v.replace("\r", "\n") for v in FORMULAS[:6]] + [
+        "a\n=1+1", "-0.5", "-", "tRNA-Gly"]
+    assert [r[1] for r in rows[1:]] == ["-0.5"] * 7 + ["1.5", "-2.0", "0.0"]
+    back = pd.read_csv(io.BytesIO(exports.table_to_csv(df)))
+    assert back["fold"].dtype == np.float64 and back["fold"].iloc[0] == -0.5
+    # a text index and column names are cells too
+    text = exports.table_to_csv(df.set_index("product").rename(columns={"n": "=n"})).decode()
+    assert text.startswith("product,fold,'=n\n\"'=HYPERLINK(")
+    # the stats CLI's directory of tables
+    names = [f.name for f in dataclasses.fields(BoundaryReport) if f.type in (Table, "Table")]
+    BoundaryReport(**{n: Table(n, "a table", df) for n in names}).to_csv_dir(tmp_path)
+    assert (tmp_path / "enrichment.csv").read_bytes() == exports.table_to_csv(df)
+
+
 def test_csv_and_zip():
     df = pd.DataFrame({"class": ["cds_pos1", "tss"], "rate": [0.1, 0.5]})
     assert exports.table_to_csv(df).decode().splitlines() == ["class,rate", "cds_pos1,0.1", "tss,0.5"]

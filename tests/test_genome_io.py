@@ -97,7 +97,11 @@ def test_iupac_letters_are_counted_and_kept(genbank_text):
     seq = ACGT60[:40] + "RYKMSWBDHVNN" + ACGT60[52:]
     g = read_genome(genbank_text("AMB", seq.lower()).encode())
     assert str(g.records[0].seq) == seq  # uppercase, letters kept for display
-    assert any("10 IUPAC ambiguity letters" in p and "read as N" in p for p in g.problems)
+    assert g.problems == ["record AMB.1: 10 IUPAC ambiguity letters (BDHKMRSVWY) are kept in the sequence as "
+                          "written; the model reads each as N (an unknown base)"]
+    from dnahnet.tokenizer import N_ID, encode
+
+    assert (encode(str(g.records[0].seq))[40:52] == N_ID).all()  # what the note says the model does
 
 
 def test_malformed_feature_in_the_middle_costs_only_itself(genbank_text):
@@ -320,6 +324,160 @@ def test_fuzz_cuts_and_byte_flips_lose_nothing_silently(genbank_text, gb_feature
                 assert seq in sequences, context
             elif not cut:  # damage in the sequence (or the lines that end it): read, or said why not
                 assert name in [r.name for r in g.records] or any("skipped" in p for p in g.problems), context
+
+
+def test_gzip_bomb_is_refused_at_the_cap(monkeypatch):
+    """A small .gz that inflates past DNAHNET_MAX_INFLATED_BYTES: no records, one clear problem, and the inflating
+    stops at the cap (measured: the decompressor never hands out more than cap + 1 bytes)."""
+    import zlib
+
+    from dnahnet import genome_io
+
+    bomb = gzip.compress(b">big\n" + b"A" * 2_000_000, compresslevel=9)
+    assert len(bomb) < 5_000
+    monkeypatch.setenv("DNAHNET_MAX_INFLATED_BYTES", "100000")
+    handed_out = []
+    real = zlib.decompressobj
+
+    class Counting:
+        def __init__(self, *a):
+            self.d = real(*a)
+
+        def decompress(self, data, max_length=0):
+            out = self.d.decompress(data, max_length)
+            handed_out.append(len(out))
+            return out
+
+        def __getattr__(self, name):
+            return getattr(self.d, name)
+
+    monkeypatch.setattr(genome_io.zlib, "decompressobj", Counting)
+    g = read_genome(bomb, name="bomb.fa.gz")
+    assert g.records == [] and g.problems == [
+        "the gzip file inflates to more than 100,000 bytes, the limit set by DNAHNET_MAX_INFLATED_BYTES; refused "
+        "without inflating the rest"]
+    assert sum(handed_out) == 100_001
+    monkeypatch.setattr(genome_io.zlib, "decompressobj", real)
+    # the same cap guards GFF3 and the promoter/TSS table readers
+    features, problems = read_gff3(gzip.compress(b"##gff-version 3\n" + b"#" * 200_000 + b"\n"))
+    assert features == {} and "inflates to more than 100,000 bytes" in problems[-1]
+    from interpret.companion import read_companion
+
+    c = read_companion(gzip.compress(b"type,position,strand\n" + b"TSS,1,+\n" * 20_000), name="t.csv.gz")
+    assert c.table.empty and "inflates to more than 100,000 bytes" in c.problems[-1]
+    # under the cap: every member of a multi-member (bgzip-style) file is read
+    two = gzip.compress(b">a\nACGT\n") + gzip.compress(b">b\nGGCC\n")
+    g = read_genome(two)
+    assert g.ids == ["a", "b"] and g.problems == []
+    monkeypatch.setenv("DNAHNET_MAX_INFLATED_BYTES", "lots")
+    with pytest.raises(ValueError, match="DNAHNET_MAX_INFLATED_BYTES must be a positive number of bytes"):
+        read_genome(two)
+    monkeypatch.delenv("DNAHNET_MAX_INFLATED_BYTES")
+    assert genome_io.max_inflated_bytes() == 256 * 2**20  # the default README.md states
+
+
+IMGT = """ID   HLA00001; SV 1; standard; DNA; HUM; 60 BP.
+XX
+AC   HLA00001;
+XX
+DE   HLA-A*01:01:01:01, Human MHC Class I sequence
+XX
+FH   Key                 Location/Qualifiers
+FH
+FT   source                  1..60
+FT                           /organism="Homo sapiens"
+FT   exon                    1..30
+FT                           /number="1"
+XX
+SQ   Sequence 60 BP; 15 A; 15 C; 15 G; 15 T; 0 other;
+     atgaaacgca ttagcaccac cattaccacc accatcacca ttaccacagg taacggtgcg        60
+//
+"""
+
+
+def test_embl_in_imgt_layout_is_read():
+    """IPD-IMGT/HLA writes EMBL with a six-field ID line and features indented to column 25: read whole."""
+    g = read_genome(IMGT.encode(), name="hla.embl")
+    assert g.fmt == "embl" and g.ids == ["HLA00001.1"] and g.problems == []
+    rec = g.records[0]
+    assert str(rec.seq) == ACGT60 and [f.type for f in rec.features] == ["source", "exon"]
+    assert rec.description.startswith("HLA-A*01:01:01:01")
+
+
+PEPTIDE_GB = """LOCUS       PEP1                       7 aa            linear   BCT 01-JAN-2000
+DEFINITION  a short peptide.
+ACCESSION   PEP1
+VERSION     PEP1.1
+FEATURES             Location/Qualifiers
+     source          1..7
+ORIGIN
+        1 gssnrat
+//
+"""
+PEPTIDE_EMBL_NEW = """ID   PEP2; SV 1; linear; protein; STD; UNC; 7 AA.
+XX
+SQ   Sequence 7 AA;
+     gssnrat                                                                   7
+//
+"""
+PEPTIDE_EMBL_OLD = """ID   PEP3       standard; PRT; 7 AA.
+XX
+SQ   Sequence 7 AA;
+     gssnrat                                                                   7
+//
+"""
+
+
+def test_protein_records_are_skipped_in_one_line(genbank_text):
+    """Proteins whose letters are all IUPAC nucleotide codes (GSSNRAT) are known by the LOCUS units (aa), the EMBL
+    molecule type (protein) or ID line (PRT, AA); FASTA proteins by their letters. One line says it, none per record;
+    the DNA beside them is read as before."""
+    g = read_genome((genbank_text("DNA1", ACGT60) + PEPTIDE_GB + PEPTIDE_GB.replace("PEP1", "PEP4")).encode())
+    assert g.ids == ["DNA1.1"]
+    assert g.problems == ["2 protein records skipped (dnaHNet reads DNA): PEP1.1, PEP4.1"]
+    for text, rid in ((PEPTIDE_EMBL_NEW, "PEP2.1"), (PEPTIDE_EMBL_OLD, "PEP3")):
+        g = read_genome(text.encode())
+        assert g.records == [] and g.problems == [f"1 protein record skipped (dnaHNet reads DNA): {rid}",
+                                                  "no usable sequence record in the file"]
+    g = read_genome(f">p1 kinase\nMKVLAAGIVGLLLAEEPQSD\n>d\n{ACGT60}\n>p2\nMEEPQSDPSVEPPLSQETF*\n".encode())
+    assert g.ids == ["d"] and g.problems == ["2 protein records skipped (dnaHNet reads DNA): p1, p2"]
+    # DNA with a few stray letters is still DNA with bad characters, not a protein
+    g = read_genome(f">x\n{ACGT60[:30]}EF{ACGT60[32:]}\n".encode())
+    assert g.records == [] and "not DNA" in g.problems[0]
+
+
+def test_topology_is_trusted_when_stated_and_a_guess_is_said(genbank_text):
+    """A stated topology wins over the description; an unstated one is guessed circular only for a complete
+    genome/chromosome nothing contradicts, and every guess from the description is said with what to do."""
+    stated = genbank_text("LIN", ACGT60).replace("synthetic record LIN.", "Some bacterium chromosome, complete genome.")
+    g = read_genome(stated.encode())
+    assert g.records[0].annotations["topology"] == "linear" and g.problems == []
+    fix = "state it on the LOCUS line (GenBank) or ID line (EMBL); FASTA cannot, so use GenBank or EMBL for it"
+    cases = {  # FASTA header -> (topology, note)
+        "Escherichia coli K-12 chromosome, complete genome": (
+            "circular", "it is read as circular because its description says 'complete genome'. If it is linear, "),
+        "Human immunodeficiency virus 1, complete genome": (
+            "linear", "its description says 'complete genome' but 'virus' in it suggests otherwise, so it is read as "
+                      "linear. If it is circular, "),
+        "Homo sapiens BAC clone RP11-1A1 from 7, complete sequence": (
+            "linear", "its description says 'complete sequence' but 'BAC' in it suggests otherwise, so it is read as "
+                      "linear. If it is circular, "),
+        "Fusarium sp. internal transcribed spacer 1, 5.8S ribosomal RNA gene, complete sequence": (
+            "linear", "its description says 'complete sequence' but 'spacer' in it suggests otherwise, so it is read "
+                      "as linear. If it is circular, "),
+        "contig 7 of an assembly": ("linear", None),
+    }
+    fasta = "".join(f">r{i} {head}\n{ACGT60}\n" for i, head in enumerate(cases))
+    g = read_genome(fasta.encode())
+    for i, (topology, note) in enumerate(cases.values()):
+        assert g.records[i].annotations["topology"] == topology
+        said = [p for p in g.problems if p.startswith(f"record r{i}:")]
+        assert said == ([f"record r{i}: its file does not say circular or linear; {note}{fix}"] if note else [])
+    # an RNA molecule type contradicts a circular guess too
+    rna = genbank_text("HIV", ACGT60).replace(" DNA     linear  ", " RNA             ")
+    g = read_genome(rna.replace("synthetic record HIV.", "HIV-1 isolate X, complete genome.").encode())
+    assert g.records[0].annotations["topology"] == "linear"
+    assert "molecule type 'RNA' suggests otherwise" in g.problems[-1]
 
 
 # ---------------------------------------------------------------- GFF3

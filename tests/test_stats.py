@@ -191,3 +191,17 @@ def test_cli_writes_tables(genome, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "cds_pos3" in out and "codon_tests" in out
     assert (tmp_path / "out" / "enrichment.csv").exists()
+
+
+def test_cli_annotations_say_which_companion_rows_match_no_record(tmp_path, genbank_text):
+    """The CLIs' companion notes: rows of seqids that are no record of the genome are counted and named."""
+    from interpret.stats import load_annotations
+
+    (tmp_path / "g.gb").write_text(genbank_text("CHR", "ACGT" * 50))
+    (tmp_path / "tss.csv").write_text("seqid,type,position,strand\nCHR,TSS,10,+\nchr9,TSS,20,+\n")
+    problems: list[str] = []
+    annotations, _ = load_annotations(tmp_path / "g.gb", tmp_path / "tss.csv", problems)
+    assert ("companion: 1 of 2 rows name a seqid that matches no record and were ignored: 'chr9' (1 row). Records: "
+            "CHR.1 (a seqid matches a record's id or name, with or without its .version); rows per record: CHR.1 1"
+            in problems)
+    assert annotations["CHR.1"].mask("+", "tss").sum() == 1

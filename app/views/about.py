@@ -2,6 +2,7 @@
 import streamlit as st
 
 from app import state
+from app.components import plain
 
 st.title("About dnaHNet Explorer")
 st.markdown(
@@ -45,7 +46,7 @@ st.subheader("The loaded model")
 try:
     card = state.model_card()
 except Exception as e:  # noqa: BLE001 - the page still explains the app without a model
-    st.error(f"The model could not be loaded: {e}")
+    st.error(f"The model could not be loaded: {plain(e)}")
 else:
     m1, m2, m3 = st.columns(3)
     m1.metric("Checkpoint", str(card["name"]).split("/")[-1])

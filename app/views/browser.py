@@ -35,7 +35,7 @@ with find:
             st.caption(f"{int((~inside).sum())} match(es) lie outside the analysed region and are not listed.")
             hits = hits[inside]
         if hits.empty:
-            st.caption(f"No feature matches “{query}” here.")
+            st.caption(f"No feature matches “{components.plain(query)}” here.")
         else:
             labels = {i: viewport.feature_label(r) for i, r in hits.iterrows()}
             pick = st.selectbox(f"{len(hits)} match{'es' if len(hits) != 1 else ''}", list(labels),
@@ -91,7 +91,7 @@ try:
     fig = results.track_figure(a, window, tuple(strands) or tuple(a.strands), tuple(stages),
                                tuple(rows) or ("features",), tuple(feature_types))
 except ValueError as e:
-    st.warning(f"Nothing to draw here: {e}")
+    st.warning(f"Nothing to draw here: {components.plain(e)}")
     st.stop()
 export = go.Figure(fig)
 viewport.add_selection_layer(fig, *window)
@@ -137,7 +137,7 @@ with right:
 
 if ann.problems:
     with st.expander(f"Annotation notes ({len(ann.problems)})"):
-        st.markdown("\n".join(f"- {p}" for p in ann.problems))
+        st.markdown(components.bullets(ann.problems))
 
 with st.expander("Publication feature map of this window (dna_features_viewer)"):
     if hi - lo > 100_000:

@@ -88,6 +88,6 @@ else:
 
 if report.problems:
     with st.expander(f"Notes on these statistics ({len(report.problems)})"):
-        st.markdown("\n".join(f"- {p}" for p in report.problems))
+        st.markdown(components.bullets(report.problems))
 st.caption("Settings: " + ", ".join(f"{k} = {v}" for k, v in report.settings.items()))
 components.track_downloads(a, "enrichment")
