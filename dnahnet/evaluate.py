@@ -99,8 +99,16 @@ def to_markdown(rows):
 
 
 def to_csv(rows):
-    cols = list(rows[0])
-    return "\n".join([",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in rows]) + "\n"
+    """The table as CSV text (quoted where needed; text cells made inert for spreadsheets)."""
+    import csv
+    import io
+
+    from dnahnet.csv_cells import inert
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([inert(c) for c in rows[0]])
+    writer.writerows([inert(r[c]) for c in rows[0]] for r in rows)
+    return buf.getvalue()
 
 
 def evaluate(checkpoint_path, data, holdout=None, seq_len=None, max_windows=None, max_order=12, batch_size=16,
@@ -139,6 +147,25 @@ def evaluate(checkpoint_path, data, holdout=None, seq_len=None, max_windows=None
         (out / "eval.csv").write_text(to_csv(rows))
         (out / "markov_orders.json").write_text(json.dumps(markov, indent=1))
     return rows, markov
+
+
+def router_report(checkpoint_path, data, holdout=None, seq_len=None, max_windows=64, batch_size=16, device="auto"):
+    """Per router, on the held-out windows: the share of undecided decisions (|p - 0.5| < 0.05), the bits/nt lost
+    when the path through its inner stage is removed, and its p histogram. The numbers the trainer logs at each
+    validation, for any checkpoint. Returns a list of dicts (outer router first)."""
+    from dnahnet import checkpoint
+    from dnahnet.train import run_validation
+    device = pick_device(device)
+    model = checkpoint.load(checkpoint_path, device=device)
+    meta = _train_meta(checkpoint_path)
+    holdout = holdout or meta.get("holdout")
+    seq_len = seq_len or meta.get("seq_len") or 1024
+    corpus = load_corpus(data, holdout)
+    windows = {g: validation_windows(recs, seq_len, max_windows) for g, recs in corpus.genomes("valid").items()}
+    bits, _, routers = run_validation(model, windows, batch_size, device)
+    return [{"router": f"Stage {s + 1}", "undecided": r["undecided"], "inner_path_bits": r["inner_path_bits"],
+             "p_hist": r["p_hist"], "bits_per_nt": float(np.mean(list(bits.values())))}
+            for s, r in enumerate(routers)]
 
 
 def _train_meta(path):
@@ -291,9 +318,18 @@ def main(argv=None):
     p.add_argument("--plots", action="store_true",
                    help="also draw the training curves (loss, compression, router decisiveness and p histograms) "
                         "from the checkpoint's train_log.jsonl into --out")
+    p.add_argument("--routers", action="store_true",
+                   help="instead of bits/nt: each router's undecided share and the cost of removing its inner path")
     ns = p.parse_args(argv)
     if ns.threads:
         torch.set_num_threads(ns.threads)
+    if ns.routers:
+        rows = router_report(ns.checkpoint, ns.data, [h for h in ns.holdout.split(",") if h] or None,
+                             ns.seq_len or None, ns.max_windows or 64, ns.batch_size, ns.device)
+        print("| router | undecided (|p - 0.5| < 0.05) | bits/nt lost without its inner path |\n|---|---|---|")
+        for r in rows:
+            print(f"| {r['router']} | {r['undecided']:.1%} | {r['inner_path_bits']:+.4f} |")
+        return
     rows, markov = evaluate(ns.checkpoint, ns.data, [h for h in ns.holdout.split(",") if h] or None,
                             ns.seq_len or None, ns.max_windows or None, ns.max_order, ns.batch_size, ns.device,
                             ns.out or None)

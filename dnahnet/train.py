@@ -261,13 +261,13 @@ def undecided_share(hist):
     return sum(hist[mid - k:mid + k]) / max(sum(hist), 1)
 
 
-def run_validation(model, valid_sets, args, device, autocast_dtype, ablate=True):
+def run_validation(model, valid_sets, batch_size, device, autocast_dtype=None, ablate=True):
     """Held-out bits/nt per genome, mean compression per stage, and per router: its p histogram, its undecided
     share, and (with `ablate`) how many bits/nt are lost when the path through its inner stage is removed
     (a router whose inner path costs nothing when removed gets no learning signal)."""
     result, comps, hists = {}, [], []
     for genome, windows in valid_sets.items():
-        bits, comp, _ = evaluate_windows(model, windows, args.eval_batch, device, autocast_dtype, routers=hists)
+        bits, comp, _ = evaluate_windows(model, windows, batch_size, device, autocast_dtype, routers=hists)
         result[genome] = bits
         comps.append(comp)
     routers = [{"p_hist": h, "undecided": round(undecided_share(h), 4)} for h in hists]
@@ -276,7 +276,7 @@ def run_validation(model, valid_sets, args, device, autocast_dtype, ablate=True)
         for r, stage in zip(routers, model.routed_stages()):
             stage.inner_gain = 0.0
             try:
-                lost = [evaluate_windows(model, w, args.eval_batch, device, autocast_dtype)[0]
+                lost = [evaluate_windows(model, w, batch_size, device, autocast_dtype)[0]
                         for w in valid_sets.values()]
             finally:
                 stage.inner_gain = 1.0
@@ -380,7 +380,7 @@ def train(args: TrainArgs, resume=False, log=print):
         save_train_state(out, optimizer, step, sampler, args, elapsed, nt_seen)
 
     def validate():
-        result, comp, routers = run_validation(model, valid_sets, args, device, autocast_dtype)
+        result, comp, routers = run_validation(model, valid_sets, args.eval_batch, device, autocast_dtype)
         write({"step": step, "eval": result, "eval_compression": comp, "routers": routers, "nt_seen": nt_seen,
                "elapsed_s": round(elapsed0 + time.time() - t_start, 2)})
         return result, comp, routers
