@@ -99,6 +99,7 @@ def _batches(spec, B, L, seed):
 def run_option(spec, nproc=1, timeout=900):
     """Run one probe in a fresh process (under torchrun when nproc > 1); returns its JSON result or an error."""
     env = {**os.environ, "OMP_NUM_THREADS": str(spec["threads"]), "PYTHONPATH": spec.get("root") or str(REPO)}
+    env.setdefault("DNAHNET_CACHE_DIR", str(REPO / ".cache"))  # a baseline worktree reuses the encoded corpus
     me = [str(Path(__file__).resolve()), "--probe", json.dumps(spec)]
     if nproc > 1:
         with socket.socket() as s:

@@ -326,7 +326,7 @@ def main(argv=None):
     if ns.routers:
         rows = router_report(ns.checkpoint, ns.data, [h for h in ns.holdout.split(",") if h] or None,
                              ns.seq_len or None, ns.max_windows or 64, ns.batch_size, ns.device)
-        print("| router | undecided (|p - 0.5| < 0.05) | bits/nt lost without its inner path |\n|---|---|---|")
+        print("| router | undecided (p within 0.05 of 0.5) | bits/nt lost without its inner path |\n|---|---|---|")
         for r in rows:
             print(f"| {r['router']} | {r['undecided']:.1%} | {r['inner_path_bits']:+.4f} |")
         return

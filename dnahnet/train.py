@@ -51,6 +51,8 @@ class TrainArgs:
     weight_decay: float = 0.05
     betas: tuple = (0.9, 0.95)
     lr_multipliers: list = field(default_factory=lambda: [2.0, 1.5, 1.0])
+    # per router: weight of a reward for decisive routing (mean |2p - 1|), subtracted from the loss; 0 = H-Net as is
+    router_confidence: list = field(default_factory=list)
     grad_clip: float = 1.0
     seed: int = 0
     device: str = "auto"
@@ -414,8 +416,9 @@ def train(args: TrainArgs, resume=False, log=print):
         batch = sampler.batch_at(step, ranks.rank, ranks.world_size).to(device)  # (B / ranks, L+1)
         with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
             result = net(batch[:, :-1], targets=batch[:, 1:])
+        objective = result.loss - sum(w * d for w, d in zip(args.router_confidence, result.decisiveness) if w)
         optimizer.zero_grad(set_to_none=True)
-        result.loss.backward()  # DDP averages the gradients over the ranks here
+        objective.backward()  # DDP averages the gradients over the ranks here
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
         optimizer.step()
         step += 1
@@ -437,6 +440,7 @@ def train(args: TrainArgs, resume=False, log=print):
             rate = nt_window / max(now - t_window, 1e-9)
             write({"step": step, "loss": loss, "ce": ce, "bits_per_nt": ce / LN2,
                    "ratio_losses": [r.item() for r in result.ratio_losses], "compression": comp,
+                   "decisiveness": [d.item() for d in result.decisiveness],
                    "lr": optimizer.param_groups[0]["lr"], "grad_norm": float(grad_norm), "nt_per_s": rate,
                    "nt_seen": nt_seen, "elapsed_s": round(elapsed0 + now - t_start, 2)})
             t_window, nt_window = now, 0
@@ -503,6 +507,9 @@ def parse_args(argv=None):
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--lr-multipliers", default=",".join(map(str, d.lr_multipliers)),
                    help="per-stage learning-rate multipliers, outer stage first")
+    p.add_argument("--router-confidence", default="",
+                   help="per router, outer first: weight of a reward for decisive routing, mean |2p - 1| "
+                        "(e.g. 0,0.02: only the Stage-2 router; docs/TRAINING.md says why); empty = none")
     p.add_argument("--grad-clip", type=float, default=d.grad_clip)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda")
@@ -528,7 +535,9 @@ def parse_args(argv=None):
         data=ns.data, config=ns.config, out=ns.out, holdout=[h for h in ns.holdout.split(",") if h],
         steps=ns.steps, batch_size=ns.batch_size, seq_len=ns.seq_len, lr=ns.lr, min_lr_ratio=ns.min_lr_ratio,
         warmup=ns.warmup, schedule=ns.schedule, decay_frac=ns.decay_frac, weight_decay=ns.weight_decay,
-        lr_multipliers=[float(v) for v in ns.lr_multipliers.split(",")], grad_clip=ns.grad_clip, seed=ns.seed,
+        lr_multipliers=[float(v) for v in ns.lr_multipliers.split(",")],
+        router_confidence=[float(v) for v in ns.router_confidence.split(",") if v], grad_clip=ns.grad_clip,
+        seed=ns.seed,
         device=ns.device, threads=ns.threads, precision=ns.precision, eval_every=ns.eval_every,
         eval_windows=ns.eval_windows, save_every=ns.save_every, log_every=ns.log_every, max_minutes=ns.max_minutes,
         stop_at=ns.stop_at, print_every=ns.print_every, cache_dir=ns.cache_dir, progress=not ns.no_progress)

@@ -274,3 +274,19 @@ def test_sigterm_stops_cleanly_and_saves(genome_file, tmp_path):
     assert "stopped by SIGTERM" in text
     state = json.loads((out / "train_state.json").read_text())
     assert 0 < state["step"] < 100_000 and (out / "model.safetensors").exists()
+
+
+def test_router_confidence_reward_makes_that_router_decisive(genome_file, tmp_path):
+    """The reward acts on the routers it names: Stage 2 rewarded -> its mean |2p - 1| grows beyond the unrewarded
+    run's, while the logged loss stays the language-model + ratio loss."""
+    def last_decisiveness(out, **kw):
+        train(_args(genome_file, tmp_path / out, tmp_path, steps=12, warmup=2, batch_size=4, **kw), log=lambda *a: None)
+        entries = [json.loads(l) for l in open(tmp_path / out / "train_log.jsonl") if '"loss"' in l]
+        return entries[-1]["decisiveness"], entries[-1]["loss"]
+
+    (plain_1, plain_2), _ = last_decisiveness("plain")
+    (rewarded_1, rewarded_2), loss = last_decisiveness("rewarded", router_confidence=[0.0, 0.5])
+    assert rewarded_2 > plain_2 + 0.05
+    assert loss > 0  # the reward is not folded into the logged loss
+    args, _ = parse_args(["--data-dir", "x", "--router-confidence", "0,0.02"])
+    assert args.router_confidence == [0.0, 0.02]
