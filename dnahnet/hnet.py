@@ -37,7 +37,7 @@ class LMOutput:
     ratio_losses: list = field(default_factory=list)  # per stage, tensors
     compression: list = field(default_factory=list)  # per stage: valid inputs / chunks
     boundary_fraction: list = field(default_factory=list)  # per stage: chunks / valid inputs
-    decisiveness: list = field(default_factory=list)  # per stage: mean |2p - 1| over valid positions (tensors)
+    router_p: list = field(default_factory=list)  # per stage: (p (B, L_s), mask (B, L_s)), p with its gradient
     routing: Optional[list] = None  # list[StageRouting] when asked
 
 
@@ -139,7 +139,7 @@ class HNetStage(nn.Module):
             ratio_loss=ratio_loss(p, b, self.target_compression, mask),
             compression=n_valid / max(n_chunks, 1),
             boundary_fraction=n_chunks / max(n_valid, 1),
-            decisiveness=((2 * p - 1).abs() * mask).sum() / max(n_valid, 1),
+            router_p=(p, mask),
             routing=StageRouting(
                 p=p.detach(), b=b, mask=mask, positions=positions.masked_fill(~mask, -1),
                 latents=chunks.detach(), chunk_mask=chunk_mask,
@@ -254,7 +254,7 @@ class DnaHNet(nn.Module):
             ratio_losses=[s["ratio_loss"] for s in stats],
             compression=[s["compression"] for s in stats],
             boundary_fraction=[s["boundary_fraction"] for s in stats],
-            decisiveness=[s["decisiveness"] for s in stats],
+            router_p=[s["router_p"] for s in stats],
             routing=[s["routing"] for s in stats] if return_routing else None,
         )
         if targets is not None:

@@ -133,6 +133,14 @@ def ratio_loss(p, b, target, mask=None):
     return N / (N - 1) * ((N - 1) * F_ * G + (1 - F_) * (1 - G))
 
 
+def decisiveness(p, mask, margin=1.0):
+    """Mean of min(|2p - 1|, margin) over valid positions: 0 when every p sits at the threshold 0.5, `margin` when
+    every decision is at least that far from it. As a reward it pushes undecided p outwards and, with a margin
+    below 1, leaves decisions beyond the margin to the language-model gradient."""
+    m = mask.float()
+    return ((2 * p.float() - 1).abs().clamp(max=margin) * m).sum() / m.sum().clamp(min=1)
+
+
 def _data_parallel_ranks():
     """The number of ranks taking a training step together (1 outside torch.distributed or without grad, e.g.
     when rank 0 validates alone)."""

@@ -28,6 +28,7 @@ import torch.distributed as dist  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
 from dnahnet.data import DEFAULT_HOLDOUT, WindowSampler, load_corpus, validation_windows  # noqa: E402
+from dnahnet.routing import decisiveness  # noqa: E402
 
 LN2 = math.log(2.0)
 UNDECIDED = 0.05  # a router decision is "undecided" when |p - 0.5| < this
@@ -51,8 +52,10 @@ class TrainArgs:
     weight_decay: float = 0.05
     betas: tuple = (0.9, 0.95)
     lr_multipliers: list = field(default_factory=lambda: [2.0, 1.5, 1.0])
-    # per router: weight of a reward for decisive routing (mean |2p - 1|), subtracted from the loss; 0 = H-Net as is
+    # per router: weight of a reward for decisive routing, mean min(|2p - 1|, margin), subtracted from the loss;
+    # 0 or absent = H-Net as is
     router_confidence: list = field(default_factory=list)
+    router_confidence_margin: float = 0.3
     grad_clip: float = 1.0
     seed: int = 0
     device: str = "auto"
@@ -416,7 +419,8 @@ def train(args: TrainArgs, resume=False, log=print):
         batch = sampler.batch_at(step, ranks.rank, ranks.world_size).to(device)  # (B / ranks, L+1)
         with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
             result = net(batch[:, :-1], targets=batch[:, 1:])
-        objective = result.loss - sum(w * d for w, d in zip(args.router_confidence, result.decisiveness) if w)
+        objective = result.loss - sum(w * decisiveness(p, m, args.router_confidence_margin)
+                                      for w, (p, m) in zip(args.router_confidence, result.router_p) if w)
         optimizer.zero_grad(set_to_none=True)
         objective.backward()  # DDP averages the gradients over the ranks here
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
@@ -440,7 +444,7 @@ def train(args: TrainArgs, resume=False, log=print):
             rate = nt_window / max(now - t_window, 1e-9)
             write({"step": step, "loss": loss, "ce": ce, "bits_per_nt": ce / LN2,
                    "ratio_losses": [r.item() for r in result.ratio_losses], "compression": comp,
-                   "decisiveness": [d.item() for d in result.decisiveness],
+                   "decisiveness": [decisiveness(p.detach(), m).item() for p, m in result.router_p],
                    "lr": optimizer.param_groups[0]["lr"], "grad_norm": float(grad_norm), "nt_per_s": rate,
                    "nt_seen": nt_seen, "elapsed_s": round(elapsed0 + now - t_start, 2)})
             t_window, nt_window = now, 0
@@ -508,8 +512,10 @@ def parse_args(argv=None):
     p.add_argument("--lr-multipliers", default=",".join(map(str, d.lr_multipliers)),
                    help="per-stage learning-rate multipliers, outer stage first")
     p.add_argument("--router-confidence", default="",
-                   help="per router, outer first: weight of a reward for decisive routing, mean |2p - 1| "
-                        "(e.g. 0,0.02: only the Stage-2 router; docs/TRAINING.md says why); empty = none")
+                   help="per router, outer first: weight of a reward for decisive routing, mean min(|2p - 1|, "
+                        "margin) (e.g. 0,0.02: only the Stage-2 router; docs/TRAINING.md says why); empty = none")
+    p.add_argument("--router-confidence-margin", type=float, default=d.router_confidence_margin,
+                   help="decisions with |2p - 1| beyond this earn no more reward")
     p.add_argument("--grad-clip", type=float, default=d.grad_clip)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda")
@@ -536,7 +542,8 @@ def parse_args(argv=None):
         steps=ns.steps, batch_size=ns.batch_size, seq_len=ns.seq_len, lr=ns.lr, min_lr_ratio=ns.min_lr_ratio,
         warmup=ns.warmup, schedule=ns.schedule, decay_frac=ns.decay_frac, weight_decay=ns.weight_decay,
         lr_multipliers=[float(v) for v in ns.lr_multipliers.split(",")],
-        router_confidence=[float(v) for v in ns.router_confidence.split(",") if v], grad_clip=ns.grad_clip,
+        router_confidence=[float(v) for v in ns.router_confidence.split(",") if v],
+        router_confidence_margin=ns.router_confidence_margin, grad_clip=ns.grad_clip,
         seed=ns.seed,
         device=ns.device, threads=ns.threads, precision=ns.precision, eval_every=ns.eval_every,
         eval_windows=ns.eval_windows, save_every=ns.save_every, log_every=ns.log_every, max_minutes=ns.max_minutes,

@@ -285,8 +285,20 @@ def test_router_confidence_reward_makes_that_router_decisive(genome_file, tmp_pa
         return entries[-1]["decisiveness"], entries[-1]["loss"]
 
     (plain_1, plain_2), _ = last_decisiveness("plain")
-    (rewarded_1, rewarded_2), loss = last_decisiveness("rewarded", router_confidence=[0.0, 0.5])
+    (rewarded_1, rewarded_2), loss = last_decisiveness("rewarded", router_confidence=[0.0, 0.5],
+                                                       router_confidence_margin=1.0)
     assert rewarded_2 > plain_2 + 0.05
     assert loss > 0  # the reward is not folded into the logged loss
     args, _ = parse_args(["--data-dir", "x", "--router-confidence", "0,0.02"])
     assert args.router_confidence == [0.0, 0.02]
+
+
+def test_decisiveness_is_capped_at_the_margin():
+    from dnahnet.routing import decisiveness
+    p = torch.tensor([[0.5, 0.6, 0.9, 0.0]], requires_grad=True)
+    mask = torch.tensor([[True, True, True, False]])
+    assert decisiveness(p, mask).item() == pytest.approx((0.0 + 0.2 + 0.8) / 3)
+    capped = decisiveness(p, mask, margin=0.3)
+    assert capped.item() == pytest.approx((0.0 + 0.2 + 0.3) / 3)
+    capped.backward()
+    assert p.grad[0, 2] == 0 and p.grad[0, 1] > 0 and p.grad[0, 3] == 0  # beyond the margin, or masked: no push
