@@ -1,6 +1,7 @@
 """dnaHNet: a hierarchical (H-Net) DNA language model over nucleotides, with its training and inference.
 
-Public API: `load`, `save`, `analyze`, `HNetConfig`, `DnaHNet`, `Trace`, `read_genome`.
+Public API: `load`, `save`, `analyze`, `HNetConfig`, `DnaHNet`, `Trace`, `read_genome`; variant scoring:
+`score_variants`, `saturate` (-> `Saturation`), `ScoreOptions`, `parse_variant`, `VariantError`.
 Imports are lazy so that `import dnahnet` stays cheap (the app imports it on every rerun).
 """
 from importlib import import_module
@@ -17,6 +18,12 @@ _EXPORTS = {
     "StrandPass": "dnahnet.trace",
     "StageTrack": "dnahnet.trace",
     "read_genome": "dnahnet.genome_io",
+    "score_variants": "dnahnet.scoring",
+    "saturate": "dnahnet.scoring",
+    "Saturation": "dnahnet.scoring",
+    "ScoreOptions": "dnahnet.scoring",
+    "parse_variant": "dnahnet.variants",
+    "VariantError": "dnahnet.variants",
 }
 
 __all__ = list(_EXPORTS)
