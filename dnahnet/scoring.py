@@ -173,7 +173,7 @@ def _run_rows(model, rows: _Rows, batch_size: int, routing: bool, on_batch=None)
     device = next(model.parameters()).device
     order = sorted(range(len(rows.tokens)), key=lambda r: -len(rows.tokens[r]))
     sums, bounds = {}, {} if routing else None
-    done, threads = 0, torch.get_num_threads()
+    done = 0
     for b0 in range(0, len(order), batch_size):
         batch = order[b0:b0 + batch_size]
         n_max = len(rows.tokens[batch[0]])
@@ -182,7 +182,6 @@ def _run_rows(model, rows: _Rows, batch_size: int, routing: bool, on_batch=None)
             x[i, :len(rows.tokens[r])] = rows.tokens[r]  # right padding: a causal model never reads it
         xt = torch.from_numpy(x).to(device)
         out = model(xt, return_routing=routing)
-        torch.set_num_threads(threads)  # the numba (OpenMP) Mamba kernel can change torch's thread count
         logp = torch.log_softmax(out.logits.float(), dim=-1)  # (B, n, V)
         lp = logp[:, :-1].gather(-1, xt[:, 1:, None])[..., 0].cpu().numpy()  # (B, n-1)
         stages = [(s.positions.cpu().numpy(), s.b.cpu().numpy()) for s in out.routing] if routing else []

@@ -120,10 +120,14 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm
     gate = F.silu(z.float()).contiguous().numpy()  # (b, l, d_inner)
     dt = F.softplus(dt.float() + dt_bias.float()).contiguous().numpy()  # (b, l, h)
     w = np.ascontiguousarray(_f32(conv_weight).T)  # (k, conv_dim)
+    threads = torch.get_num_threads()
     with _LOCK:
-        numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-        _causal_conv(src, d_inner, w, _f32(conv_bias), xbc)
-        F.silu(torch.from_numpy(xbc), inplace=True)
-        _gated_scan(xbc, d_inner, headdim, d_state, ngroups, dt, _f32(A), _f32(D), gate, g, sumsq)
-        _normalize(g, sumsq, _f32(norm_weight), np.float32(norm_eps))
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        try:
+            _causal_conv(src, d_inner, w, _f32(conv_bias), xbc)
+            F.silu(torch.from_numpy(xbc), inplace=True)
+            _gated_scan(xbc, d_inner, headdim, d_state, ngroups, dt, _f32(A), _f32(D), gate, g, sumsq)
+            _normalize(g, sumsq, _f32(norm_weight), np.float32(norm_eps))
+        finally:  # numba's OpenMP layer shares torch's OpenMP runtime and resets its thread count: put it back
+            torch.set_num_threads(threads)
     return torch.from_numpy(g)

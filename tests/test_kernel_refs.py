@@ -68,6 +68,7 @@ def test_cpu_mamba_inner_matches_the_pytorch_layer(b, l, g):
         rounded = zxbcdt.bfloat16()  # other dtypes are computed in fp32
         half = mamba_cpu.mamba_inner(rounded, *args, headdim=c.headdim, d_state=c.d_state, ngroups=g)
         torch.testing.assert_close(half, layer._inner(rounded.float()), atol=1e-4, rtol=1e-4)
+    assert torch.get_num_threads() == 1  # numba's OpenMP layer must not change torch's thread count (conftest: 1)
 
 
 def test_dispatch_auto_fuses_the_mamba_layer_for_cpu_inference_only(monkeypatch):
