@@ -1,12 +1,14 @@
 """Inference benchmark: (a) whole-genome throughput of `dnahnet.analyze`; (b) dnaHNet against a
 parameter-matched plain Transformer, forward only, at several lengths, side by side in one run; (c) with --sweep,
-window settings side by side (speed, bits/nt, boundary agreement).
+window settings side by side (speed, bits/nt, boundary agreement); (d) with --versus-checkpoint, two checkpoints'
+`analyze` throughput side by side on one E. coli slice.
 
     python bench/bench_inference.py                    # E. coli K-12, both strands, bundled checkpoint, 2 threads
     python bench/bench_inference.py --limit 200000     # time a 200 kb prefix instead of the whole genome
     python bench/bench_inference.py --skip-genome --lengths 2048,8192,32768 --repeats 3
     python bench/bench_inference.py --quick            # tiny random model, short lengths (CI smoke run)
     python bench/bench_inference.py --sweep 2048:256:8,4096:256:4,2048:128:8   # E. coli 1.0-1.4 Mb, both strands
+    python bench/bench_inference.py --versus-checkpoint checkpoints/dnahnet-v2      # the bundled one against it
 """
 from __future__ import annotations
 
@@ -107,6 +109,37 @@ def bench_genome(model, args):
     if args.limit:
         full = 4_641_652 * 2
         print(f"  extrapolated to whole E. coli K-12 (both strands, {full:,} nt): {full / (nt / dt) / 60:.1f} min")
+
+
+def bench_versus_checkpoint(model, args):
+    """(d) `analyze` on one E. coli slice, both strands, default windows, with the loaded checkpoint and with
+    `--versus-checkpoint`, alternating over `--repeats` rounds; the median of each and their ratio."""
+    from Bio.Seq import Seq
+    from Bio.SeqRecord import SeqRecord
+
+    from dnahnet import load
+    from dnahnet.infer import analyze
+
+    a, b = (int(x) for x in args.sweep_region.split("-"))
+    seq, _, _, record_id = genome_sequence(b, args.quick)
+    record = SeqRecord(Seq(seq[a:b]), id=record_id)
+    models = {args.checkpoint or "(bundled)": model, args.versus_checkpoint: load(args.versus_checkpoint).eval()}
+    for m in models.values():  # warm-up (numba, allocations)
+        analyze(SeqRecord(Seq(seq[a:a + 5000]), id=record_id), model=m, cache=False)
+    rates = {name: [] for name in models}
+    for _ in range(args.repeats):
+        for name, m in models.items():
+            t0 = time.perf_counter()
+            analyze(record, model=m, cache=False)
+            rates[name].append(2 * (b - a) / (time.perf_counter() - t0))
+    print(f"\n(d) checkpoints side by side: {record_id} {a:,}-{b:,}, both strands, default windows, "
+          f"median of {args.repeats} alternating rounds")
+    print("| checkpoint | parameters | nt/s | time vs first row |\n|---|---|---|---|")
+    first = None
+    for name, m in models.items():
+        rate = statistics.median(rates[name])
+        first = first or rate
+        print(f"| {name} | {m.num_parameters():,} | {rate:,.0f} | {first / rate:.2f}x |")
 
 
 def bench_sweep(model, args):
@@ -229,6 +262,8 @@ def main(argv=None):
     ap.add_argument("--skip-versus", action="store_true", help="only (a)")
     ap.add_argument("--sweep", default=None, help="compare window settings WINDOW:MARGIN:BATCH,... instead (c)")
     ap.add_argument("--sweep-region", default="1000000-1400000", help="START-END of E. coli for --sweep")
+    ap.add_argument("--versus-checkpoint", default=None,
+                    help="time this checkpoint against --checkpoint on the --sweep-region slice instead (d)")
     ap.add_argument("--quick", action="store_true", help="tiny random model, short inputs (CI smoke run)")
     args = ap.parse_args(argv)
     if args.quick:
@@ -238,10 +273,10 @@ def main(argv=None):
     model, desc, trained = load_model(args)
     print(f"dnaHNet: {desc}; torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu")
     print(f"host: {cpu_name()}, {os.cpu_count()} logical cores (hosts differ between runs: compare rows of one run)")
-    if args.sweep:
+    if args.sweep or args.versus_checkpoint:
         if args.quick:
             args.sweep_region = "0-3000"
-        bench_sweep(model, args)
+        (bench_sweep if args.sweep else bench_versus_checkpoint)(model, args)
         return 0
     if not args.skip_genome:
         bench_genome(model, args)

@@ -303,6 +303,16 @@ def test_benchmark_script_window_sweep():
     assert rows[0].endswith("| 1.000 | 1.000 |") and rows[2].endswith("| 1.000 | 1.000 |")
 
 
+def test_benchmark_script_versus_checkpoint():
+    """--versus-checkpoint: one row per checkpoint, the first at 1.00x."""
+    res = subprocess.run([sys.executable, "bench/bench_inference.py", "--quick", "--threads", "1",
+                          "--versus-checkpoint", "dnahnet-small"], cwd=REPO, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    rows = [line for line in res.stdout.splitlines() if line.startswith("| ") and "x |" in line]
+    assert len(rows) == 2 and rows[0].endswith("| 1.00x |") and "dnahnet-small" in rows[1]
+
+
 def test_parameter_matched_transformer_baseline(model):
     from dnahnet.transformer_lm import TransformerLM, matched_config, matched_transformer
 
