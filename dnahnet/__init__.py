@@ -1,7 +1,8 @@
 """dnaHNet: a hierarchical (H-Net) DNA language model over nucleotides, with its training and inference.
 
 Public API: `load`, `save`, `analyze`, `HNetConfig`, `DnaHNet`, `Trace`, `read_genome`; variant scoring:
-`score_variants`, `saturate` (-> `Saturation`), `ScoreOptions`, `parse_variant`, `VariantError`.
+`score_variants`, `saturate` (-> `Saturation`), `ScoreOptions`, `parse_variant`, `VariantError`; gene essentiality:
+`score_essentiality` (-> `Essentiality`).
 Imports are lazy so that `import dnahnet` stays cheap (the app imports it on every rerun).
 """
 from importlib import import_module
@@ -24,6 +25,8 @@ _EXPORTS = {
     "ScoreOptions": "dnahnet.scoring",
     "parse_variant": "dnahnet.variants",
     "VariantError": "dnahnet.variants",
+    "score_essentiality": "dnahnet.essentiality",
+    "Essentiality": "dnahnet.essentiality",
 }
 
 __all__ = list(_EXPORTS)

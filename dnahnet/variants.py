@@ -10,8 +10,9 @@ codon used most in the genome's CDSs (then alphabetical). Minus-strand genes are
 circular records wrap, so every resolved variant is a list of forward-strand `Edit`s. VCF files are read with
 `vcfpy` (one variant per ALT allele, trimmed to its minimal form); errors name the line.
 
-`python -m dnahnet.variants GENOME --variants FILE | --vcf FILE | --saturate GENE_OR_REGION --out CSV` scores them
-from the command line (see `main`; the scoring itself is `dnahnet.scoring`).
+`python -m dnahnet.variants GENOME --variants FILE | --vcf FILE | --saturate GENE_OR_REGION | --essentiality --out CSV`
+scores them from the command line (see `main`; the scoring itself is `dnahnet.scoring`, the stop-cassette
+essentiality screen `dnahnet.essentiality`).
 """
 from __future__ import annotations
 
@@ -599,12 +600,16 @@ def main(argv=None) -> int:
     what.add_argument("--saturate", help="GENE (every codon x 20 amino acids + stop) or START-END (0-based, end "
                                          "exclusive; every position x the 3 other bases; RECORD:START-END for one of "
                                          "several records)")
-    ap.add_argument("--out", required=True, help="output CSV: one row per variant")
+    what.add_argument("--essentiality", action="store_true",
+                      help="a premature-stop cassette over codons 5-9 of every CDS: one row per CDS (score = "
+                           "log-likelihood ratio; essentiality = its negative)")
+    ap.add_argument("--out", required=True, help="output CSV: one row per variant (per CDS with --essentiality)")
     ap.add_argument("--matrix", default=None, help="with --saturate: also write the matrix (CSV)")
     ap.add_argument("--checkpoint", default=None, help="checkpoint directory or name (default: the bundled one)")
     ap.add_argument("--window", type=int, default=scoring.DEFAULT_WINDOW, help="nt per window (centred on the variant)")
-    ap.add_argument("--strand", default="mean", choices=scoring.STRAND_CHOICES,
-                    help="which strand's score fills the `score` column (both are always reported unless + or -)")
+    ap.add_argument("--strand", default=None, choices=scoring.STRAND_CHOICES,
+                    help="which strand's score fills the `score` column (both are always reported unless + or -); "
+                         "default mean, with --essentiality sense (the gene's direction only)")
     ap.add_argument("--boundaries", action="store_true", help="also report Stage-1/2 boundaries gained and lost")
     ap.add_argument("--batch-size", type=int, default=scoring.DEFAULT_BATCH_SIZE)
     ap.add_argument("--naive", action="store_true", help="score every variant from scratch (for timing/checks)")
@@ -612,7 +617,20 @@ def main(argv=None) -> int:
                     help="report: keep going past bad variants (their row says why, score NaN)")
     ap.add_argument("--circular", default=None, choices=["yes", "no"], help="override the records' topology")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ess = ap.add_argument_group("with --essentiality")
+    ess.add_argument("--labels", default=None, help="table of essential genes (CSV/TSV with a locus_tag or gene "
+                                                    "column and an `essential` column): AUROC vs gene length and GC")
+    ess.add_argument("--summary", default=None, help="write the AUROC table here (CSV)")
+    ess.add_argument("--genes", default=None, help="only these CDSs (comma-separated gene names or locus tags)")
+    ess.add_argument("--subsample", type=int, default=None, help="score a random subsample of this many CDSs")
+    ess.add_argument("--seed", type=int, default=0, help="subsample and bootstrap seed")
+    ess.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the AUROC intervals")
     args = ap.parse_args(argv)
+    args.strand = args.strand or ("sense" if args.essentiality else "mean")
+    if not args.essentiality and (args.labels or args.summary or args.genes or args.subsample):
+        ap.error("--labels, --summary, --genes and --subsample go with --essentiality")
+    if args.summary and not args.labels:
+        ap.error("--summary needs --labels (the AUROC is computed against them)")
 
     import torch
 
@@ -641,6 +659,8 @@ def main(argv=None) -> int:
         bar.set_description_str(message)
         bar.refresh()
 
+    if args.essentiality:
+        return _essentiality_main(args, genome, model, progress, bar)
     opts = dict(window=args.window, strand=args.strand, boundaries=args.boundaries, batch_size=args.batch_size,
                 fast=not args.naive, progress=progress)
     try:
@@ -666,6 +686,33 @@ def main(argv=None) -> int:
     print(f"scored {n_scored:,} variants in {stats.get('seconds', float('nan')):.1f} s "
           f"({stats.get('variants_per_s', float('nan')):,.1f} variants/s, {stats.get('forward_rows', 0):,} windows); "
           f"score = {args.strand} strand; wrote {args.out}" + (f" and {args.matrix}" if args.matrix else ""))
+    return 0
+
+
+def _essentiality_main(args, genome, model, progress, bar) -> int:
+    """`--essentiality`: the per-CDS table to --out, the AUROC table to --summary, a summary on stdout."""
+    import sys
+
+    from dnahnet import essentiality as ess
+
+    genes = [g.strip() for g in args.genes.split(",") if g.strip()] if args.genes else None
+    try:
+        result = ess.score_essentiality(genome, model, labels=args.labels, window=args.window, strand=args.strand,
+                                        genes=genes, subsample=args.subsample, seed=args.seed, n_boot=args.n_boot,
+                                        batch_size=args.batch_size, progress=progress)
+    except (ValueError, FileNotFoundError) as e:  # VariantError (an unknown --genes name) included
+        bar.close()
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    bar.close()
+    result.table.to_csv(args.out, index=False)
+    if args.summary and result.summary is not None:
+        summary = result.summary.copy()
+        for key in ("window", "strand", "cds_scored", "subsample", "subsample_scheme", "seed"):
+            summary[key] = result.options[key]
+        summary.to_csv(args.summary, index=False)
+    print("\n".join(ess.summary_lines(result)))
+    print(f"wrote {args.out}" + (f" and {args.summary}" if args.summary and result.summary is not None else ""))
     return 0
 
 
