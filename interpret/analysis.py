@@ -75,9 +75,10 @@ class BoundaryReport:
         out = {}
         e = self.enrichment.df
         if not e.empty:
-            cols = ["stage_label", "class", "n_positions", "rate", "fold", "fold_lo", "fold_hi", "shift_z", "q_shift",
-                    "perm_z", "q_perm"]
+            cols = ["stage_label", "class", "n_positions", "rate", "fold", "fold_lo", "fold_hi", "shift_z",
+                    "q_shift_text", "perm_z", "q_perm_text"]
             both = e[(e["strand"] == "both") & (e["n_positions"] > 0)]
+            cols = [c for c in cols if c in both.columns]
             out["enrichment (both passes)"] = both[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}")
         for t in (self.codon_tests, self.periodicity, self.nesting, self.baseline_summary, self.paper_comparison):
             if not t.df.empty:
@@ -127,7 +128,7 @@ def analyze_boundaries(trace: Trace, annotations: dict, n_null: int = 1000, seed
                                     progress=step(weights["nulls"] / max(n_stages, 1))))
     enrichment = pd.concat(enr, ignore_index=True).merge(pd.concat(nul, ignore_index=True),
                                                          on=["stage", "strand", "class"], how="left")
-    enrichment = nulls.add_bh(enrichment)
+    enrichment = nulls.add_p_text(nulls.add_bh(enrichment))
     paper = paper_comparison(tracks_by_stage, classes)
     tracks_by_stage = tracks = None  # free the per-position arrays before the baselines
     if enrichment["n_positions"].eq(0).any():
@@ -169,15 +170,18 @@ def analyze_boundaries(trace: Trace, annotations: dict, n_null: int = 1000, seed
     return BoundaryReport(
         enrichment=Table("enrichment", "Boundary rate per class, stage and strand pass (rate among the stage's "
                          "router input: Stage 2 rates are per Stage-1 chunk start), fold over the pass's overall "
-                         "rate (95% block-bootstrap interval), circular-shift and permuted-length nulls "
-                         "(two-sided empirical p with +1, BH q over all rows).", enrichment),
+                         "rate (95% block-bootstrap interval), circular-shift and permuted-length nulls: "
+                         "z = (observed − null mean) / null sd, two-sided empirical p with +1 and BH q over all "
+                         "rows; with n draws p and q cannot go below 2/(n+1), so the *_text columns write them "
+                         "as '≤ 2/(n+1)' there and z tells how far beyond the null the class lies.", enrichment),
         codon_profile=Table("codon_profile", "Boundary rate at codon positions 1/2/3 inside CDS, each pass with its "
                             "own strand's genes (Wilson 95% interval).", codon),
         codon_tests=Table("codon_tests", "Codon-position profile tests: χ² against uniform (2×3), mutual "
                           "information between boundary and codon position (bits), spread = max − min rate; "
                           "paper Stage 1: 6.5% / 42.6% / 58.4%.", codon_tests),
         metagene=Table("metagene", "Boundary rate per nucleotide at −150..+150 nt from start codons, stop codons "
-                       "and TSS, in the anchor's reading direction (bootstrap 95% band over anchors).", cat(meta)),
+                       "and TSS, in the anchor's reading direction; n_anchors and the bootstrap 95% band count the "
+                       "anchors inside the analysed region only.", cat(meta)),
         periodicity=Table("periodicity", "3-periodicity of boundaries inside CDS (frame-aligned, per nucleotide): "
                           "power at period 3 over the median power of the spectrum.", cat(period)),
         periodicity_spectrum=Table("periodicity_spectrum", "Spectrum (mean periodogram over 360-nt windows) of the "

@@ -74,7 +74,9 @@ def enrichment_bars(enrichment: pd.DataFrame, value: str = "fold", strand: str =
     """Boundary enrichment per class (bars coloured by class, 95% intervals), one panel per stage.
 
     value 'fold' (rate / the pass's overall rate; 1 = no enrichment) or 'rate' (% of positions that start a
-    chunk, with the stage's overall rate dotted). Stars mark BH q < 0.05 / 0.01 / 0.001 (column `q_col`).
+    chunk, with the stage's overall rate dotted). Stars mark BH q < 0.05 / 0.01 / 0.001 (column `q_col`); the
+    hover adds the z score against the same null and q as `interpret.nulls.format_p` writes it ("≤ 0.002" at
+    the floor of 1,000 draws, where the stars stop growing and z keeps the strength).
     """
     _require(enrichment, "enrichment", "stage", "class", value, f"{value}_lo", f"{value}_hi")
     df = _pick_strand(enrichment, strand)
@@ -91,10 +93,19 @@ def enrichment_bars(enrichment: pd.DataFrame, value: str = "fold", strand: str =
         lo, hi = d[f"{value}_lo"].to_numpy(float) * scale, d[f"{value}_hi"].to_numpy(float) * scale
         labels = [class_label(c) for c in classes]
         q = d[q_col].to_numpy(float) if q_col in d.columns else np.full(len(d), np.nan)
+        null = q_col.removeprefix("q_")
+        z = d[f"{null}_z"].to_numpy(float) if f"{null}_z" in d.columns else np.full(len(d), np.nan)
+        if f"{q_col}_text" in d.columns:
+            q_text = [t if isinstance(t, str) else "" for t in d[f"{q_col}_text"]]
+        else:
+            q_text = [f"{qq:.2g}" if np.isfinite(qq) else "" for qq in q]
+        null_name = {"shift": "circular-shift", "perm": "permuted-length"}.get(null, null)
         hover = [f"<b>{lab}</b><br>{stage_label(s)}: {value} {v:.3g} (95% {a:.3g}–{b:.3g})"
                  + (f"<br>n = {int(n):,} positions" if "n_positions" in d.columns else "")
-                 + (f"<br>q = {qq:.2g}" if np.isfinite(qq) else "")
-                 for lab, v, a, b, n, qq in zip(labels, y, lo, hi, d.get("n_positions", pd.Series(0, d.index)), q)]
+                 + (f"<br>z = {zz:+.1f} against the {null_name} null" if np.isfinite(zz) else "")
+                 + (f"<br>q {qt if qt.startswith('≤') else '= ' + qt}" if qt else "")
+                 for lab, v, a, b, n, zz, qt in zip(labels, y, lo, hi, d.get("n_positions", pd.Series(0, d.index)),
+                                                    z, q_text)]
         fig.add_trace(go.Bar(x=labels, y=y, marker_color=[class_color(c) for c in classes],
                              error_y=dict(type="data", array=np.clip(hi - y, 0, None),
                                           arrayminus=np.clip(y - lo, 0, None), thickness=1.2, color="#333"),

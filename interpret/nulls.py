@@ -6,6 +6,8 @@ Two nulls for "boundaries fall in class c more (or less) often than chance":
 - permuted lengths: the sequence of chunk lengths is shuffled and boundaries rebuilt from the first one, so the
   length distribution is kept and the order is not.
 Each pass gets its own independent draw; pooled rows ("both") add the passes' counts draw by draw.
+`NULL_KEEPS` says the same in one sentence each for the page. With n draws a two-sided p (and its BH q) cannot go
+below 2/(n+1): `format_p` writes such a value as "≤ 2/(n+1)" and the z score says how far beyond the null it lies.
 
 Shift counts for all classes are exact integer counts. A class mask is cut into runs of step 3 (every
 nucleotide interval is three such runs, every gene's codon position one), and the boundaries that fall into a
@@ -208,6 +210,13 @@ def _numba_kernel():
 
 # ------------------------------------------------------------------------------------ p, z, BH
 
+NULL_KEEPS = {
+    "shift": "Circular shift: the whole boundary track of each strand pass is rotated by a random offset, so the "
+             "chunk lengths and their order are kept and only where the chunks sit against the genes is random.",
+    "perm": "Permuted chunk lengths: the pass's chunk lengths are shuffled and laid end to end from its first "
+            "boundary, so the set of lengths is kept but their order along the genome is not.",
+}
+
 
 def empirical_p(obs: np.ndarray, null: np.ndarray) -> np.ndarray:
     """Two-sided empirical p with the +1 correction: min(1, 2·min(P(null ≥ obs), P(null ≤ obs)))."""
@@ -215,6 +224,57 @@ def empirical_p(obs: np.ndarray, null: np.ndarray) -> np.ndarray:
     hi = (1 + (null >= obs[None, :]).sum(0)) / (d + 1)
     lo = (1 + (null <= obs[None, :]).sum(0)) / (d + 1)
     return np.minimum(1.0, 2 * np.minimum(hi, lo))
+
+
+def p_floor(n_draws) -> float:
+    """The smallest two-sided empirical p (and BH q) that `n_draws` null draws can give: 2/(n+1), at most 1."""
+    return min(1.0, 2 / (int(n_draws) + 1)) if n_draws and n_draws > 0 else np.nan
+
+
+def _up2(x: float) -> str:
+    """x > 0 rounded up to two significant digits, as text (a bound must not shrink when rounded)."""
+    e = int(np.floor(np.log10(x))) - 1
+    return f"{np.ceil(round(x / 10.0**e, 9)) * 10.0**e:.2g}"
+
+
+def p_floor_text(n_draws) -> str:
+    """`p_floor` rounded up to two significant digits, as text: "0.002" for 1,000 draws ("" without draws)."""
+    floor = p_floor(n_draws)
+    return _up2(floor) if np.isfinite(floor) else ""
+
+
+def at_floor(p, n_draws) -> bool:
+    """True where p is the smallest value `n_draws` draws can give: no draw reached the observation."""
+    floor = p_floor(n_draws)
+    return bool(p is not None and np.isfinite(p) and np.isfinite(floor) and p <= floor * (1 + 1e-9))
+
+
+def format_p(p, n_draws, bound: bool | None = None) -> str:
+    """A p- or q-value for people: "≤ 2/(n+1)" (e.g. "≤ 0.002") at the floor of `n_draws` draws, where no draw
+    reached the observation and p is only bounded, else two significant digits (never "0"); "" when NaN.
+    bound=True writes any value as an upper bound (the BH q of a p at the floor: a smaller p only lowers it)."""
+    if p is None or not np.isfinite(p):
+        return ""
+    if at_floor(p, n_draws):
+        return f"≤ {p_floor_text(n_draws)}"
+    if bound:
+        return f"≤ {_up2(p)}" if p > 0 else "0"
+    return f"{p:.2g}"
+
+
+def add_p_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Add p_/q_<null>_text columns: `format_p` of each p and q with its null's number of draws; a q whose p
+    is at the floor is written as a bound too ("≤ 0.07"), since more draws could only lower it."""
+    df = df.copy()
+    for null in ("shift", "perm"):
+        p_col, q_col, draws = f"p_{null}", f"q_{null}", f"{null}_draws"
+        if draws not in df.columns or p_col not in df.columns:
+            continue
+        floor = [at_floor(p, n) for p, n in zip(df[p_col], df[draws])]
+        df[f"{p_col}_text"] = [format_p(p, n) for p, n in zip(df[p_col], df[draws])]
+        if q_col in df.columns:
+            df[f"{q_col}_text"] = [format_p(q, n, bound=f) for q, n, f in zip(df[q_col], df[draws], floor)]
+    return df
 
 
 def z_scores(obs: np.ndarray, null: np.ndarray) -> np.ndarray:
@@ -246,9 +306,10 @@ def null_table(tracks: list[PassTrack], classes: tuple[str, ...], n_shift: int =
     """Shift and permuted-length nulls for one stage, per pass and pooled ("both").
 
     Columns: stage, strand, class, observed, shift_mean, shift_sd, shift_z, p_shift, perm_mean, perm_sd,
-    perm_z, p_perm (counts of boundaries in the class; p two-sided empirical with +1; BH is applied by the caller
-    across the whole family). Classes with no positions get NaN. Rotations and permutations act on the stage's
-    input positions (for Stage 2: the sequence of Stage 1 chunk starts).
+    perm_z, p_perm, shift_draws, perm_draws (counts of boundaries in the class; z = (observed − mean) / sd of
+    the null; p two-sided empirical with +1, so never below 2/(draws + 1); BH is applied by the caller across
+    the whole family). Classes with no positions get NaN. Rotations and permutations act on the stage's input
+    positions (for Stage 2: the sequence of Stage 1 chunk starts).
     """
     if not tracks:
         return pd.DataFrame(columns=NULL_COLUMNS)
@@ -280,21 +341,22 @@ def null_table(tracks: list[PassTrack], classes: tuple[str, ...], n_shift: int =
         cols = [obs[strand]]
         for null in (shift[strand], perm[strand]):
             if null.shape[0]:
-                cols += [null.mean(0), null.std(0), z_scores(obs[strand], null), empirical_p(obs[strand], null)]
+                sd = null.std(0, ddof=1) if null.shape[0] > 1 else np.zeros(c)  # the sd z is measured in
+                cols += [null.mean(0), sd, z_scores(obs[strand], null), empirical_p(obs[strand], null)]
             else:
                 cols += [np.full(c, np.nan)] * 4
         for i, cls in enumerate(classes):
             vals = [col[i] for col in cols]
             if npos[strand][i] == 0:
                 vals = [vals[0]] + [np.nan] * 8
-            rows.append((stage, strand, cls, *vals))
+            rows.append((stage, strand, cls, *vals, n_shift, n_perm))
     if progress:
         progress(1.0, f"{stage_label(stage)} nulls done")
     return pd.DataFrame(rows, columns=NULL_COLUMNS)
 
 
 NULL_COLUMNS = ["stage", "strand", "class", "observed", "shift_mean", "shift_sd", "shift_z", "p_shift",
-                "perm_mean", "perm_sd", "perm_z", "p_perm"]
+                "perm_mean", "perm_sd", "perm_z", "p_perm", "shift_draws", "perm_draws"]
 
 
 def add_bh(df: pd.DataFrame, p_cols=("p_shift", "p_perm"), by: str | None = None) -> pd.DataFrame:

@@ -86,7 +86,8 @@ def metagene(trace: Trace, annotations: dict, stage: int, anchor: str = "start_c
     """Boundary rate (per nucleotide) at each offset −flank..+flank from an anchor, in the anchor's reading direction.
 
     An anchor on strand s is read on pass s: offset d is record position pos + d on "+", pos − d on "-".
-    Offsets outside the analysed region are left out (circular whole records wrap). Band: percentile 95%
+    Only anchors inside the analysed region count (n_anchors, the band): one outside it has no boundaries of
+    its own. Offsets outside the region are left out (circular whole records wrap). Band: percentile 95%
     interval over `n_boot` bootstrap resamples of the anchors. Columns: anchor, stage, stage_label, offset,
     rate, rate_lo, rate_hi, n_anchors, genome_rate.
     """
@@ -105,6 +106,8 @@ def metagene(trace: Trace, annotations: dict, stage: int, anchor: str = "start_c
         if a is None or len(a) == 0:
             continue
         pos = a["pos"].to_numpy(np.int64)[_strand_str(a["strand"]) == sp.strand]
+        pos = pos[(pos >= 0) & (pos < sp.length)]
+        pos = pos[inside[pos]]  # anchors in the analysed region only
         x = pos[:, None] + (offsets if sp.strand == "+" else -offsets)[None, :]  # (n_a, W)
         whole = sp.region is None or tuple(sp.region) == (0, sp.length)
         if sp.circular and whole:

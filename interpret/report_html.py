@@ -86,7 +86,7 @@ def index_html(trace, figs: list[dict], tables: list[tuple[str, str, pd.DataFram
             parts.append(_table_html(df))
         elif name == "enrichment":
             cols = [c for c in ("stage_label", "class", "n_positions", "rate", "fold", "fold_lo", "fold_hi",
-                                "q_shift", "q_perm") if c in df.columns]
+                                "shift_z", "q_shift_text", "perm_z", "q_perm_text") if c in df.columns]
             parts.append(_table_html(df[df["strand"] == "both"][cols] if "strand" in df else df[cols]))
     parts.append("</section><section id='tracks'><h2>Tracks (IGV, JBrowse)</h2><p class='caption'>BED and "
                  "bedGraph are 0-based half-open, GFF3 1-based inclusive; chromosome names are the record ids. "

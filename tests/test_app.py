@@ -171,6 +171,40 @@ def test_upload_synthetic_genbank_browser_and_exports(app_env, downloads):
     assert "SYN_0002" in csv
 
 
+def test_enrichment_page_says_what_nulls_keep_and_where_p_stops(app_env, downloads):
+    """The Enrichment page names what each null keeps, says where p and q stop (40 draws: 2/41 → 0.049), shows z,
+    and writes a p at that floor as "≤ 0.049", never as a number that looks marginal or as "0"."""
+    from interpret.nulls import NULL_KEEPS
+
+    at = upload(new_app(), "synthetic.gbk", synthetic_genbank().encode())
+    at.switch_page("views/enrichment.py").run()
+    no_exception(at)
+    captions = "\n".join(c.value for c in at.caption)
+    assert NULL_KEEPS["shift"] in captions and NULL_KEEPS["perm"] in captions
+    assert "With 40 null draws p cannot go below 0.049" in captions
+    table = at.dataframe[0].value
+    assert {"fold", "z (shift)", "p (shift)", "q (shift)", "z (perm)", "p (perm)"} <= set(table.columns)
+    assert len(table) > 5
+    for p in table["p (shift)"]:
+        assert p.startswith("≤ 0.049") or float(p) > 2 / 41, p
+    csv = payload(downloads, "_Stage1_enrichment.csv").decode()
+    assert "p (shift)" in csv.splitlines()[0]
+
+
+def test_metagene_n_counts_the_anchors_of_the_region(app_env):
+    """Region 1..2,000 of the synthetic record holds the start codon of synA only (synB's, on the minus strand, is at
+    2,300 and SYN_0003's at 2,601) and the stop codons of synA (1,098) and synB (1,401): n = 1 and n = 2."""
+    at = upload(new_app(), "synthetic.gbk", synthetic_genbank().encode())
+    at.sidebar.radio(key="part").set_value("Region").run()
+    at.sidebar.number_input(key="region_start").set_value(1).run()
+    at.sidebar.number_input(key="region_end").set_value(2_000).run()
+    assert at.session_state["analysis"].settings.region == (0, 2_000)
+    at.switch_page("views/enrichment.py").run()
+    no_exception(at)
+    specs = "\n".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "Start codon (n = 1)" in specs and "Stop codon (n = 2)" in specs
+
+
 def test_track_choices_survive_a_change_of_genome(app_env):
     """Choices made for one analysis (strand passes, feature types) do not break the next one."""
     at = upload(new_app(), "synthetic.gbk", synthetic_genbank().encode())

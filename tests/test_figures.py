@@ -123,6 +123,8 @@ def test_enrichment_bars_show_folds_intervals_and_stars(report):
     assert bars[0].marker.color[i] == style.class_color("cds_pos3")
     stars = [t for t in fig.data if t.type == "scatter" and t.mode == "text"]
     assert len(stars) == 2 and stars[0].text[i] == "***" and "".join(stars[0].text) == "***"
+    hover = bars[0].hovertext[i]  # effect size against the null beside q as people read it ("≤ floor" there)
+    assert f"z = {row['shift_z']:+.1f} against the circular-shift null" in hover and row["q_shift_text"] in hover
 
 
 def test_baseline_bars_put_the_model_beside_trivial_chunkers(report):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from interpret.annotations import annotate
-from interpret.nulls import (add_bh, bh_adjust, draw_shifts, empirical_p, null_table, perm_counts, shift_counts,
-                             z_scores)
+from interpret.nulls import (add_bh, add_p_text, bh_adjust, draw_shifts, empirical_p, format_p, null_table,
+                             p_floor, perm_counts, shift_counts, z_scores)
 from interpret.stats import pass_tracks
 from interpret.synthetic import make_genome, random_trace
 
@@ -127,3 +127,44 @@ def test_null_table_flags_planted_signal_and_skips_empty_classes():
     row = df[(df["strand"] == "both") & (df["class"] == "cds_pos3")].iloc[0]
     assert row["q_shift"] < 0.05 and row["q_perm"] < 0.05 and row["shift_z"] > 3
     assert df[df["class"] == "rRNA"]["p_shift"].isna().all()
+
+
+def test_p_at_the_floor_is_written_as_a_bound():
+    """n draws cannot give a two-sided p below 2/(n+1): there p is written "≤ floor", elsewhere as a number."""
+    assert p_floor(999) == pytest.approx(0.002) and p_floor(1000) == pytest.approx(2 / 1001)
+    assert format_p(2 / 1001, 1000) == "≤ 0.002" and format_p(0.002, 999) == "≤ 0.002"
+    assert format_p(2 / 201, 200) == "≤ 0.01"  # the floor is rounded up, never down
+    assert format_p(0.0137, 1000) == "0.014" and format_p(1.0, 1000) == "1" and format_p(np.nan, 1000) == ""
+    assert format_p(0.5, 0) == "0.5"  # no draws: no floor
+    assert format_p(0.0714, 1000, bound=True) == "≤ 0.072"  # a q computed from a floor p: a bound, rounded up
+
+
+def test_planted_effect_sits_at_the_floor_and_z_is_against_the_null():
+    """A planted codon-position-3 signal beats every one of 99 draws: p = 2/100 exactly, written "≤ 0.02";
+    z is (observed − null mean) / null sd of the same draws and far beyond what p can say."""
+    rec = make_genome(20_000, 20, seed=4, gene_len=(300, 900))
+    ann = annotate(rec)
+    from interpret.synthetic import plant_boundaries
+
+    tr = plant_boundaries(ann, "codon3", rate_elsewhere=0.3, seed=0)
+    df = add_p_text(add_bh(null_table(pass_tracks(tr, {ann.record_id: ann}, 0), ann.classes, n_shift=99,
+                                      n_perm=99)))
+    row = df[(df["strand"] == "both") & (df["class"] == "cds_pos3")].iloc[0]
+    assert row["shift_draws"] == 99 and row["perm_draws"] == 99
+    assert row["p_shift"] == pytest.approx(2 / 100) and row["p_perm"] == pytest.approx(2 / 100)
+    assert row["p_shift_text"] == "≤ 0.02" and row["p_perm_text"] == "≤ 0.02"
+    # its q is an upper bound too (more draws could only lower it), rounded up, never down
+    q_bound = row["q_shift_text"]
+    assert q_bound.startswith("≤ ") and row["q_shift"] <= float(q_bound[2:]) <= 1.1 * row["q_shift"]
+    assert row["shift_z"] == pytest.approx((row["observed"] - row["shift_mean"]) / row["shift_sd"])
+    assert row["perm_z"] == pytest.approx((row["observed"] - row["perm_mean"]) / row["perm_sd"])
+    assert row["shift_z"] > 5  # a normal tail at p = 0.02 is only |z| ≈ 2.3
+    empty = df[df["class"] == "rRNA"]
+    assert (empty["p_shift_text"] == "").all()
+
+
+def test_z_against_a_known_null():
+    """Observed 10 against draws 1..5: mean 3, sd (n − 1) √2.5, z = 7 / √2.5."""
+    null = np.arange(1, 6, dtype=float)[:, None]
+    assert z_scores(np.array([10.0]), null)[0] == pytest.approx(7 / np.sqrt(2.5))
+    assert empirical_p(np.array([10]), null)[0] == pytest.approx(p_floor(5))

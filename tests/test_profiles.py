@@ -55,6 +55,33 @@ def test_metagene_peaks_at_planted_start(ann):
     assert m[m["offset"] != 0]["rate"].mean() == pytest.approx(0.05, abs=0.02)
 
 
+def _region_trace(trace: Trace, lo: int, hi: int) -> Trace:
+    """The stage-0 part of `trace` as if only [lo, hi) had been analysed (what a region run gives)."""
+    passes = []
+    for sp in trace.passes:
+        st = sp.stages[0]
+        keep = (st.positions >= lo) & (st.positions < hi)
+        b = st.boundaries[(st.boundaries >= lo) & (st.boundaries < hi)]
+        passes.append(StrandPass(sp.record_id, sp.strand, sp.length, sp.circular,
+                                 [StageTrack(st.positions[keep], st.p[keep], b, np.zeros(0, np.int64),
+                                             np.zeros((0, 0), np.float16))], sp.logprob, (lo, hi)))
+    return Trace(passes, dict(trace.meta))
+
+
+def test_metagene_counts_only_anchors_inside_the_region(ann):
+    """A 7 kb region of a 30 kb genome: n and the band come from the start codons in the region, not all of them."""
+    lo, hi = 5_000, 12_000
+    tr = _region_trace(plant_boundaries(ann, "start", rate_elsewhere=0.05, seed=0, n_stages=1), lo, hi)
+    starts = ann.anchors["start_codon"]["pos"].to_numpy()
+    inside = int(((starts >= lo) & (starts < hi)).sum())
+    assert 0 < inside < len(starts)
+    m = metagene(tr, {ann.record_id: ann}, 0, "start_codon", flank=60, n_boot=200)
+    assert (m["n_anchors"] == inside).all()
+    at0 = m[m["offset"] == 0].iloc[0]
+    assert at0["rate"] == 1.0 and at0["rate_lo"] == 1.0  # every resampled anchor is a real, planted one
+    assert m[["rate_lo", "rate_hi"]].notna().all().all()
+
+
 def test_metagene_direction_on_both_strands(ann):
     """Boundaries planted 3 nt downstream of each start (reading direction) peak at +3 for genes on either strand."""
     def downstream3(a, strand):

@@ -164,6 +164,10 @@ def test_report_tables_and_csv(genome, tmp_path):
     assert all(t.description for t in rep.tables())
     back = pd.read_csv(tmp_path / "enrichment.csv")
     assert len(back) == len(rep.enrichment.df)
+    # 100 draws: p cannot go below 2/101, so the planted class's p is written as that bound, beside its z
+    pos3 = back.query("stage == 0 and strand == 'both' and `class` == 'cds_pos3'").iloc[0]
+    assert pos3["p_shift"] == pytest.approx(2 / 101) and pos3["p_shift_text"] == "≤ 0.02" and pos3["shift_z"] > 5
+    assert "≤ 2/(n+1)" in (tmp_path / "README.txt").read_text()
     # the model beats every baseline on codon position 3
     s = rep.baseline_summary.df.set_index("chunker")
     assert s.loc["model Stage 1", "fold_cds_pos3"] > s.drop(index=["model Stage 1", "model Stage 2"])[

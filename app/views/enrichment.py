@@ -3,6 +3,7 @@ import streamlit as st
 
 from app import components, results
 from interpret import figures as F
+from interpret.nulls import NULL_KEEPS, p_floor_text
 from interpret.style import class_label, stage_label
 
 a = components.require_analysis()
@@ -20,24 +21,32 @@ strand = strand or "both"
 null = c2.segmented_control("Significance from", ["q_shift", "q_perm"], default="q_shift", key="enr_null",
                             format_func={"q_shift": "circular shifts", "q_perm": "permuted chunk lengths"}.get)
 null = null or "q_shift"
+c2.caption(NULL_KEEPS["shift"] + " " + NULL_KEEPS["perm"] + " Both act on the stage's input (for Stage 2, the "
+           "Stage 1 chunk starts).")
 name = f"{a.file_stem}_{strand if strand != 'both' else 'both'}"
 
 enr = report.enrichment.df
+draws = report.settings.get("n_null" if null == "q_shift" else "n_perm", 0)
+floor_note = (f" With {draws:,} null draws p cannot go below {p_floor_text(draws)}: the tables write such a p, "
+              "and the q made from it, as \"≤ …\" and the stars stop growing there; read the strength from the "
+              "fold and from z = (observed − null mean) ÷ null sd (hover, tables)." if draws else "")
 st.subheader("Fold enrichment per class")
 components.figure(F.enrichment_bars(enr, "fold", strand, q_col=null), f"{name}_enrichment_fold", "enr_fold",
-                  "Bar = boundary rate in the class ÷ the pass's overall rate (1 = no preference), 95% block-bootstrap "
-                  "interval; stars = BH-adjusted empirical q of the chosen null (* < 0.05, ** < 0.01, *** < 0.001).")
+                  "Bar = boundary rate in the class ÷ the pass's overall rate (1 = no preference), 95% "
+                  "block-bootstrap interval; stars = BH-adjusted empirical q of the chosen null (* < 0.05, "
+                  "** < 0.01, *** < 0.001)."
+                  + floor_note)
 
 st.subheader("Boundary rate per class")
 components.figure(F.enrichment_bars(enr, "rate", strand, q_col=null), f"{name}_enrichment_rate", "enr_rate",
                   "Share of the positions of each class where a chunk starts (Wilson 95% interval); dotted line: the "
                   "stage's overall rate. Stage 2 rates count only positions where Stage 1 put a boundary.")
 
-st.subheader("Tables: rates, intervals and null p-values")
+st.subheader("Tables: rates, intervals, z and null p-values")
 columns = {"class": "class", "n_positions": "positions", "n_boundaries": "boundaries", "rate": "rate",
            "rate_lo": "rate 95% lo", "rate_hi": "rate 95% hi", "fold": "fold", "fold_lo": "fold 95% lo",
-           "fold_hi": "fold 95% hi", "shift_z": "z (shift)", "p_shift": "p (shift)", "q_shift": "q (shift)",
-           "perm_z": "z (perm)", "p_perm": "p (perm)", "q_perm": "q (perm)"}
+           "fold_hi": "fold 95% hi", "shift_z": "z (shift)", "p_shift_text": "p (shift)", "q_shift_text": "q (shift)",
+           "perm_z": "z (perm)", "p_perm_text": "p (perm)", "q_perm_text": "q (perm)"}
 tabs = st.tabs([stage_label(s) for s in range(a.n_stages)])
 for s, tab in enumerate(tabs):
     with tab:
@@ -70,8 +79,9 @@ components.table(components.rows_for_strand(report.codon_tests.df, strand), f"{n
 st.subheader("Metagene profiles")
 if len(report.metagene.df):
     components.figure(F.metagene_profiles(report.metagene.df), f"{a.file_stem}_metagene", "enr_metagene",
-                      "Boundary rate at each distance (−150..+150 nt) from start codons, stop codons and TSS, read in "
-                      "the gene's direction, with a bootstrap 95% band; dotted: the stage's genome-wide rate.")
+                      "Boundary rate at each distance (−150..+150 nt) from start codons, stop codons and TSS, read "
+                      "in the gene's direction, with a bootstrap 95% band; dotted: the stage's genome-wide rate. n "
+                      "counts the anchors inside the analysed region, and only they are resampled for the band.")
 else:
     st.caption("No anchors (start codons, stop codons, TSS) in this record, so no metagene profile.")
 
