@@ -24,6 +24,7 @@ PAGES = [
     st.Page("views/enrichment.py", title="Enrichment", icon=":material/bar_chart:"),
     st.Page("views/latents.py", title="Latents", icon=":material/scatter_plot:"),
     st.Page("views/levels.py", title="Levels", icon=":material/stacked_line_chart:"),
+    st.Page("views/mutagenesis.py", title="Mutagenesis", icon=":material/biotech:"),
     st.Page("views/about.py", title="About", icon=":material/info:"),
 ]
 page = st.navigation(PAGES)

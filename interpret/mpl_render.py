@@ -154,8 +154,7 @@ def plotly_to_matplotlib(fig, width: int = 1280, height: int = 500):
                 x = x[np.isfinite(x)] if x.dtype.kind == "f" else x
                 ax.hist(x, bins=(tr.nbinsx or 50), color=_color(tr.marker.color), alpha=tr.opacity or 0.7, label=name)
             elif kind == "heatmap":
-                z = np.asarray(tr.z, dtype=float)
-                ax.imshow(z, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest")
+                _heatmap(ax, tr)
         for group in bar_groups.values():
             _bars(group, axes, fig.layout.barmode or "group")
         axes.finish_categories()
@@ -175,6 +174,25 @@ def plotly_to_matplotlib(fig, width: int = 1280, height: int = 500):
             mfig.legend(handles, labels, loc="upper left", ncol=min(6, len(labels)), fontsize=8,
                         bbox_to_anchor=(0.01, 1 - (40 if title else 8) / height))
     return mfig
+
+
+def _heatmap(ax, tr) -> None:
+    """A heat map in its own colour scale and range, placed on numeric x / y cell centres when it has them."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    z = np.asarray(tr.z, dtype=float)
+    cmap = "viridis"
+    if tr.colorscale:
+        cmap = LinearSegmentedColormap.from_list("plotly", [(float(p), _color(c)) for p, c in tr.colorscale])
+    extent = None
+    x, y = _arr(tr.x), _arr(tr.y)
+    if (x is not None and y is not None and x.dtype.kind == "f" and y.dtype.kind == "f" and z.ndim == 2
+            and (len(y), len(x)) == z.shape and len(x) and len(y)):
+        dx = (x[-1] - x[0]) / max(len(x) - 1, 1) or 1.0
+        dy = (y[-1] - y[0]) / max(len(y) - 1, 1) or 1.0
+        extent = (x[0] - dx / 2, x[-1] + dx / 2, y[0] - dy / 2, y[-1] + dy / 2)
+    ax.imshow(z, aspect="auto", origin="lower", cmap=cmap, interpolation="nearest", extent=extent,
+              vmin=tr.zmin, vmax=tr.zmax)
 
 
 def _scatter(ax, axes, tr, name, prev_xy):

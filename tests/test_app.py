@@ -553,3 +553,145 @@ def test_bundled_checkpoint_opens_the_default_sample(monkeypatch, data_dir, cach
     a = at.session_state["analysis"]
     assert a.settings.region == (0, 6_000) and "dnahnet-small" in a.trace.meta.get("checkpoint_name", "")
     assert not at.error, messages(at)
+
+
+# ---------------------------------------------------------------------------------------------- mutagenesis
+def tiny_gene_genbank(seed: int = 5, name: str = "MUTA1") -> str:
+    """1,500 bp with a 10-codon CDS `tinY` (ATG … TAA at 101..130) and a 300 bp minus-strand CDS."""
+    rng = random.Random(seed)
+    seq = "".join(rng.choice("ACGT") for _ in range(1500))
+    seq = seq[:100] + "ATG" + "GCTGAAAAACTGGGTCGTTCTCCG" + "TAA" + seq[130:]
+    feats = (feature_line("CDS", "101..130", locus_tag="MUT_0001", gene="tinY", product="tiny protein")
+             + feature_line("CDS", "complement(601..900)", locus_tag="MUT_0002", gene="bigB"))
+    return _genbank_text(name, seq, feats)
+
+
+def mutagenesis_page(seed: int = 5, name: str = "MUTA1") -> AppTest:
+    """The Mutagenesis page on the tiny-gene record, with 128-nt windows (seconds on the tiny model)."""
+    at = upload(new_app(), "tiny_gene.gbk", tiny_gene_genbank(seed, name).encode())
+    at.switch_page("views/mutagenesis.py").run()
+    no_exception(at)
+    at.number_input(key="mut_window").set_value(128).run()
+    return at
+
+
+def test_mutagenesis_scores_good_variants_and_lists_bad_ones(app_env, downloads, monkeypatch):
+    """Two typed variants, one with a wrong reference base: one scored row (both strands and their mean), one clear
+    error naming the variant and the real base; the CSV holds the scored row; a rerun scores nothing again."""
+    import dnahnet.scoring
+
+    at = mutagenesis_page()
+    seq = str(at.session_state["analysis"].record.seq)
+    good = f"50{seq[49]}>{'A' if seq[49] != 'A' else 'C'}"
+    wrong = next(b for b in "ACGT" if b != seq[59])
+    bad = f"60{wrong}>{'G' if wrong != 'G' else 'T'}"
+    calls = []
+    real = dnahnet.scoring.score_variants
+    monkeypatch.setattr(dnahnet.scoring, "score_variants", lambda *a, **k: calls.append(1) or real(*a, **k))
+    at.text_area(key="mut_typed").set_value(f"{good}\n{bad}").run()
+    at.button(key="mut_score").click().run()
+    no_exception(at)
+    table = at.dataframe[0].value
+    assert list(table["variant"]) == [good]
+    assert {"score_plus", "score_minus", "score_mean", "score", "nt_change"} <= set(table.columns)
+    assert table["score"].notna().all() and abs(table["score"].iloc[0] - table["score_mean"].iloc[0]) < 1e-9
+    errors = "\n".join(e.value for e in at.error)
+    assert "1 variant(s) could not be scored" in errors and "reference mismatch" in errors
+    assert f"has {seq[59]} at 60" in errors
+    rows = list(csv.DictReader(io.StringIO(payload(downloads, "_variant_scores.csv").decode())))
+    assert len(rows) == 1 and rows[0]["variant"] == good and float(rows[0]["score"]) == pytest.approx(
+        table["score"].iloc[0], abs=1e-6)
+    at.run()  # a rerun (any widget) shows the cached result
+    no_exception(at)
+    assert calls == [1] and list(at.dataframe[0].value["variant"]) == [good]
+
+
+def test_mutagenesis_amino_acid_change_reports_the_codon(app_env):
+    """`tinY:A2G` in the typed list: the codon chosen (GCT → GGT, one change) is in the table."""
+    at = mutagenesis_page()
+    at.text_area(key="mut_typed").set_value("tinY:A2G").run()
+    at.button(key="mut_score").click().run()
+    no_exception(at)
+    row = at.dataframe[0].value.iloc[0]
+    assert row["codon_ref"] == "GCT" and row["codon_alt"] == "GGT" and row["nt_change"] == "105C>G"
+
+
+def test_mutagenesis_saturates_a_tiny_gene(app_env, downloads):
+    """Finding tinY by name and running saturation draws the codons × 21 heat map; the matrix CSV has 10 residues."""
+    at = mutagenesis_page()
+    at.text_input(key="mut_gene_query").set_value("tinY").run()
+    assert at.selectbox(key="mut_gene_pick").value is not None
+    at.button(key="mut_sat_run").click().run()
+    no_exception(at)
+    assert not at.error, messages(at)
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert '"heatmap"' in spec and "Saturation mutagenesis of tinY" in spec
+    matrix = at.dataframe[0].value
+    assert len(matrix) == 10 and {"A", "W", "*"} <= set(matrix.columns)
+    assert list(matrix["aa_ref"])[:2] == ["M", "A"]
+    rows = list(csv.DictReader(io.StringIO(payload(downloads, "_saturation_matrix.csv").decode())))
+    assert len(rows) == 10
+    cells = list(csv.DictReader(io.StringIO(payload(downloads, "_saturation_cells.csv").decode())))
+    assert len(cells) == 210 and cells[0]["codon_alt"]
+
+
+def test_mutagenesis_region_with_boundary_response(app_env, downloads):
+    """A 12-nt region saturated with the boundary response: a positions × 4 map with the reference's boundary
+    ticks; picking a cell shows its change, both strands and the boundaries it moves; the cells CSV holds the
+    boundary columns."""
+    at = mutagenesis_page()
+    at.toggle(key="mut_boundaries").set_value(True).run()
+    at.segmented_control(key="mut_mode").set_value("region").run()
+    at.number_input(key="mut_from").set_value(201).run()
+    at.number_input(key="mut_to").set_value(212).run()
+    at.button(key="mut_sat_run").click().run()
+    no_exception(at)
+    assert not at.error, messages(at)
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert '"heatmap"' in spec and "Stage 1, + pass" in spec
+    assert len(at.dataframe[0].value) == 12
+    seq = str(at.session_state["analysis"].record.seq)
+    other = "A" if seq[204] != "A" else "C"
+    at.selectbox(key="mut_cell_row").set_value(205).run()
+    at.selectbox(key="mut_cell_col").set_value(other).run()
+    no_exception(at)
+    shown = "\n".join(m.value for m in at.markdown)
+    assert f"205{seq[204]}\\>{other}" in shown and "Stage 1, + pass: gained" in shown
+    header = payload(downloads, "_saturation_cells.csv").decode().splitlines()[0]
+    assert "s1_gained_plus" in header and "s1_lost_pos_minus" in header
+
+
+def test_mutagenesis_scores_an_uploaded_vcf_and_names_a_bad_one(app_env):
+    """A VCF upload is scored (one row per ALT allele); a VCF line that is not a sequence change is an error naming
+    the file and line, and nothing is scored."""
+    at = mutagenesis_page()
+    seq = str(at.session_state["analysis"].record.seq)
+    alt = "A" if seq[49] != "A" else "C"
+    head = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    good = head + f"MUTA1.1\t50\t.\t{seq[49]}\t{alt}\t.\t.\t.\nMUTA1.1\t70\t.\t{seq[69]}\t{seq[69]}T\t.\t.\t.\n"
+    at = upload(at, "calls.vcf", good.encode(), key="mut_file")
+    at.button(key="mut_score").click().run()
+    no_exception(at)
+    assert not at.error, messages(at)
+    table = at.dataframe[0].value
+    assert table["nt_change"].iloc[0] == f"50{seq[49]}>{alt}" and table["score"].notna().all()
+    assert table["nt_change"].iloc[1].endswith("insT") and len(table) == 2  # (shifted left next to a T: the same)
+    bad = head + f"MUTA1.1\t50\t.\t{seq[49]}\t<DEL>\t.\t.\t.\n"
+    at = upload(at, "bad.vcf", bad.encode(), key="mut_file")
+    no_exception(at)
+    assert "bad.vcf line 3" in messages(at) and not at.dataframe
+
+
+def test_mutagenesis_shows_user_text_plainly(app_env):
+    """Typed variants and gene searches that hold markdown / HTML reach the page's messages as plain text."""
+    at = mutagenesis_page()
+    at.text_area(key="mut_typed").set_value("![x](x.png):A2G\n<img src=x>\n`tick`:M1K").run()
+    at.button(key="mut_score").click().run()
+    at.text_input(key="mut_gene_query").set_value(INJECTION).run()
+    no_exception(at)
+    texts = [t for t in _markdown_texts(at) if "png" in t or "img" in t or "tick" in t]
+    shown = "\n".join(_shown(t) for t in texts)
+    assert "3 variant(s) could not be scored" in shown and "no CDS with gene name or locus tag '![x](x.png)'" in shown
+    assert f"No CDS matches “{INJECTION}”" in shown
+    for t in texts:
+        assert not _ACTIVE.search(t), t

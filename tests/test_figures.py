@@ -205,3 +205,44 @@ def test_palette_covers_every_class_and_names_stages():
     colours = [style.class_color(c) for c in CLASSES]
     assert len(set(colours)) == len(CLASSES)  # one distinct colour per class
     assert style.stage_color(0) != style.stage_color(1)
+
+
+def _hand_saturation(kind: str = "cds"):
+    """A 3-row saturation made by hand (no model): cell (row, col) scores -(row + col) / 10, the wild type 0."""
+    from dnahnet.scoring import Saturation
+
+    cols = list("ACDEFGHIKLMNPQRSTVWY*") if kind == "cds" else list("ACGT")
+    wt = ["M", "A", "*"] if kind == "cds" else ["G", "A", "T"]
+    rows = [1, 2, 3] if kind == "cds" else [101, 102, 103]
+    cells = [(r, c, 0.0 if cols[c] == wt[r] else -(r + c) / 10) for r in range(3) for c in range(len(cols))]
+    table = pd.DataFrame(cells, columns=["row", "col", "score"])
+    table["s1_gained_plus"], table["s1_lost_minus"] = 1, 2
+    return Saturation(kind, "R1", rows, wt, cols, table, "geneX" if kind == "cds" else None)
+
+
+@pytest.mark.parametrize("kind", ["cds", "region"])
+def test_saturation_heatmap_cells_wild_type_and_boundaries(kind):
+    """The heat map puts cell (row, col) at (row's position, col's index), outlines each wild type, draws the mean
+    of the changes (wild type left out) above and boundary ticks between; the matplotlib fallback renders it."""
+    from interpret import exports
+    from interpret import figures_variants as FV
+
+    sat = _hand_saturation(kind)
+    coords = np.arange(200, 209) if kind == "cds" else None
+    ticks = {"Stage 1, + pass": FV.boundary_x(sat, [100, 101, 204, 500], coords)}
+    fig = FV.saturation_heatmap(sat, boundaries=ticks)
+    heat = next(t for t in fig.data if t.type == "heatmap")
+    z = np.asarray(heat.z)
+    assert z.shape == (len(sat.columns), 3) and list(heat.x) == sat.rows
+    assert z[2, 1] == pytest.approx(-0.3)  # row 1, column 2
+    wt = next(t for t in fig.data if t.name == "wild type")
+    assert [sat.columns[int(y)] for y in wt.y] == sat.row_labels
+    mean = next(t for t in fig.data if t.type == "bar")
+    changes = [-c / 10 for c in range(len(sat.columns)) if sat.columns[c] != sat.row_labels[0]]
+    assert mean.y[0] == pytest.approx(np.mean(changes))
+    tick = next(t for t in fig.data if t.name == "Stage 1, + pass")
+    assert list(tick.x) == ([2.0] if kind == "cds" else [101, 102])  # 204: residue 2's middle base
+    churn = FV.boundary_churn(sat.table, 0)
+    assert (churn == 3).all()
+    png = exports.figure_to_bytes(fig, "png", backend="matplotlib")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
