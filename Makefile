@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup browser app test bench
+.PHONY: setup browser igv app test bench
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt
@@ -15,8 +15,20 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 \
 	  || echo "note: chromium could not be installed; PNG/SVG export falls back to matplotlib and the browser test skips"; }
 
-app: setup browser
+# igv.js for the report's offline IGV page: dist/igv.min.js of the npm package `igv` (MIT), pinned; best effort,
+# the report leaves the page out (and says so) and its test skips without it.
+IGV_VERSION ?= 3.8.10
+IGV_JS := interpret/vendor/igv.min.js
+igv: $(IGV_JS)
+$(IGV_JS):
+	@mkdir -p $(@D); tmp=$$(mktemp -d); \
+	  if (cd $$tmp && npm pack -q igv@$(IGV_VERSION) >/dev/null 2>&1) && tar xzf $$tmp/igv-$(IGV_VERSION).tgz -C $$tmp; then \
+	    cp $$tmp/package/dist/igv.min.js $@ && cp $$tmp/package/LICENSE $(@D)/igv.LICENSE; \
+	  else echo "note: igv.js could not be fetched (npm pack igv@$(IGV_VERSION)); the report is written without igv.html"; fi; \
+	  rm -rf $$tmp
+
+app: setup browser igv
 	$(PY) -m streamlit run app/main.py
 
-test: setup browser
+test: setup browser igv
 	$(PY) -m pytest -q tests

@@ -1,4 +1,5 @@
-"""Files a user takes away: figures (PNG/SVG/HTML), tables (CSV), tracks (BED/bedGraph/GFF3) and zip bundles.
+"""Files a user takes away: figures (PNG/SVG/HTML), tables (CSV), tracks (BED/bedGraph/bigWig/GFF3), an offline IGV
+page and zip bundles.
 
 Coordinates: a Trace holds 0-based forward-strand positions. BED and bedGraph are 0-based half-open
 (start = first base, end = one past the last); GFF3 is 1-based inclusive (start + 1, end). Chunks are the
@@ -387,6 +388,165 @@ def _parents(child: dict, parent: dict) -> tuple[np.ndarray, np.ndarray]:
     return out, found
 
 
+# ------------------------------------------------------------------------------- bigWig and IGV page
+
+GC_WINDOW = 101  # nt of the centred window behind the per-base GC track (the browser's own GC view uses this too)
+
+
+def chrom_sizes(trace, records: Iterable[str] | None = None) -> list[tuple[str, int]]:
+    """(chromosome name, length) per record of the trace in trace order: the names every track file uses."""
+    keep = set(records) if records is not None else None
+    out: dict[str, int] = {}
+    for sp in trace.passes:
+        if keep is None or sp.record_id in keep:
+            out.setdefault(sp.record_id, int(sp.length))
+    return [(_bed_name(r), n) for r, n in out.items()]
+
+
+def bigwig(trace, kind: str, strand: str = "+", stage: int = 0, records: Iterable[str] | None = None,
+           sequences: Mapping[str, str] | None = None, gc_window: int = GC_WINDOW,
+           decimals: int | None = None) -> bytes:
+    """bigWig bytes of one per-base track: kind 'p' (router probability of `stage`), 'surprisal' (bits) of the
+    `strand` pass, or 'gc' (GC fraction in a centred `gc_window`, from `sequences`; strand-free).
+
+    Why bigWig: browsers fetch the zoom level they show instead of a whole multi-hundred-MB bedGraph. The header
+    holds every record's length (`chrom_sizes`); values at 0-based positions, rounded like the bedGraph (to
+    `decimals`: 3 for p and GC, 2 for surprisal; rounded values compress about twice as well), 1 nt each, over
+    the positions that have a value (undecided / NaN positions stay empty): fixed-step runs where positions are
+    adjacent, one variable-step list where they are sparse (a run header per value would double the file), with
+    zoom levels so a whole-genome view reads summaries, not bases.
+    Positions come from the record (0 <= pos < length), so circular records never wrap past their end.
+    """
+    import os
+    import tempfile
+
+    import pyBigWig
+
+    if kind not in ("p", "surprisal", "gc"):
+        raise ValueError(f"unknown bigWig track {kind!r}: use 'p', 'surprisal' or 'gc'")
+    if kind == "gc" and not sequences:
+        raise ValueError("the GC track needs the record sequences")
+    decimals = (2 if kind == "surprisal" else 3) if decimals is None else decimals
+    sizes = chrom_sizes(trace, records)
+    by_name = {_bed_name(sp.record_id): sp for sp in _passes(trace, records, [strand] if kind != "gc" else "+-")}
+    fd, path = tempfile.mkstemp(suffix=".bw")
+    os.close(fd)
+    try:
+        bw = pyBigWig.open(path, "w")
+        bw.addHeader(sizes, maxZooms=10)
+        for name, length in sizes:  # pyBigWig wants entries in header order
+            if kind == "gc":
+                rid = next((r for r in trace.record_ids if _bed_name(r) == name), name)
+                seq = sequences.get(rid) if sequences else None
+                if seq is None:
+                    continue
+                from interpret.figures_tracks import gc_track  # the one GC definition (windows clip at the ends)
+
+                pos, val = gc_track(seq, 0, min(length, len(seq)), gc_window, length)
+            else:
+                sp = by_name.get(name)
+                if sp is None:
+                    continue
+                pos, val = track_values(sp, kind, stage)
+            ok = np.isfinite(val) & (pos >= 0) & (pos < length)
+            pos, val = pos[ok], np.round(val[ok].astype(np.float64), decimals)
+            if pos.size == 0:
+                continue
+            order = np.argsort(pos, kind="stable")
+            pos, val = pos[order], val[order]
+            cut = np.flatnonzero(pos[1:] != pos[:-1] + 1) + 1  # runs of adjacent positions
+            if cut.size * 8 > pos.size:  # sparse (Stage 2 p: only at Stage 1 boundaries): one variable-step run
+                bw.addEntries(name, pos.tolist(), values=val.tolist(), span=1)
+                continue
+            for lo, hi in zip(np.r_[0, cut], np.r_[cut, pos.size]):  # dense: fixed-step runs, no positions stored
+                bw.addEntries(name, int(pos[lo]), values=val[lo:hi].tolist(), span=1, step=1)
+        bw.close()
+        with open(path, "rb") as f:
+            return f.read()
+    finally:
+        os.unlink(path)
+
+
+def fasta_bytes(sequences: Mapping[str, str], width: int = 80) -> bytes:
+    """FASTA of the records (names as in every track file) for the IGV page's reference."""
+    out = []
+    for rid, seq in sequences.items():
+        s = str(seq)
+        out.append(f">{_bed_name(rid)}\n" + "\n".join(s[i:i + width] for i in range(0, len(s), width)) + "\n")
+    return "".join(out).encode()
+
+
+def features_bed(annotations: Mapping, skip_types: Iterable[str] = ("source", "gene")) -> bytes:
+    """BED6 of the genome's annotated features (name = gene name or locus tag, score 0), 0-based half-open.
+
+    A feature across the origin of a circular record (end > length in `RecordAnnotation.features`) is written as
+    two lines, [start, length) and [0, end - length), so no coordinate passes the record's end."""
+    skip = set(skip_types)
+    rows = []
+    for rid, ann in annotations.items():
+        f = ann.features
+        if f is None or len(f) == 0:
+            continue
+        f = f[~f["type"].isin(skip)]
+        chrom, n = _bed_name(rid), int(ann.length)
+        for t, s, e, st, name, tag in zip(f["type"], f["start"], f["end"], f["strand"], f["name"], f["locus_tag"]):
+            label = _bed_name(name or tag or t) or str(t)
+            label = f"{label}({t})" if t != "CDS" else label
+            d = "-" if st == -1 else "+"
+            for a, b in ((s, min(e, n)), (0, e - n)) if e > n else ((s, e),):
+                if b > a:
+                    rows.append((rid, int(a), int(b), label, d, chrom))
+    rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    return "".join(f"{c}\t{a}\t{b}\t{lab}\t0\t{d}\n" for _, a, b, lab, d, c in rows).encode()
+
+
+def data_uri(data: bytes, gzipped: bool | None = None) -> str:
+    """`data:` URI of a file for igv.js (which decodes base64 and, when marked, gzip, in the page itself)."""
+    import base64
+
+    gzipped = data[:2] == b"\x1f\x8b" if gzipped is None else gzipped
+    mime = "application/gzip" if gzipped else "application/octet-stream"
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def igv_js() -> bytes | None:
+    """igv.js (igv.min.js from the npm package `igv`, put in interpret/vendor by `make igv`), or None."""
+    from pathlib import Path
+
+    path = Path(__file__).parent / "vendor" / "igv.min.js"
+    return path.read_bytes() if path.is_file() else None
+
+
+def igv_page(reference: Mapping, tracks: list[Mapping], title: str = "dnaHNet tracks in IGV",
+             igv_src: str = "igv/igv.min.js", locus: str | None = None, note: str = "") -> str:
+    """An HTML page that opens igv.js (loaded from `igv_src`, a path beside the page) on a FASTA reference and
+    the given track configs (igv.js `tracks` entries: name, url, format, type, ...), with no network at view time.
+
+    reference: {"id", "name", "fastaURL"} (+ "indexURL"). URLs are relative paths or `data:` URIs: with data URIs
+    the page opens straight from disk (file://), with relative paths it needs a local web server because browsers
+    refuse file:// pages' reads of other files. The default genome list (igv.org) is switched off."""
+    import html
+    import json
+
+    config = {"reference": dict(reference), "tracks": [dict(t) for t in tracks], "loadDefaultGenomes": False,
+              "genomeList": [], "showSampleNames": False, "queryParametersSupported": False}
+    if locus:
+        config["locus"] = locus
+    cfg = json.dumps(config).replace("</", "<\\/")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            "<style>body{font-family:sans-serif;margin:12px} #igv{margin-top:8px} .note{color:#555;font-size:13px}"
+            "</style></head><body>"
+            f"<h2>{html.escape(title)}</h2><p class='note'>{html.escape(note)}</p><div id='igv'></div>"
+            f"<script src='{html.escape(igv_src)}'></script><script>\n"
+            "(function(){var el=document.getElementById('igv');\n"
+            "if(typeof igv==='undefined'){el.textContent='igv.js did not load: it should lie beside this page at "
+            f"{html.escape(igv_src)}.';return;}}\n"
+            f"igv.createBrowser(el, {cfg}).then(function(b){{window.igvBrowser=b;}})"
+            ".catch(function(e){el.textContent='IGV could not open the tracks: '+e+"
+            "' (a page that reads the files beside it must be served: python -m http.server -d FOLDER, then "
+            "open localhost:8000/igv.html)';});})();\n</script></body></html>")
+
+
 # ------------------------------------------------------------------------------------------ bundles
 
 
@@ -417,4 +577,5 @@ def report_zip(files_or_trace, annotations=None, report=None, sequences=None, re
 
 
 __all__ = ["figure_to_bytes", "static_backend", "find_browser", "inert_table", "table_to_csv", "chunk_table",
-           "boundaries_bed", "bedgraph", "track_values", "chunks_gff3", "gzip_bytes", "report_zip", "FIGURE_FORMATS"]
+           "boundaries_bed", "bedgraph", "track_values", "chunks_gff3", "gzip_bytes", "report_zip", "FIGURE_FORMATS", "chrom_sizes", "bigwig", "fasta_bytes",
+           "features_bed", "data_uri", "igv_js", "igv_page", "GC_WINDOW"]

@@ -2,8 +2,9 @@
 
 `python -m interpret.report GENOME --out DIR` reads the genome, runs dnaHNet over it (both strands), annotates
 it, computes every boundary statistic and writes: tables/*.csv, figures/*.{html,png,svg}, tracks/*.{bed,
-bedgraph,gff3}(.gz for long genomes), trace.npz and index.html (self-contained: plotly.js is inlined, open
-it from disk with no network). `build_report_files` returns the same files as bytes (the app's zip).
+gff3}(.gz for long genomes) and *.bw (bigWig), igv.html (IGV on the genome and the tracks, offline), trace.npz
+and index.html (self-contained: plotly.js is inlined, open it from disk with no network). `build_report_files`
+returns the same files as bytes (the app's zip).
 """
 from __future__ import annotations
 
@@ -188,8 +189,14 @@ def _timed(fn, *args):
     return out, time.perf_counter() - t0
 
 
-def track_files(trace, records=None, gz: bool | None = None) -> dict[str, bytes]:
-    """BED per stage, bedGraph of p per stage and strand and of surprisal per strand, GFF3 of all chunks."""
+def track_files(trace, records=None, gz: bool | None = None, sequences: dict | None = None,
+                annotations: dict | None = None) -> dict[str, bytes]:
+    """The report's tracks: BED per stage, bigWig of p per stage and strand, of surprisal per strand and of GC
+    (with sequences), GFF3 of all chunks, BED of the genome's features (with annotations), and the IGV page.
+
+    Per-base values go to bigWig, not bedGraph: a browser reads the zoom level it shows, and the files are a
+    fraction of a bedGraph's size (the app still offers bedGraph of a region). BED/GFF3 are gzipped for long
+    analyses; bigWig is compressed inside."""
     if gz is None:
         gz = sum((sp.region[1] - sp.region[0]) if sp.region else sp.length for sp in trace.passes) > GZIP_ABOVE_NT
 
@@ -198,16 +205,80 @@ def track_files(trace, records=None, gz: bool | None = None) -> dict[str, bytes]
 
     out: dict[str, bytes] = {}
     strands = list(dict.fromkeys(sp.strand for sp in trace.passes))
+    word = {"+": "plus", "-": "minus"}
     for s in range(trace.n_stages):
         put(f"stage{s + 1}.chunks.bed", exports.boundaries_bed(trace, s, records=records, as_bytes=True))
         for d in strands:
-            put(f"stage{s + 1}.p.{'plus' if d == '+' else 'minus'}.bedgraph",
-                exports.bedgraph(trace, "p", strand=d, stage=s, records=records, as_bytes=True))
+            out[f"tracks/stage{s + 1}.p.{word[d]}.bw"] = exports.bigwig(trace, "p", strand=d, stage=s, records=records)
     for d in strands:
-        put(f"surprisal.{'plus' if d == '+' else 'minus'}.bedgraph",
-            exports.bedgraph(trace, "surprisal", strand=d, records=records, as_bytes=True))
+        out[f"tracks/surprisal.{word[d]}.bw"] = exports.bigwig(trace, "surprisal", strand=d, records=records)
+    if sequences:
+        out["tracks/gc.bw"] = exports.bigwig(trace, "gc", records=records, sequences=sequences)
     put("chunks.gff3", exports.chunks_gff3(trace, records=records, as_bytes=True))
+    if annotations:
+        put("annotation.bed", exports.features_bed(annotations))
+    out.update(igv_files(trace, out, sequences))
     return out
+
+
+IGV_EMBED_MAX_BYTES = 24_000_000  # tracks + genome up to this size go inside igv.html (opens from disk)
+
+
+def igv_files(trace, tracks: dict[str, bytes], sequences: dict | None) -> dict[str, bytes]:
+    """igv.html (+ igv/igv.min.js, + igv/genome.fa when too large to embed): IGV on the genome sequence, its
+    annotation, the chunks of each stage and the p / surprisal / GC bigWigs, offline.
+
+    Small analyses embed every file as a data: URI, so the page opens from disk with a double click; larger ones
+    point at the files beside the page (relative paths), which browsers only read from a served folder
+    (`python -m http.server -d REPORT_DIR`, then localhost:8000/igv.html): a file:// page may not read
+    other files. Nothing comes from the network either way. No page without igv.js (`make igv`) or sequences."""
+    js = exports.igv_js()
+    if js is None or not sequences:
+        return {}
+    names = dict(exports.chrom_sizes(trace))
+    fasta = exports.fasta_bytes({r: s for r, s in sequences.items() if r in set(trace.record_ids)})
+    plus_first = {"key": lambda p: p.replace(".plus.", ".0.")}
+    order = ([p for p in tracks if "annotation.bed" in p] + sorted(p for p in tracks if ".chunks.bed" in p)
+             + sorted((p for p in tracks if ".p." in p and p.endswith(".bw")), **plus_first)
+             + sorted((p for p in tracks if "surprisal" in p and p.endswith(".bw")), **plus_first)
+             + [p for p in tracks if "gc.bw" in p])
+    embed = len(fasta) // 3 + sum(len(tracks[p]) for p in order) <= IGV_EMBED_MAX_BYTES
+
+    def url(path: str) -> str:
+        return exports.data_uri(tracks[path]) if embed else path
+
+    configs = []
+    for p in order:
+        base = p.split("/")[-1].removesuffix(".gz")
+        if p.endswith(".bw"):
+            words = base.removesuffix(".bw").replace("stage", "Stage ").replace("gc", "GC").split(".")
+            label = " ".join(w for w in words if w not in ("plus", "minus")) + (
+                " (+ pass)" if "plus" in words else " (− pass)" if "minus" in words else "")
+            fraction = ".p." in p or "gc.bw" in p  # p and GC on a fixed 0..1 axis, surprisal scaled to the view
+            configs.append({"name": label, "url": url(p), "format": "bigwig", "type": "wig", "height": 50,
+                            "autoscale": not fraction, **({"min": 0, "max": 1} if fraction else {})})
+        else:
+            label = "annotation" if "annotation" in p else base.removesuffix(".chunks.bed").replace("stage", "Stage ")
+            configs.append({"name": label + ("" if "annotation" in p else " chunks"), "url": url(p), "format": "bed",
+                            "type": "annotation", "indexed": False,
+                            "displayMode": "EXPANDED" if "annotation" in p else "SQUISHED"})
+    files = {"igv/igv.min.js": js}
+    if embed:
+        ref_url = exports.data_uri(exports.gzip_bytes(fasta), gzipped=True)
+        note = "Everything is inside this page: it opens from disk, offline."
+    else:
+        files["igv/genome.fa"] = fasta
+        ref_url = "igv/genome.fa"
+        note = ("The tracks lie beside this page. Browsers do not let a file:// page read them: serve the report "
+                "folder (python -m http.server -d REPORT_FOLDER) and open localhost:8000/igv.html; nothing is "
+                "fetched from the network.")
+    first, length = next(iter(names.items()))
+    lo, hi = trace.passes[0].region or (0, length)  # open on the analysed region (its first 20 kb)
+    label = ", ".join(list(names)[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    reference = {"id": first, "name": label, "fastaURL": ref_url, "indexed": False}
+    files["igv.html"] = exports.igv_page(reference, configs, locus=f"{first}:{lo + 1}-{min(hi, lo + 20_000)}",
+                                         note=note).encode()
+    return files
 
 
 def build_report_files(trace, annotations=None, report=None, sequences: dict | None = None, record=None, *,
@@ -255,7 +326,7 @@ def build_report_files(trace, annotations=None, report=None, sequences: dict | N
     # Track files (numpy + zlib, in this process) are written while Chromium renders the figures (another
     # process): on two cores the two overlap instead of queueing.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        tracks = pool.submit(_timed, track_files, trace)
+        tracks = pool.submit(_timed, track_files, trace, None, None, sequences, annotations)
         with timer.step("figures (export; tracks written alongside)"):
             for i, f in enumerate(figs):
                 report_progress(0.55 + 0.35 * i / max(len(figs), 1), f"exporting {f['title']}")
@@ -272,10 +343,13 @@ def build_report_files(trace, annotations=None, report=None, sequences: dict | N
 
                 files["figures/plotly.min.js"] = get_plotlyjs().encode()
         report_progress(0.9, "tracks")
-        with timer.step("tracks (BED, bedGraph, GFF3): wait for the rest"):
+        with timer.step("tracks (BED, bigWig, GFF3, IGV page): wait for the rest"):
             track_data, seconds = tracks.result()
-        timer.steps.append(("tracks (BED, bedGraph, GFF3): time taken, overlapped", seconds, float("nan")))
+        timer.steps.append(("tracks (BED, bigWig, GFF3, IGV page): time taken, overlapped", seconds, float("nan")))
         files.update(track_data)
+        if sequences and "igv.html" not in files:
+            problems.append("no IGV page: igv.js is not installed (run `make igv`, which takes it from the npm "
+                            "package igv)")
     if include_trace:
         with timer.step("trace (.npz)"):
             files["trace.npz"] = trace_bytes if trace_bytes is not None else trace.to_bytes()
@@ -428,7 +502,9 @@ def main(argv=None) -> int:
     print(f"\nwrote {len(files)} files ({size:.1f} MB) to {out.resolve()}:\n"
           f"  index.html            open it in a browser (works offline)\n"
           f"  tables/   {n_tab:3d} CSV\n  figures/  {n_fig:3d} figure files ({', '.join(formats)})\n"
-          f"  tracks/   {n_trk:3d} BED / bedGraph / GFF3\n  trace.npz             the raw trace\n"
+          f"  tracks/   {n_trk:3d} BED / bigWig / GFF3\n"
+          + ("  igv.html              IGV on the genome and the tracks (offline)\n" if "igv.html" in files else "")
+          + "  trace.npz             the raw trace\n"
           f"static images: {exports.static_backend()}")
     if problems:
         print(f"{len(problems)} note(s) (also in index.html):", *[f"  - {p}" for p in problems[:20]], sep="\n")

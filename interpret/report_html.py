@@ -12,8 +12,10 @@ from interpret.style import FONT_FAMILY
 
 TRACK_NOTES = {
     "chunks.bed": "chunks of one stage as BED6 intervals (0-based half-open, strand = pass, score = 1000·p)",
-    ".p.": "router probability p per position (bedGraph, one file per strand pass)",
-    "surprisal": "surprisal −log2 p(base) in bits per position (bedGraph)",
+    "annotation.bed": "the genome's annotated features as BED6 (what the IGV page shows as annotation)",
+    ".p.": "router probability p per position (bigWig, one file per strand pass)",
+    "surprisal": "surprisal −log2 p(base) in bits per position (bigWig, one file per strand pass)",
+    "gc.bw": "GC fraction in a centred window of 101 nt per position (bigWig)",
     "gff3": "all chunks as GFF3 features (1-based), Stage 1 chunks nested in Stage 2 ones via Parent",
 }
 
@@ -89,8 +91,17 @@ def index_html(trace, figs: list[dict], tables: list[tuple[str, str, pd.DataFram
                                 "shift_z", "q_shift_text", "perm_z", "q_perm_text") if c in df.columns]
             parts.append(_table_html(df[df["strand"] == "both"][cols] if "strand" in df else df[cols]))
     parts.append("</section><section id='tracks'><h2>Tracks (IGV, JBrowse)</h2><p class='caption'>BED and "
-                 "bedGraph are 0-based half-open, GFF3 1-based inclusive; chromosome names are the record ids. "
-                 "Load them beside the same genome sequence.</p><ul>")
+                 "bigWig are 0-based half-open, GFF3 1-based inclusive; chromosome names are the record ids and the "
+                 "bigWigs carry each record's length. Load them beside the same genome sequence.</p>")
+    if "igv.html" in files:
+        embedded = "igv/genome.fa" not in files
+        parts.append("<p><b><a href='igv.html'>Open the tracks in IGV</a></b> (igv.js, offline): the genome, its "
+                     "annotation, the chunks of each stage and the p / surprisal / GC tracks. "
+                     + ("Everything is inside the page; it opens from disk." if embedded else
+                        "The page reads the files beside it, which browsers allow only from a served folder: run "
+                        "<code>python -m http.server -d THIS_FOLDER</code> and open "
+                        "<code>localhost:8000/igv.html</code>.") + "</p>")
+    parts.append("<ul>")
     for path in sorted(p for p in files if p.startswith("tracks/")):
         note = next((v for k, v in TRACK_NOTES.items() if k in path), "")
         parts.append(f"<li><a href='{path}'>{html.escape(path[7:])}</a> ({len(files[path]) / 1e6:.2f} MB): "

@@ -57,7 +57,7 @@ def test_report_cli_writes_index_tables_tracks_and_trace(genome_and_checkpoint, 
     assert bed.shape[1] == 6 and (bed[1] < bed[2]).all() and (bed[2] <= len(rec)).all()
     gff = (out / "tracks" / "chunks.gff3").read_text().splitlines()
     assert gff[0] == "##gff-version 3" and all(len(ln.split("\t")) == 9 for ln in gff if not ln.startswith("#"))
-    assert (out / "tracks" / "surprisal.plus.bedgraph").exists()
+    assert (out / "tracks" / "surprisal.plus.bw").exists() and (out / "tracks" / "gc.bw").exists()
 
     trace = Trace.load(out / "trace.npz")
     assert [sp.strand for sp in trace.passes] == ["+", "-"] and trace.passes[0].length == len(rec)
@@ -81,8 +81,12 @@ def test_report_zip_for_the_app(genome_and_checkpoint):
     data = exports.report_zip(trace, ann, record=rec, formats=("html",), n_null=20)
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     for want in ("index.html", "tables/enrichment.csv", "tables/codon_profile.csv", "tracks/stage1.chunks.bed",
-                 "tracks/stage2.p.minus.bedgraph", "tracks/chunks.gff3", "trace.npz", "figures/metagene.html"):
+                 "tracks/stage2.p.minus.bw", "tracks/chunks.gff3", "trace.npz", "figures/metagene.html"):
         assert f"dnahnet_report/{want}" in names
+    if exports.igv_js() is not None:  # igv.js vendored (make igv): the IGV page on the small genome is self-contained
+        page = zipfile.ZipFile(io.BytesIO(data)).read("dnahnet_report/igv.html").decode()
+        assert "data:application/gzip;base64," in page and "dnahnet_report/igv/igv.min.js" in names
+        assert "http://" not in page and "https://" not in page
     codon = pd.read_csv(io.BytesIO(zipfile.ZipFile(io.BytesIO(data)).read("dnahnet_report/tables/codon_profile.csv")))
     pos3 = codon[(codon["stage"] == 0) & (codon["strand"] == "both") & (codon["codon_pos"] == 3)]["rate"]
     assert np.isclose(pos3.iloc[0], 1.0)  # every codon position 3 was planted
