@@ -577,5 +577,5 @@ def report_zip(files_or_trace, annotations=None, report=None, sequences=None, re
 
 
 __all__ = ["figure_to_bytes", "static_backend", "find_browser", "inert_table", "table_to_csv", "chunk_table",
-           "boundaries_bed", "bedgraph", "track_values", "chunks_gff3", "gzip_bytes", "report_zip", "FIGURE_FORMATS", "chrom_sizes", "bigwig", "fasta_bytes",
-           "features_bed", "data_uri", "igv_js", "igv_page", "GC_WINDOW"]
+           "boundaries_bed", "bedgraph", "track_values", "chunks_gff3", "gzip_bytes", "report_zip", "FIGURE_FORMATS",
+           "chrom_sizes", "bigwig", "fasta_bytes", "features_bed", "data_uri", "igv_js", "igv_page", "GC_WINDOW"]
