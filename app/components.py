@@ -104,13 +104,16 @@ def table(df, name: str, key: str, explanation: str = "", height: int | None = N
                        help="Download this table as CSV")
 
 
-def track_downloads(analysis: state.Analysis, key: str, label: str = "Tracks (BED · bedGraph · GFF3)") -> None:
-    """A popover with every track file of the analysis (boundaries, p, surprisal, chunks) for IGV / JBrowse."""
+def track_downloads(analysis: state.Analysis, key: str,
+                    label: str = "Tracks (BED · bigWig · bedGraph · GFF3)") -> None:
+    """A popover with every track file of the analysis (boundaries, p, surprisal, GC, chunks) for IGV / JBrowse."""
     with st.popover(label, icon=":material/download:"):
-        st.caption("Coordinates as IGV and JBrowse expect: BED/bedGraph 0-based half-open, GFF3 1-based.")
+        st.caption("Coordinates as IGV and JBrowse expect: BED/bedGraph 0-based half-open, GFF3 1-based. bigWig "
+                   "holds the same per-base values as the bedGraph, and browsers read it zoom level by zoom level.")
         for text, kind, suffix in results.track_files(analysis.n_stages, analysis.strands):
             st.download_button(text, data=_deferred_track(analysis, kind), file_name=f"{analysis.file_stem}.{suffix}",
-                               mime="text/plain", key=f"dl_{key}_{kind}", on_click="ignore", width="stretch")
+                               mime=results.track_mime(suffix), key=f"dl_{key}_{kind}", on_click="ignore",
+                               width="stretch")
 
 
 def _deferred_track(analysis: state.Analysis, kind: str):
@@ -138,7 +141,8 @@ def sidebar_footer(analysis: state.Analysis | None) -> None:
     sb.download_button("Report (zip)", data=_deferred_report(analysis, static), file_name=f"{analysis.file_stem}_report.zip",
                        mime="application/zip", key="dl_report_zip", on_click="ignore", type="primary",
                        icon=":material/folder_zip:", width="stretch",
-                       help="Every table (CSV), figure (PNG, SVG, HTML), track (BED, bedGraph, GFF3) and the trace")
+                       help="Every table (CSV), figure (PNG, SVG, HTML), track (BED, bigWig, GFF3), the IGV page "
+                            "and the trace")
     sb.download_button("Trace (.npz)", data=_deferred_trace(analysis), file_name=f"{analysis.file_stem}.trace.npz",
                        mime="application/octet-stream", key="dl_trace", on_click="ignore", width="stretch",
                        icon=":material/download:", help="The raw model output, readable with dnahnet.Trace.load")

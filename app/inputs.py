@@ -101,9 +101,54 @@ def sample_companion(key: str) -> tuple[str, bytes] | None:
     return (path.name, path.read_bytes()) if path is not None else None
 
 
+# ---------------------------------------------------------------------------------------------- page links
+# st.switch_page (a link from one page to another made in code: Latents → "Show this chunk in the browser") reruns
+# without the browser's widget values, and Streamlit then drops the state of every widget, the sidebar's included:
+# the next run would fall back to the default sample while the browser still shows the user's choices. Links
+# between pages go through `switch_page`, which keeps the sidebar's inputs for that next run.
+INPUT_KEYS = ("source", "sample", "record", "strands", "part", "region_start", "region_end", "own_companion",
+              "report_static")
+UPLOAD_KEYS = ("genome_file", "gff_file", "companion_file")  # a file uploader's value cannot be set: kept aside
+
+
+def switch_page(page: str) -> None:
+    """st.switch_page that keeps the sidebar's inputs (genome, uploads, record, strands, region, promoter table)."""
+    st.session_state["inputs_before_switch"] = {k: st.session_state[k] for k in INPUT_KEYS + UPLOAD_KEYS
+                                                if st.session_state.get(k) is not None}
+    st.switch_page(page)
+
+
+def _restore_inputs() -> None:
+    """The run after `switch_page`: put back the inputs whose state Streamlit dropped (before their widgets exist)."""
+    for key, value in (st.session_state.pop("inputs_before_switch", None) or {}).items():
+        if key in UPLOAD_KEYS:
+            st.session_state[f"kept_{key}"] = value
+        elif key not in st.session_state:
+            st.session_state[key] = value
+
+
+def _file_uploader(label: str, key: str, **kwargs):
+    """The sidebar's file uploader `key`; after `switch_page` emptied it, the file it held until the user changes
+    it (a new file or removing it forgets the kept one)."""
+    kept = f"kept_{key}"
+    up = st.sidebar.file_uploader(label, key=key, on_change=_forget, args=(kept,), **kwargs)
+    if up is not None:
+        st.session_state.pop(kept, None)
+        return up
+    up = st.session_state.get(kept)
+    if up is not None:
+        st.sidebar.caption(f"Still using **{plain(up.name)}** (uploaded before the page changed).")
+    return up
+
+
+def _forget(key: str) -> None:
+    st.session_state.pop(key, None)
+
+
 # ---------------------------------------------------------------------------------------------- sidebar
 def sidebar(notices) -> state.Request | None:
     """Draw the inputs; return the request they describe (None when there is nothing to analyse)."""
+    _restore_inputs()
     sb = st.sidebar
     sb.header("Genome")
     try:
@@ -114,6 +159,9 @@ def sidebar(notices) -> state.Request | None:
     upload_first = st.query_params.get("source") == "upload" or not options  # ?source=upload opens the form
     source = sb.radio("Source", ["Sample genome", "Upload a file"], horizontal=True, key="source",
                       index=1 if upload_first else 0)
+    if source == "Sample genome":  # a genome kept across a page link does not come back with a later upload form
+        for key in ("genome_file", "gff_file"):
+            _forget(f"kept_{key}")
     sample_key = None
     if source == "Sample genome" and options:
         keys = list(options)
@@ -155,10 +203,9 @@ def sidebar(notices) -> state.Request | None:
 
 def _uploaded_genome(notices):
     """(GenomeFile, source key, label) of the uploaded genome (+ GFF3), or None with a message why not."""
-    sb = st.sidebar
-    up = sb.file_uploader("GenBank, EMBL or FASTA (.gz too)", key="genome_file",
-                          help="GenBank .gb/.gbk/.gbff, EMBL, FASTA .fa/.fasta/.fna; gzipped files are fine.")
-    gff = sb.file_uploader("GFF3 annotation for a FASTA file (optional)", key="gff_file")
+    up = _file_uploader("GenBank, EMBL or FASTA (.gz too)", key="genome_file",
+                        help="GenBank .gb/.gbk/.gbff, EMBL, FASTA .fa/.fasta/.fna; gzipped files are fine.")
+    gff = _file_uploader("GFF3 annotation for a FASTA file (optional)", key="gff_file")
     if up is None:
         notices.info("Upload a genome in the sidebar (GenBank with its genes gives the full analysis).")
         return None
@@ -218,9 +265,9 @@ def _run_settings(record) -> state.RunSettings:
 def _companion(notices, genome, sample_key: str | None):
     """Promoter/TSS table: an upload, else the sample's own (E. coli) → (DataFrame, key) or (None, ''). How many rows
     each record of the genome gets is shown, and seqids that match no record are a warning naming the records."""
-    up = st.sidebar.file_uploader("Promoter / TSS table (optional)", key="companion_file",
-                                  help="CSV/TSV with position and strand columns, BED or GFF3; adds TSS, −10 and −35 "
-                                       "classes (RegulonDB tables for E. coli work as they are).")
+    up = _file_uploader("Promoter / TSS table (optional)", key="companion_file",
+                        help="CSV/TSV with position and strand columns, BED or GFF3; adds TSS, −10 and −35 "
+                             "classes (RegulonDB tables for E. coli work as they are).")
     if up is not None:
         name, data = up.name, up.getvalue()
     elif sample_key is not None and (own := sample_companion(sample_key)) is not None:

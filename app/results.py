@@ -55,18 +55,31 @@ def boundary_report(a: state.Analysis, with_progress: bool = True):
 
 # ---------------------------------------------------------------------------------------------- exports
 def track_files(n_stages: int, strands: list[str]) -> list[tuple[str, str, str]]:
-    """(label, kind, file suffix) of every track file of an analysis; `track_bytes(a, kind)` builds one."""
+    """(label, kind, file suffix) of every track file of an analysis; `track_bytes(a, kind)` builds one.
+
+    The app's one list of track files (the track popover of every page). bigWig files are named as in the report's
+    tracks/ folder (interpret.report.track_files), so a browser session set up on one opens the other."""
+    from interpret.exports import GC_WINDOW
+
     out = []
     for s in range(n_stages):
         out.append((f"{stage_label(s)} boundaries (BED)", f"bed:{s}", f"stage{s + 1}.boundaries.bed"))
-    for s in range(n_stages):
+    for fmt, ext in (("bigWig", "bw"), ("bedGraph", "bedgraph")):
+        for s in range(n_stages):
+            for d in strands:
+                out.append((f"{stage_label(s)} p, {d} pass ({fmt})", f"{ext}:p:{s}:{d}",
+                            f"stage{s + 1}.p.{_strand_word(d)}.{ext}"))
         for d in strands:
-            out.append((f"{stage_label(s)} p, {d} pass (bedGraph)", f"p:{s}:{d}",
-                        f"stage{s + 1}.p.{_strand_word(d)}.bedgraph"))
-    for d in strands:
-        out.append((f"Surprisal, {d} pass (bedGraph)", f"surprisal:0:{d}", f"surprisal.{_strand_word(d)}.bedgraph"))
+            out.append((f"Surprisal, {d} pass ({fmt})", f"{ext}:surprisal:0:{d}",
+                        f"surprisal.{_strand_word(d)}.{ext}"))
+    out.append((f"GC, {GC_WINDOW} nt window (bigWig)", "bw:gc", "gc.bw"))
     out.append(("Chunks, all stages (GFF3)", "gff3", "chunks.gff3"))
     return out
+
+
+def track_mime(suffix: str) -> str:
+    """bigWig is binary; BED, bedGraph and GFF3 are text."""
+    return "application/octet-stream" if suffix.endswith(".bw") else "text/plain"
 
 
 def _strand_word(strand: str) -> str:
@@ -87,11 +100,17 @@ def table_csv(df) -> bytes:
 
 
 def track_bytes(a: state.Analysis, kind: str) -> bytes:
-    """One track file of the analysis (kinds from `track_files`): BED, bedGraph or GFF3 text."""
+    """One track file of the analysis (kinds from `track_files`): BED, bedGraph or GFF3 text, or bigWig."""
     from interpret import exports
 
     what, *args = kind.split(":")
     rec = [a.record_id]
+    if what == "bw":
+        if args[0] == "gc":
+            return exports.bigwig(a.trace, "gc", records=rec, sequences={a.record_id: str(a.record.seq)})
+        return exports.bigwig(a.trace, args[0], strand=args[2], stage=int(args[1]), records=rec)
+    if what == "bedgraph":
+        what, *args = args
     if what == "bed":
         out = exports.boundaries_bed(a.trace, int(args[0]), records=rec)
     elif what in ("p", "surprisal"):

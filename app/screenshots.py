@@ -170,7 +170,7 @@ def acceptance_downloads(page, out_dir: Path) -> list[Path]:
     main_area = page.locator("[data-testid='stMain']")
     got = [download(page, lambda: main_area.get_by_role("button", name="PNG").first.click(), out_dir),
            download(page, lambda: main_area.get_by_role("button", name="SVG").first.click(), out_dir)]
-    main_area.get_by_role("button", name="Tracks (BED · bedGraph · GFF3)").first.click()
+    main_area.get_by_role("button", name="Tracks (BED · bigWig · bedGraph · GFF3)").first.click()
     got.append(download(page, lambda: page.get_by_role("button", name="Stage 1 boundaries (BED)").click(), out_dir))
     page.keyboard.press("Escape")
     got.append(download(page, lambda: page.locator("[data-testid='stSidebar']").get_by_role(

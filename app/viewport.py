@@ -155,6 +155,8 @@ def request(analysis, window: tuple[int, int]) -> None:
 
 
 def open_in_browser(analysis, lo: int, hi: int) -> None:
-    """Show [lo, hi) in the browser page and switch to it."""
+    """Show [lo, hi) in the browser page and switch to it (keeping the sidebar's genome and settings)."""
+    from app import inputs
+
     request(analysis, (lo, hi))
-    st.switch_page("views/browser.py")
+    inputs.switch_page("views/browser.py")

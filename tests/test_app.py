@@ -171,6 +171,34 @@ def test_upload_synthetic_genbank_browser_and_exports(app_env, downloads):
     assert "SYN_0002" in csv
 
 
+def test_track_downloads_offer_bigwig(app_env, downloads, tmp_path):
+    """The track popover offers bigWig of p (per stage and strand), surprisal (per strand) and GC, named as in the
+    report; each reads back with pyBigWig: the record's length in the header, the bedGraph's values at its bases."""
+    pyBigWig = pytest.importorskip("pyBigWig")
+    at = upload(new_app(), "synthetic.gbk", synthetic_genbank().encode())
+    no_exception(at)
+    a = at.session_state["analysis"]
+    suffixes = [f".stage{s + 1}.p.{w}.bw" for s in range(a.n_stages) for w in ("plus", "minus")]
+    suffixes += [".surprisal.plus.bw", ".surprisal.minus.bw", ".gc.bw"]
+    for suffix in suffixes:
+        path = tmp_path / f"t{suffix}"
+        path.write_bytes(payload(downloads, suffix))
+        bw = pyBigWig.open(str(path))
+        try:
+            assert bw.isBigWig() and bw.chroms() == {"SYNTH1.1": 4000}, suffix
+            if suffix.endswith(".gc.bw"):
+                values = bw.values("SYNTH1.1", 0, 4000, numpy=True)
+                assert ((values >= 0) & (values <= 1)).all()
+                continue
+            graph = payload(downloads, suffix.replace(".bw", ".bedgraph")).decode().splitlines()[1:]
+            for line in graph[:: max(len(graph) // 20, 1)]:
+                chrom, lo, hi, value = line.split("\t")
+                got = bw.values(chrom, int(lo), int(hi), numpy=True)
+                assert got == pytest.approx(float(value), abs=0.006), (suffix, line)
+        finally:
+            bw.close()
+
+
 def test_enrichment_page_says_what_nulls_keep_and_where_p_stops(app_env, downloads):
     """The Enrichment page names what each null keeps, says where p and q stop (40 draws: 2/41 → 0.049), shows z,
     and writes a p at that floor as "≤ 0.049", never as a number that looks marginal or as "0"."""
@@ -695,3 +723,42 @@ def test_mutagenesis_shows_user_text_plainly(app_env):
     assert f"No CDS matches “{INJECTION}”" in shown
     for t in texts:
         assert not _ACTIVE.search(t), t
+
+
+def test_latents_link_keeps_the_uploaded_genome(app_env, monkeypatch):
+    """Latents → "Show this chunk in the browser" opens the chunk on the uploaded genome, with the same region and
+    strands, and the sidebar still on the upload (issue 15, item 1): a page switch keeps every sidebar input."""
+    from app import results
+
+    monkeypatch.setattr(results, "selected_rows", lambda event, table: table.head(3))  # as if a box was drawn
+    at = upload(new_app(), "synthetic.gbk", synthetic_genbank().encode())
+    at = upload(at, "promoters.csv", b"type,position,strand\nTSS,150,+\n", key="companion_file")
+    at.sidebar.radio(key="strands").set_value("+")
+    at.sidebar.radio(key="part").set_value("Region").run()
+    at.sidebar.number_input(key="region_end").set_value(3_000).run()
+    no_exception(at)
+    before = at.session_state["analysis"]
+    assert before.record_id == "SYNTH1.1" and before.settings.region == (0, 3_000) and before.strands == ["+"]
+    assert before.companion_key
+    at.session_state["lat_method"] = "pca"
+    at.switch_page("views/latents.py").run()
+    no_exception(at)
+    at.button(key="lat_open").click().run()
+    no_exception(at)
+    assert at.title[0].value == "Genome browser"
+    a = at.session_state["analysis"]
+    assert a.key == before.key and a.record_id == "SYNTH1.1" and a.settings == before.settings
+    assert a.companion_key == before.companion_key
+    assert at.sidebar.radio(key="source").value == "Upload a file"
+    assert at.sidebar.radio(key="strands").value == "+" and at.sidebar.radio(key="part").value == "Region"
+    assert at.sidebar.number_input(key="region_end").value == 3_000
+    assert "SYNTH1.1" in at.caption[0].value and "3,000" in at.caption[0].value
+    key, (lo, hi) = at.session_state["view"]
+    chunk = results.latent_points(a, 0, "pca")[0].iloc[0]
+    assert key == a.key and lo <= int(chunk["start"]) and int(chunk["end"]) <= hi
+    at.run()  # the next run (any click) still has the genome (AppTest reruns the page it last switched to itself)
+    no_exception(at)
+    assert at.session_state["analysis"].key == before.key
+    at.sidebar.radio(key="source").set_value("Sample genome").run()  # a sample, then the form: empty again
+    at.sidebar.radio(key="source").set_value("Upload a file").run()
+    assert at.session_state["analysis"] is None
