@@ -1,12 +1,14 @@
 """Training-step throughput (nt/s) of each training option, side by side in one run on this machine.
 
-    python bench/bench_train.py [--rounds 2] [--steps 8] [--baseline-ref 8692e9e] [--config configs/X.json ...]
+    python bench/bench_train.py [--rounds 2] [--steps 8] [--baseline-ref 8692e9e] [--checkpoint checkpoints/X ...]
 
 Every option runs in its own process (thread counts and torchrun need that), on real windows of the
 training corpus when ../shared/data/genomes is there (random bases otherwise), with AdamW steps as the trainer
-takes them. The options are interleaved over `--rounds` rounds and each row reports its median, so a neighbour's
-load spreads over all rows instead of one. `--baseline-ref` checks out an older commit into a temporary git
-worktree and times it with the same probe: "today's recipe" measured in the same run as the new code.
+takes them, starting from trained weights (`checkpoints/dnahnet-small` unless a row names another) so the
+routers cut at their trained rates. The options are interleaved over `--rounds` rounds and each row reports its
+median, so a neighbour's load spreads over all rows instead of one. `--baseline-ref` checks out an older commit
+into a temporary git worktree and times it with the same probe: "today's recipe" measured in the same run as the
+new code.
 """
 import argparse
 import json
@@ -43,7 +45,12 @@ def probe(spec):
     config = HNetConfig.load(cfg_path if cfg_path.is_absolute() else Path(root) / cfg_path) \
         if cfg_path.suffix == ".json" else HNetConfig.preset(spec["config"])
     torch.manual_seed(0)
-    model = DnaHNet(config)
+    if spec.get("checkpoint"):  # trained routers: an untrained one fires at a random rate, so the inner stages'
+        from dnahnet import checkpoint  # cost (and the step time) would be nothing like a real run's
+        model = checkpoint.load(spec["checkpoint"], device="cpu")
+        config = model.config
+    else:
+        model = DnaHNet(config)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model)
     inner = model.module if world > 1 else model
@@ -126,7 +133,9 @@ def baseline_worktree(ref):
 
 def options(args, baseline_root):
     """(name, spec, nproc) rows. The base row is today's recipe: small config, 8 x 1,024, 1 process x 2 threads."""
-    base = dict(config=DEFAULT_CONFIG, batch=8, seq_len=1024, threads=2, precision="fp32", steps=args.steps)
+    small = REPO / "checkpoints" / "dnahnet-small"
+    base = dict(config=DEFAULT_CONFIG, batch=8, seq_len=1024, threads=2, precision="fp32", steps=args.steps,
+                checkpoint=str(small) if (small / "model.safetensors").exists() else "")
     rows = []
     if baseline_root:
         rows.append((f"recipe at {args.baseline_ref} (its code)", {**base, "root": str(baseline_root)}, 1))
@@ -138,8 +147,8 @@ def options(args, baseline_root):
         ("batch 4 x 2,048", {**base, "batch": 4, "seq_len": 2048}, 1),
         ("batch 16 x 512", {**base, "batch": 16, "seq_len": 512}, 1),
     ]
-    for cfg in args.config:
-        rows.append((f"config {Path(cfg).name}", {**base, "config": cfg}, 1))
+    for ckpt in args.checkpoint:
+        rows.append((f"checkpoint {Path(ckpt).name}", {**base, "checkpoint": str(Path(ckpt).resolve())}, 1))
     if args.only:
         rows = [r for r in rows if any(o in r[0] for o in args.only)]
     return rows
@@ -150,7 +159,8 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=2, help="interleaved rounds; each row reports its median")
     p.add_argument("--steps", type=int, default=8, help="timed steps per probe (after 3 warm-up steps)")
     p.add_argument("--baseline-ref", default="", help="git commit whose code runs the first row (today's recipe)")
-    p.add_argument("--config", action="append", default=[], help="another model config to time (repeatable)")
+    p.add_argument("--checkpoint", action="append", default=[],
+                   help="another trained checkpoint to time, from its weights (repeatable)")
     p.add_argument("--only", action="append", default=[], help="keep rows whose name contains this (repeatable)")
     p.add_argument("--probe", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
