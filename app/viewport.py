@@ -80,6 +80,19 @@ def feature_label(row) -> str:
     return f"{' · '.join(bits)}  ({int(row['start']) + 1:,}–{int(row['end']):,} {strand})"
 
 
+def pick_feature(hits: pd.DataFrame, query: str, key: str, noun: str = "feature", where: str = ""):
+    """A select box over `find_features` hits (the row picked), or a caption saying nothing matched (None)."""
+    from app.components import plain
+    if hits.empty:
+        st.caption(f"No {noun} matches “{plain(query)}”{where}.")
+        return None
+    labels = {i: feature_label(r) for i, r in hits.iterrows()}
+    plural = "es" if len(hits) != 1 else ""
+    pick = st.selectbox(f"{len(hits)} {'' if noun == 'feature' else noun + ' '}match{plural}", list(labels),
+                        format_func=labels.get, key=key)
+    return hits.loc[pick]
+
+
 def window_from_box(boxes: list[dict]) -> tuple[int, int] | None:
     """The 0-based window under a plotly box selection on the tracks (x counts bases from 1), or None."""
     xs = [float(x) for box in boxes or [] for x in box.get("x", [])]

@@ -175,6 +175,21 @@ def _train_meta(path):
     return json.loads(meta.read_text()).get("train", {}) if meta.exists() else {}
 
 
+def _log_entries(log_path):
+    """The JSON entries of a train_log.jsonl (blank lines skipped)."""
+    with open(log_path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _save_png(fig, path):
+    """Lay out, write and close a matplotlib figure; returns the path."""
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_training_curves(log_path, out_dir):
     """Loss curves from a train_log.jsonl: training bits/nt + validation bits/nt per held-out genome, and the
     compression per stage, against nucleotides seen. Writes loss_curve.png and compression.png; returns paths."""
@@ -182,7 +197,7 @@ def plot_training_curves(log_path, out_dir):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    entries = [json.loads(line) for line in open(log_path) if line.strip()]
+    entries = _log_entries(log_path)
     train = list({e["step"]: e for e in entries if "loss" in e}.values())  # the last entry per step wins
     evals = list({e["step"]: e for e in entries if "eval" in e}.values())
     out_dir = Path(out_dir)
@@ -197,10 +212,7 @@ def plot_training_curves(log_path, out_dir):
     ax.set_ylim(top=2.1)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    loss_png = out_dir / "loss_curve.png"
-    fig.savefig(loss_png, dpi=120)
-    plt.close(fig)
+    loss_png = _save_png(fig, out_dir / "loss_curve.png")
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
     n_stages = len(train[0]["compression"]) if train else 0
@@ -212,10 +224,7 @@ def plot_training_curves(log_path, out_dir):
     ax.set_ylabel("compression")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    comp_png = out_dir / "compression.png"
-    fig.savefig(comp_png, dpi=120)
-    plt.close(fig)
+    comp_png = _save_png(fig, out_dir / "compression.png")
     return loss_png, comp_png
 
 
@@ -228,7 +237,7 @@ def plot_router_curves(log_path, out_dir):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    entries = [json.loads(line) for line in open(log_path) if line.strip()]
+    entries = _log_entries(log_path)
     evals = [e for e in {e["step"]: e for e in entries if e.get("routers")}.values()]
     if not evals:
         return ()
@@ -249,10 +258,7 @@ def plot_router_curves(log_path, out_dir):
         a.set_xlabel("nucleotides seen (millions)")
         a.grid(alpha=0.3)
         a.legend(fontsize=7)
-    fig.tight_layout()
-    decisive_png = out_dir / "router_decisiveness.png"
-    fig.savefig(decisive_png, dpi=120)
-    plt.close(fig)
+    decisive_png = _save_png(fig, out_dir / "router_decisiveness.png")
 
     fig, axes = plt.subplots(1, n_routers, figsize=(5 * n_routers, 3.6), squeeze=False)
     for s, ax in enumerate(axes[0]):
@@ -266,10 +272,7 @@ def plot_router_curves(log_path, out_dir):
         ax.set_xlabel("nucleotides seen (millions)")
         ax.set_ylabel("boundary probability p")
         fig.colorbar(mesh, ax=ax, label="share of positions")
-    fig.tight_layout()
-    hist_png = out_dir / "router_p_histograms.png"
-    fig.savefig(hist_png, dpi=120)
-    plt.close(fig)
+    hist_png = _save_png(fig, out_dir / "router_p_histograms.png")
     return decisive_png, hist_png
 
 
@@ -283,7 +286,7 @@ def plot_run_comparison(run_dirs, out_dir):
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     for run in run_dirs:
-        entries = [json.loads(line) for line in open(Path(run) / "train_log.jsonl") if line.strip()]
+        entries = _log_entries(Path(run) / "train_log.jsonl")
         start = next((e for e in entries if e.get("event") == "start"), {})
         evals = list({e["step"]: e for e in entries if "eval" in e}.values())
         label = f"{Path(run).name} ({start.get('params', 0) / 1e6:.1f} M params)"
@@ -296,11 +299,7 @@ def plot_run_comparison(run_dirs, out_dir):
     for a in (ax, bx):
         a.grid(alpha=0.3)
         a.legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(out_dir) / "run_comparison.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save_png(fig, Path(out_dir) / "run_comparison.png")
 
 
 def main(argv=None):

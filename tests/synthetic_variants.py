@@ -14,6 +14,7 @@ import numpy as np
 
 from dnahnet.genome_io import read_genome
 from dnahnet.tokenizer import reverse_complement
+from tests.conftest import _genbank_text, feature_line
 
 BLA_P = "ATGCATAAAGGCTTTCTGGAAACCCGTTAA"
 BLA_M = "ATGGCACACTGGAAAGATCCGCTGTTTTGA"
@@ -27,18 +28,9 @@ def _background(n: int, seed: int) -> list[str]:
 
 
 def _genbank(name, seq, features, topology):
-    lines = [f"LOCUS       {name:<16} {len(seq):>11} bp    DNA     {topology:<8} BCT 01-JAN-2000",
-             f"DEFINITION  synthetic record {name}.", f"ACCESSION   {name}", f"VERSION     {name}.1",
-             "FEATURES             Location/Qualifiers", f"     source          1..{len(seq)}"]
-    for loc, gene, tag in features:
-        lines += [f"     CDS             {loc}", f'                     /gene="{gene}"',
-                  f'                     /locus_tag="{tag}"', "                     /transl_table=11"]
-    lines.append("ORIGIN")
-    for i in range(0, len(seq), 60):
-        chunk = seq[i:i + 60]
-        lines.append(f"{i + 1:>9} " + " ".join(chunk[j:j + 10] for j in range(0, len(chunk), 10)))
-    lines.append("//")
-    return "\n".join(lines) + "\n"
+    """GenBank text of one record with its CDSs ((location, gene, locus_tag) each), in the tests' shared layout."""
+    table = "".join(feature_line("CDS", loc, gene=gene, locus_tag=tag, transl_table=11) for loc, gene, tag in features)
+    return _genbank_text(name, seq, table, topology)
 
 
 def synthetic_sequences() -> tuple[str, str]:

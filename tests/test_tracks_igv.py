@@ -13,18 +13,10 @@ import pytest
 
 pyBigWig = pytest.importorskip("pyBigWig")
 
-from dnahnet.trace import StageTrack, StrandPass, Trace  # noqa: E402
+from dnahnet.trace import StrandPass, Trace  # noqa: E402
 from interpret import exports, report  # noqa: E402
 from interpret.synthetic import random_trace  # noqa: E402
-
-L = 10
-P0_PLUS = np.array([1.0, 0.2, 0.2, 0.2, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1], np.float32)
-P0_MINUS = np.array([0.3, 0.3, 0.3, 0.3, 0.3, 0.8, 0.4, 0.4, 0.4, 1.0], np.float32)  # by record position
-
-
-def _stage(positions, p, boundaries):
-    return StageTrack(np.asarray(positions, np.int64), np.asarray(p, np.float32), np.asarray(boundaries, np.int64),
-                      np.zeros(0, np.int64), np.zeros((0, 4), np.float16))
+from tests.test_exports import L, P0_MINUS, P0_PLUS, _stage  # noqa: E402 - the planted per-base p, shared
 
 
 def _pass(rid, strand, length, p0, circular=False):

@@ -34,13 +34,8 @@ with find:
         if len(hits) and not inside.all():
             st.caption(f"{int((~inside).sum())} match(es) lie outside the analysed region and are not listed.")
             hits = hits[inside]
-        if hits.empty:
-            st.caption(f"No feature matches “{components.plain(query)}” here.")
-        else:
-            labels = {i: viewport.feature_label(r) for i, r in hits.iterrows()}
-            pick = st.selectbox(f"{len(hits)} match{'es' if len(hits) != 1 else ''}", list(labels),
-                                format_func=labels.get, key="gene_pick")
-            row = hits.loc[pick]
+        row = viewport.pick_feature(hits, query, "gene_pick", where=" here")
+        if row is not None:
             st.button("Show", key="gene_go", on_click=_go, args=(viewport.around(int(row.start), int(row.end), span),),
                       icon=":material/my_location:")
 with coords:

@@ -144,14 +144,8 @@ if mode == "gene":
     cds = feats[feats["type"] == "CDS"]
     query = st.text_input("Find a gene", key="mut_gene_query", placeholder="name, locus tag or product")
     if query:
-        hits = viewport.find_features(cds, query)
-        if hits.empty:
-            st.caption(f"No CDS matches “{plain(query)}”.")
-        else:
-            labels = {i: viewport.feature_label(r) for i, r in hits.iterrows()}
-            pick = st.selectbox(f"{len(hits)} CDS match{'es' if len(hits) != 1 else ''}", list(labels),
-                                format_func=labels.get, key="mut_gene_pick")
-            row = hits.loc[pick]
+        row = viewport.pick_feature(viewport.find_features(cds, query), query, "mut_gene_pick", noun="CDS")
+        if row is not None:
             target = str(row.get("locus_tag") or row.get("name") or "")
             label = str(row.get("name") or target)
             n_cells = (int(row.end) - int(row.start)) // 3 * 21
