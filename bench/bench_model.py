@@ -59,8 +59,10 @@ def breakdown(model, x):
     for name, module in model.named_modules():
         if isinstance(module, Isotropic):
             label = name.replace("backbone.", "").replace("inner.", "stage+1/") or name
-            hooks.append(module.register_forward_pre_hook(lambda m, i, n=label: started.__setitem__(n, time.perf_counter())))
-            hooks.append(module.register_forward_hook(lambda m, i, o, n=label: spent.__setitem__(n, spent[n] + time.perf_counter() - started[n])))
+            hooks.append(module.register_forward_pre_hook(
+                lambda m, i, n=label: started.__setitem__(n, time.perf_counter())))
+            hooks.append(module.register_forward_hook(
+                lambda m, i, o, n=label: spent.__setitem__(n, spent[n] + time.perf_counter() - started[n])))
     with torch.no_grad():
         start = time.perf_counter()
         model(x)

@@ -8,7 +8,8 @@ takes them, starting from trained weights (`checkpoints/dnahnet-small` unless a 
 routers cut at their trained rates. The options are interleaved over `--rounds` rounds and each row reports its
 median, so a neighbour's load spreads over all rows instead of one. `--baseline-ref` checks out an older commit
 into a temporary git worktree and times it with the same probe: "today's recipe" measured in the same run as the
-new code.
+new code. The recipe runs twice: with the fused numba Mamba-2 layer (forward and backward,
+`kernels/mamba_cpu_train.py`; DNAHNET_KERNELS=auto) and with its PyTorch reference (DNAHNET_KERNELS=torch).
 """
 import argparse
 import json
@@ -105,7 +106,8 @@ def _batches(spec, B, L, seed):
 # ---- the driver ------------------------------------------------------------------------------------------------
 def run_option(spec, nproc=1, timeout=900):
     """Run one probe in a fresh process (under torchrun when nproc > 1); returns its JSON result or an error."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(spec["threads"]), "PYTHONPATH": spec.get("root") or str(REPO)}
+    env = {**os.environ, "OMP_NUM_THREADS": str(spec["threads"]), "PYTHONPATH": spec.get("root") or str(REPO),
+           **spec.get("env", {})}
     env.setdefault("DNAHNET_CACHE_DIR", str(REPO / ".cache"))  # a baseline worktree reuses the encoded corpus
     me = [str(Path(__file__).resolve()), "--probe", json.dumps(spec)]
     if nproc > 1:
@@ -139,16 +141,23 @@ def options(args, baseline_root):
     rows = []
     if baseline_root:
         rows.append((f"recipe at {args.baseline_ref} (its code)", {**base, "root": str(baseline_root)}, 1))
+    fused = {**base, "env": {"DNAHNET_KERNELS": "auto"}}  # auto: the numba Mamba-2 training path (kernels/)
     rows += [
-        ("this code, same recipe", base, 1),
+        ("this code, same recipe (fused numba Mamba-2 forward + backward)", fused, 1),
+        ("this code, same recipe, PyTorch Mamba-2 (DNAHNET_KERNELS=torch)",
+         {**base, "env": {"DNAHNET_KERNELS": "torch"}}, 1),
         ("bf16 autocast", {**base, "precision": "bf16"}, 1),
         ("2 ranks x 1 thread (torchrun, gloo)", {**base, "threads": 1}, 2),
         ("batch 16 x 1,024", {**base, "batch": 16}, 1),
         ("batch 4 x 2,048", {**base, "batch": 4, "seq_len": 2048}, 1),
         ("batch 16 x 512", {**base, "batch": 16, "seq_len": 512}, 1),
     ]
-    for ckpt in args.checkpoint:
-        rows.append((f"checkpoint {Path(ckpt).name}", {**base, "checkpoint": str(Path(ckpt).resolve())}, 1))
+    for ckpt in args.checkpoint:  # a trained checkpoint as the long run trains it: 1 x 2 threads and 2 ranks x 1
+        spec = {**base, "checkpoint": str(Path(ckpt).resolve())}
+        rows += [(f"checkpoint {Path(ckpt).name}", spec, 1),
+                 (f"checkpoint {Path(ckpt).name}, 2 ranks x 1 thread", {**spec, "threads": 1}, 2),
+                 (f"checkpoint {Path(ckpt).name}, 2 ranks x 1 thread, PyTorch Mamba-2",
+                  {**spec, "threads": 1, "env": {"DNAHNET_KERNELS": "torch"}}, 2)]
     if args.only:
         rows = [r for r in rows if any(o in r[0] for o in args.only)]
     return rows

@@ -2,8 +2,9 @@
 
 in_proj -> (z, x, B, C, dt); depthwise causal conv1d + SiLU over (x, B, C); A = -exp(A_log);
 dt = softplus(dt + dt_bias); SSD scan (kernels.dispatch); gated RMSNorm(y * silu(z)); out_proj.
-`_inner` is the PyTorch code for everything between the projections; CPU inference runs the same maths fused in
-numba (`kernels/mamba_cpu.py`, chosen by `kernels.dispatch.mamba_inner`).
+`_inner` is the PyTorch code for everything between the projections; on a CPU the same maths runs fused in numba
+(`kernels/mamba_cpu.py` for inference, `kernels/mamba_cpu_train.py` with its backward for training; chosen by
+`kernels.dispatch.mamba_inner`).
 """
 import math
 from dataclasses import dataclass
@@ -57,7 +58,6 @@ class Mamba2(nn.Module):
         self.out_proj = nn.Linear(self.d_inner, d_model, bias=False)
 
     def _split(self, zxbcdt):
-        c = self.cfg
         return torch.split(zxbcdt, [self.d_inner, self.conv_dim, self.nheads], dim=-1)
 
     def _ssm_inputs(self, xBC):
@@ -74,31 +74,64 @@ class Mamba2(nn.Module):
         fused = dispatch.mamba_inner(zxbcdt, params)
         if fused is None:
             y = self._inner(zxbcdt)
-        else:  # CPU inference: the same maths in numba (kernels/mamba_cpu.py)
+        else:  # CPU: the same maths in numba (kernels/mamba_cpu.py; mamba_cpu_train.py when training)
             c = self.cfg
             y = fused(zxbcdt, self.conv1d.weight[:, 0, :], self.conv1d.bias, self.dt_bias,
                       -torch.exp(self.A_log.float()), self.D, self.norm.weight, self.norm.eps,
                       headdim=c.headdim, d_state=c.d_state, ngroups=c.ngroups)
         return self.out_proj(y.to(zxbcdt.dtype))  # (b, l, d_model)
 
-    def _inner(self, zxbcdt):
-        """in_proj output (b, l, 2 d_inner + 2 g n + h) -> out_proj input (b, l, d_inner): the PyTorch reference."""
+    def forward_with_state(self, u, state: MambaState | None = None):
+        """u (b, l, d_model) continuing from `state` (None = a fresh start) -> (y (b, l, d_model), the MambaState
+        after the last position). Inference only: the fused CPU interior with an initial state when it applies
+        (`dispatch.mamba_inner_with_state`), else `_inner` with the state."""
+        zxbcdt = self.in_proj(u)  # (b, l, 2 d_inner + 2 g n + h)
+        params = (self.conv1d.weight, self.conv1d.bias, self.dt_bias, self.A_log, self.D, self.norm.weight)
+        fused = dispatch.mamba_inner_with_state(zxbcdt, params)
+        conv0, ssm0 = (None, None) if state is None else (state.conv, state.ssm)
+        if fused is None:
+            if state is None:
+                state = self.allocate_inference_cache(u.shape[0], dtype=zxbcdt.dtype)
+            y, conv, ssm = self._inner(zxbcdt, state.conv, state.ssm)
+        else:
+            c = self.cfg
+            y, conv, ssm = fused(zxbcdt, self.conv1d.weight[:, 0, :], self.conv1d.bias, self.dt_bias,
+                                 -torch.exp(self.A_log.float()), self.D, self.norm.weight, self.norm.eps,
+                                 headdim=c.headdim, d_state=c.d_state, ngroups=c.ngroups, conv_state=conv0,
+                                 ssm_state=ssm0, return_state=True)
+        return self.out_proj(y.to(zxbcdt.dtype)), MambaState(conv=conv, ssm=ssm)
+
+    def _inner(self, zxbcdt, conv_state=None, ssm_state=None):
+        """in_proj output (b, l, 2 d_inner + 2 g n + h) -> out_proj input (b, l, d_inner): the PyTorch reference.
+
+        With a state (see `forward_with_state`; either part may be None = zeros) it continues from it and returns
+        (y, conv_state (b, conv_dim, d_conv), ssm_state (b, h, p, n))."""
         b, l, _ = zxbcdt.shape
         z, xBC, dt = self._split(zxbcdt)
-        xBC = F.silu(self._causal_conv(xBC))
+        stateful = conv_state is not None or ssm_state is not None
+        prev = None if conv_state is None else conv_state[..., 1:].transpose(1, 2)  # (b, d_conv - 1, conv_dim)
+        conv_in = xBC
+        xBC = F.silu(self._causal_conv(xBC, prev))
         x, B, C = self._ssm_inputs(xBC)  # (b,l,h,p), (b,l,g,n), (b,l,g,n)
         dt = F.softplus(dt.float() + self.dt_bias.float())  # (b, l, h)
         A = -torch.exp(self.A_log.float())
-        y, _ = dispatch.ssd_scan(x, dt, A, B, C, self.cfg.chunk_size, D=self.D)
-        return self.norm(y.reshape(b, l, self.d_inner), z)
+        y, final = dispatch.ssd_scan(x, dt, A, B, C, self.cfg.chunk_size, D=self.D, initial_state=ssm_state)
+        y = self.norm(y.reshape(b, l, self.d_inner), z)
+        if not stateful:
+            return y
+        k = self.cfg.d_conv
+        before = conv_in.new_zeros(b, self.conv_dim, k) if conv_state is None else conv_state.to(conv_in.dtype)
+        return y, torch.cat([before, conv_in[:, -k:].transpose(1, 2)], dim=-1)[..., -k:], final
 
-    def _causal_conv(self, xBC):
+    def _causal_conv(self, xBC, prev=None):
         """Depthwise causal conv as a sum of shifted products in (b, l, c) layout (no transposes; fast on CPU).
 
-        The padded copy is contiguous, which keeps the four multiply-adds on PyTorch's fast path."""
+        The padded copy is contiguous, which keeps the four multiply-adds on PyTorch's fast path. prev (b, k-1, c):
+        the inputs before position 0 (None = zeros)."""
         k, l = self.cfg.d_conv, xBC.shape[1]
         w = self.conv1d.weight[:, 0, :].to(xBC.dtype)  # (c, k); tap k-1 multiplies the current position
-        padded = F.pad(xBC, (0, 0, k - 1, 0))  # (b, l + k - 1, c)
+        padded = (F.pad(xBC, (0, 0, k - 1, 0)) if prev is None
+                  else torch.cat([prev.to(xBC.dtype), xBC], dim=1))  # (b, l + k - 1, c)
         y = torch.addcmul(self.conv1d.bias.to(xBC.dtype), padded[:, :l], w[:, 0])
         for i in range(1, k):
             y = y.addcmul_(padded[:, i:i + l], w[:, i])

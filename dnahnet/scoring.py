@@ -11,13 +11,14 @@ genomic span: the mutant window is the reference window with the edit applied (s
 indel), and the score is the difference of the two whole-window log-likelihoods, inserted bases' own terms included.
 
 Fast path (the default): every window is a row; identical rows (the reference window shared by the three other bases
-at a position, or by the 20 codons of a residue) run once; rows run in batches, longest first, right-padded (a causal
-model never reads the padding). Naive path (`fast=False`): each variant runs its reference and mutant windows alone,
-one forward each, and sums whole windows; `bench/bench_variants.py` times both. Reusing the unchanged prefix through
-the model's step form gives the same scores (within 4e-6) but ran 7-9x slower than these batched forwards on a CPU
-(tiny model, 512-nt windows, one strand: 11 vs 82-97 variants/s), because stepping costs far more per token than
-the fused whole-window forward; a forward that starts from a cached state would need the fused CPU Mamba kernel
-to take an initial state.
+at a position, or by the 20 codons of a residue) run once. With `reuse` (the default) each reference window runs its
+prefix up to the first base any of its variants changes once, alone, keeping the state of every layer there
+(`dnahnet/resume.py`); the reference and every mutant then run only their continuations from that state, in batches
+(mixing windows; right-padded: a causal model never reads the padding). The Mamba-2 layers continue through the
+fused CPU interior with an initial state. Centred windows make the prefix about half a window, so a position's four
+windows cost 2.5 instead of 4 and a residue's 21 windows 11 instead of 21. Without `reuse`, whole rows run in
+batches, longest first. Naive path (`fast=False`): each variant runs its reference and mutant windows alone, one
+forward each, and sums whole windows; `bench/bench_variants.py` times all three.
 """
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ class ScoreOptions:
     fast: bool = True
     boundaries: bool = False
     errors: str = "raise"  # raise | report
+    reuse: bool = True  # fast path: run each shared prefix once and continue from its state
 
     def validate(self):
         if self.window < 2:
@@ -196,6 +198,67 @@ def _run_rows(model, rows: _Rows, batch_size: int, routing: bool, on_batch=None)
     return sums, bounds
 
 
+def _run_resumed(model, rows: _Rows, jobs: list, batch_size: int, routing: bool, on_batch=None):
+    """`_run_rows` reusing prefixes: each reference row runs its first k tokens once (k = the earliest first changed
+    base of its jobs) and keeps the state there; the reference and its mutants run from position k on, in batches.
+    Returns ({(ref_row, row): {k: suffix sum}}, {(ref_row, row): [boundary positions per stage]} or None)."""
+    from dnahnet.resume import fresh_state, resume, stack_states
+
+    device = next(model.parameters()).device
+    start, wanted = {}, defaultdict(lambda: defaultdict(set))  # ref_row -> k; ref_row -> row -> the k wanted
+    for job in jobs:
+        start[job.ref_row] = min(job.k, start.get(job.ref_row, job.k))
+        wanted[job.ref_row][job.ref_row].add(job.k)
+        wanted[job.ref_row][job.mut_row].add(job.k)
+    items = [(f, r) for f in wanted for r in sorted(wanted[f])]  # (family = its reference row, row)
+    left = {f: len(wanted[f]) for f in wanted}
+    states, first_lp = {}, {}  # family -> state after its prefix, log-probabilities of the token at k
+    sums, bounds = {}, {} if routing else None
+    for b0 in range(0, len(items), batch_size):
+        batch = items[b0:b0 + batch_size]
+        for f, _ in batch:
+            if f in states:
+                continue
+            k = start[f]
+            if k == 0:
+                states[f], first_lp[f] = fresh_state(model, 1), None
+                continue
+            prefix = torch.from_numpy(rows.tokens[f][:k].astype(np.int64))[None].to(device)  # (1, k)
+            logits, _, states[f] = resume(model, prefix, keep_state=True)
+            first_lp[f] = torch.log_softmax(logits[0, -1].float(), dim=-1).cpu().numpy()  # predicts token k
+        run = [(f, r) for f, r in batch if len(rows.tokens[r]) > start[f]]
+        if run:
+            n_max = max(len(rows.tokens[r]) - start[f] for f, r in run)
+            x = np.full((len(run), n_max), N_ID, np.int64)
+            for i, (f, r) in enumerate(run):
+                x[i, :len(rows.tokens[r]) - start[f]] = rows.tokens[r][start[f]:]  # right padding
+            xt = torch.from_numpy(x).to(device)
+            offsets = torch.tensor([start[f] for f, _ in run], device=device)
+            logits, stages, _ = resume(model, xt, stack_states([states[f] for f, _ in run]), offset=offsets)
+            logp = torch.log_softmax(logits.float(), dim=-1)  # (B, n, V)
+            lp = logp[:, :-1].gather(-1, xt[:, 1:, None])[..., 0].cpu().numpy()  # (B, n-1)
+            stages = [(pos.cpu().numpy(), b.cpu().numpy()) for pos, b in stages] if routing else []
+        for f, r in batch:
+            k, n = start[f], len(rows.tokens[r])
+            i = next((j for j, fr in enumerate(run) if fr == (f, r)), None)
+            # terms log p(x_t | x_<t) for t >= max(k, 1): the prefix's last logits predict t = k
+            terms = [np.asarray([first_lp[f][rows.tokens[r][k]]] if k >= 1 and n > k else [], np.float32)]
+            if i is not None:
+                terms.append(lp[i, :n - k - 1])
+            base = max(k, 1) - 1  # _suffix_sums counts its terms from t = 1; these start at t = max(k, 1)
+            shifted = _suffix_sums(np.concatenate(terms), [kk - base for kk in wanted[f][r]])
+            sums[(f, r)] = {kk: shifted[kk - base] for kk in wanted[f][r]}
+            if routing:
+                bounds[(f, r)] = ([pos[i][b[i] & (pos[i] >= 0) & (pos[i] < n)] for pos, b in stages]
+                                  if i is not None else [np.zeros(0, np.int64) for _ in model.routed_stages()])
+            left[f] -= 1
+            if left[f] == 0:
+                states.pop(f)
+        if on_batch is not None:
+            on_batch(min(b0 + batch_size, len(items)), len(items))
+    return sums, bounds
+
+
 def _load_model(model):
     if model is None or isinstance(model, (str, Path)):
         from dnahnet.checkpoint import load, resolve as resolve_checkpoint
@@ -208,7 +271,7 @@ def _load_model(model):
 def score_variants(record_or_sequence, variants, model=None, *, window: int = DEFAULT_WINDOW, strand: str = "mean",
                    batch_size: int = DEFAULT_BATCH_SIZE, fast: bool = True, boundaries: bool = False,
                    errors: str = "raise", circular: bool | None = None, progress=None,
-                   options: ScoreOptions | None = None) -> pd.DataFrame:
+                   options: ScoreOptions | None = None, reuse: bool = True) -> pd.DataFrame:
     """Score variants -> DataFrame, one row per variant (in input order).
 
     record_or_sequence: path, DNA string, SeqRecord(s), GenomeFile or `variants.Genome`. variants: strings in the
@@ -217,9 +280,10 @@ def score_variants(record_or_sequence, variants, model=None, *, window: int = DE
     scored, 1-based), pos, gene/residue/aa_ref/aa_alt/codon_ref/codon_alt/codon_changes (amino-acid changes), sense,
     window_start/window_end (1-based inclusive forward coordinates; start > end wraps the origin), window_len,
     score_plus, score_minus, score_mean, score (nats; see STRAND_POLICY), with `boundaries` the Stage-s boundaries
-    gained/lost (counts and 1-based positions, per strand), with errors='report' a `problem` column.
+    gained/lost (counts and 1-based positions, per strand), with errors='report' a `problem` column. reuse (fast
+    path): run each window's shared prefix once and continue from its state (module docstring).
     """
-    opts = options or ScoreOptions(window, strand, batch_size, fast, boundaries, errors)
+    opts = options or ScoreOptions(window, strand, batch_size, fast, boundaries, errors, reuse)
     opts.validate()
     genome = Genome.from_source(record_or_sequence, circular)
     specs = as_specs(variants, opts.errors)
@@ -275,10 +339,18 @@ def score_resolved(genome: Genome, resolved: list, model, opts: ScoreOptions, pr
     model.eval()
     n_rows = len(rows.tokens)
     try:
+        def on_batch(done, total):
+            report(done / max(total, 1), f"{done:,}/{total:,} windows")
+
         with torch.inference_mode():
-            sums, bounds = _run_rows(
-                model, rows, opts.batch_size if opts.fast else 1, opts.boundaries,
-                lambda done, total: report(done / max(total, 1), f"{done:,}/{total:,} windows"))
+            if opts.fast and opts.reuse:
+                sums, bounds = _run_resumed(model, rows, jobs, opts.batch_size, opts.boundaries, on_batch)
+            else:
+                by_row, row_bounds = _run_rows(model, rows, opts.batch_size if opts.fast else 1, opts.boundaries,
+                                               on_batch)
+                pairs = {(job.ref_row, r) for job in jobs for r in (job.ref_row, job.mut_row)}
+                sums = {(f, r): by_row[r] for f, r in pairs}
+                bounds = {(f, r): row_bounds[r] for f, r in pairs} if opts.boundaries else None
     finally:
         model.train(was_training)
 
@@ -287,7 +359,7 @@ def score_resolved(genome: Genome, resolved: list, model, opts: ScoreOptions, pr
     for job in jobs:
         row = out[job.variant]
         col = "plus" if job.strand == "+" else "minus"
-        row[f"score_{col}"] = sums[job.mut_row][job.k] - sums[job.ref_row][job.k]
+        row[f"score_{col}"] = sums[(job.ref_row, job.mut_row)][job.k] - sums[(job.ref_row, job.ref_row)][job.k]
         if opts.boundaries:
             v = resolved[job.variant]
             changes = _boundary_changes(genome, v, job, placed_of[job.variant], bounds)
@@ -312,7 +384,7 @@ def score_resolved(genome: Genome, resolved: list, model, opts: ScoreOptions, pr
     seconds = time.perf_counter() - t0
     n_ok = sum(v is not None for v in resolved)
     df.attrs["timing"] = {"seconds": round(seconds, 3), "variants_per_s": round(n_ok / max(seconds, 1e-9), 2),
-                          "forward_rows": n_rows, "fast": opts.fast}
+                          "forward_rows": n_rows, "fast": opts.fast, "reuse": opts.fast and opts.reuse}
     df.attrs["options"] = asdict(opts)
     df.attrs["strand_policy"] = STRAND_POLICY
     report(1.0, f"{n_ok:,} variants in {seconds:.1f} s")
@@ -358,7 +430,7 @@ def _boundary_changes(genome: Genome, v: ResolvedVariant, job: _Job, placed, bou
     if job.strand == "-":
         ref_c, mut_c = ref_c[::-1], mut_c[::-1]
     out = []
-    for b_ref, b_mut in zip(bounds[job.ref_row], bounds[job.mut_row]):
+    for b_ref, b_mut in zip(bounds[(job.ref_row, job.ref_row)], bounds[(job.ref_row, job.mut_row)]):
         ref_set = {int(ref_c[j]) for j in b_ref if j >= job.k}
         mut_set = {int(mut_c[j]) for j in b_mut if j >= job.k}
         out.append((tuple(p + 1 for p in sorted(mut_set - ref_set)), tuple(p + 1 for p in sorted(ref_set - mut_set))))
@@ -410,7 +482,8 @@ def saturate(record_or_sequence, target, model=None, *, record: str | None = Non
     """Every single change of a region or a CDS. target: (start, end) 0-based half-open forward coordinates (as
     `dnahnet.analyze`'s region; `record` names the record when there are several) -> every position x the 3 other
     bases; or a gene name / locus tag -> every codon x 20 amino acids + stop (nearest codon, see
-    `variants.choose_codon`). options: those of `score_variants` (window, strand, batch_size, fast, boundaries)."""
+    `variants.choose_codon`). options: those of `score_variants` (window, strand, batch_size, fast, boundaries,
+    reuse)."""
     opts = ScoreOptions(**options)
     opts.validate()
     genome = Genome.from_source(record_or_sequence, circular)

@@ -18,7 +18,6 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: spinning threads stall on a busy CPU
@@ -28,6 +27,7 @@ import torch.distributed as dist  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
 from dnahnet.data import DEFAULT_HOLDOUT, WindowSampler, load_corpus, validation_windows  # noqa: E402
+from dnahnet.distributed import init_distributed, pick_device  # noqa: E402 (evaluate.py imports pick_device here)
 from dnahnet.routing import decisiveness  # noqa: E402
 
 LN2 = math.log(2.0)
@@ -97,40 +97,7 @@ def resolve_config(name_or_path):
     return HNetConfig.preset(name_or_path)
 
 
-def pick_device(name, local_rank=0):
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank)
-    return device
-
-
-# ---- data parallel (torchrun) ----------------------------------------------------------------------------------
-@dataclass
-class Ranks:
-    """Where this process sits in a torchrun job (rank 0 of 1 when run plainly)."""
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device_name) -> Ranks:
-    """Join the torchrun job described by the environment (WORLD_SIZE > 1): gloo on CPU, NCCL on CUDA."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return Ranks()
-    ranks = Ranks(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
-    if not dist.is_initialized():
-        device = pick_device(device_name, ranks.local_rank)
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(minutes=60))
-    return ranks
+# ---- data parallel (torchrun; joining the job: dnahnet.distributed) ----------------------------------------
 
 
 def _all_mean(values, ranks):

@@ -1,7 +1,8 @@
 """Kernel selection: the model calls these functions; each picks a Triton kernel or the PyTorch reference.
 
 `DNAHNET_KERNELS` = `auto` (default: Triton on CUDA tensors when the Triton module imports; on CPU, the fused numba
-Mamba-2 interior of `kernels/mamba_cpu.py` for inference and the references otherwise) | `torch` | `triton`.
+Mamba-2 interior: `kernels/mamba_cpu.py` for inference, `kernels/mamba_cpu_train.py` (with a backward) for training;
+the references otherwise) | `torch` (the references everywhere) | `triton`.
 `triton` forces the kernels; on CPU tensors that only works with TRITON_INTERPRET=1 set before Triton is imported
 (the interpreter: slow, for tests). `ssd_scan` and `boundary_prob` have forward-only kernels: when autograd needs
 a gradient through them, the reference runs instead (in every mode). `ema_scan` and `gather_chunks` have
@@ -58,10 +59,27 @@ def ssd_scan(x, dt, A, B, C, chunk_size, D=None, initial_state=None):
 
 
 def mamba_inner(zxbcdt, params):
-    """The fused CPU interior of a Mamba-2 layer (`kernels/mamba_cpu.mamba_inner`) when it applies, else None.
+    """The fused CPU interior of a Mamba-2 layer when it applies, else None (the layer runs `Mamba2._inner`).
 
-    It applies in `auto` mode to CPU tensors when no gradient is needed through zxbcdt or the layer's `params`
-    (inference) and numba imports; otherwise the layer runs its PyTorch reference (`Mamba2._inner`)."""
+    It applies in `auto` mode to CPU tensors when numba imports: `kernels/mamba_cpu.mamba_inner` (forward only)
+    when no gradient is needed through zxbcdt or the layer's `params` (inference), `kernels/mamba_cpu_train.
+    mamba_inner` (numba forward and backward, same signature) when one is (training)."""
+    if backend() != "auto" or zxbcdt.device.type != "cpu":
+        return None
+    try:
+        if _needs_grad((zxbcdt, *params)):
+            from kernels import mamba_cpu_train as fused
+        else:
+            from kernels import mamba_cpu as fused
+    except ImportError:
+        return None
+    return fused.mamba_inner
+
+
+def mamba_inner_with_state(zxbcdt, params):
+    """The fused CPU interior that starts from a state and returns the final one (`kernels/mamba_cpu.mamba_inner`
+    with conv_state / ssm_state / return_state) when it applies: `auto` mode, CPU, no gradient, numba present.
+    None otherwise (the layer runs its PyTorch reference with the state)."""
     if backend() != "auto" or zxbcdt.device.type != "cpu" or _needs_grad((zxbcdt, *params)):
         return None
     try:

@@ -10,8 +10,12 @@ passes. Here:
      (`ssd_ref.ssd_sequential`), one (batch, head) per thread with the state in L1; it reads x, B, C straight from
      the conv's buffer, multiplies y by silu(z) as it goes and sums its squares per head;
   3. `_normalize` scales each token by rsqrt(mean square + eps) * weight in place.
-Forward only, fp32 inside (other dtypes are cast); `kernels.dispatch.mamba_inner` decides when it runs (CPU, no
-gradient, numba present). The first call in a fresh checkout compiles the kernels (~5 s; cached on disk after).
+A sequence may continue from a state (`conv_state`, `ssm_state`: the last d_conv conv inputs and the SSM state, as
+in `dnahnet.mamba2.MambaState`) and return the state at its end, so variant scoring can resume after a shared
+prefix (`dnahnet/resume.py`); without a state every sequence starts from zeros, exactly as before. Forward only,
+fp32 inside (other dtypes are cast); `kernels.dispatch.mamba_inner` (`mamba_inner_with_state` with a state) decides
+when it runs (CPU, no gradient, numba present). The first call in a fresh checkout compiles the kernels (~5 s;
+cached on disk after).
 """
 import math
 import threading
@@ -28,7 +32,7 @@ _BLOCK = 256  # tokens per parallel work item in the per-token kernels (so batch
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def _causal_conv(src, offset, w, bias, out):  # pragma: no cover - compiled; covered through mamba_inner
     """src (b,l,f) in_proj output; conv over columns [offset, offset + c); w (k, c), tap k-1 = current position;
-    bias (c,); out (b,l,c)."""
+    bias (c,); out (b,l,c). (Also used by kernels/mamba_cpu_train.py.)"""
     b, l, _ = src.shape
     k, c = w.shape
     blocks = (l + _BLOCK - 1) // _BLOCK
@@ -45,12 +49,35 @@ def _causal_conv(src, offset, w, bias, out):  # pragma: no cover - compiled; cov
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
-def _gated_scan(xbc, d_inner, p, n, ngroups, dt, A, D, gate, g, sumsq):  # pragma: no cover - compiled
+def _causal_conv_from(src, offset, w, bias, prev, out):  # pragma: no cover - compiled; covered through mamba_inner
+    """`_causal_conv` continuing a sequence: prev (b,k-1,c) holds the conv inputs before position 0."""
+    b, l, _ = src.shape
+    k, c = w.shape
+    blocks = (l + _BLOCK - 1) // _BLOCK
+    for item in numba.prange(b * blocks):
+        bi, t0 = item // blocks, (item % blocks) * _BLOCK
+        for t in range(t0, min(t0 + _BLOCK, l)):
+            for ch in range(c):
+                out[bi, t, ch] = bias[ch]
+            for tap in range(k):
+                s = t - (k - 1) + tap
+                if s >= 0:
+                    for ch in range(c):
+                        out[bi, t, ch] += w[tap, ch] * src[bi, s, offset + ch]
+                else:
+                    for ch in range(c):
+                        out[bi, t, ch] += w[tap, ch] * prev[bi, k - 1 + s, ch]
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _gated_scan(xbc, d_inner, p, n, ngroups, dt, A, D, gate, s0, g, sumsq, final):  # pragma: no cover - compiled
     """xbc (b,l,conv_dim) after SiLU = [x (h*p) | B (g*n) | C (g*n)]; dt (b,l,h) softplus'ed; A, D (h,);
     gate (b,l,h*p) = silu(z); out g = (y + D x) * gate (b,l,h*p) and sumsq (b,l,h) = sum over the head's p of g².
-    Every sequence starts from a zero state."""
+    s0 (b,h,p,n) the state before position 0, or (0,0,0,0) for zeros; final (b,h,p,n) receives the state after the
+    last position, or is (0,0,0,0) when not wanted."""
     b, l, h = dt.shape
     heads_per_group = h // ngroups
+    has_s0, want_final = s0.shape[0] > 0, final.shape[0] > 0
     for bh in numba.prange(b * h):
         bi, hi = bh // h, bh % h
         gi = hi // heads_per_group
@@ -58,6 +85,8 @@ def _gated_scan(xbc, d_inner, p, n, ngroups, dt, A, D, gate, g, sumsq):  # pragm
         # a private state and private copies of this token's B and C: with nothing that can alias them, LLVM
         # vectorises the inner loop (reading B and C in place from xbc, with the state in an argument, was 3.5x slower)
         s = np.zeros((p, n), np.float32)
+        if has_s0:
+            s[:, :] = s0[bi, hi]
         b_t, c_t = np.empty(n, np.float32), np.empty(n, np.float32)
         a_h, d_h = A[hi], D[hi]
         for t in range(l):
@@ -79,6 +108,8 @@ def _gated_scan(xbc, d_inner, p, n, ngroups, dt, A, D, gate, g, sumsq):  # pragm
                 g[bi, t, xo + i] = y
                 sq += y * y
             sumsq[bi, t, hi] = sq
+        if want_final:
+            final[bi, hi] = s
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
@@ -102,12 +133,15 @@ def _f32(t: torch.Tensor) -> np.ndarray:
 
 
 def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm_eps, *, headdim, d_state,
-                ngroups):
+                ngroups, conv_state=None, ssm_state=None, return_state=False):
     """zxbcdt (b,l,2·d_inner + 2·g·n + h) on the CPU, the output of in_proj -> (b,l,d_inner) fp32, the input of
     out_proj; computed in fp32 whatever the input dtype.
 
     conv_weight (conv_dim, k) depthwise taps; A (h,) = -exp(A_log); the rest as in `Mamba2`. Same maths as
-    `Mamba2._inner`, which the tests compare it with."""
+    `Mamba2._inner`, which the tests compare it with. conv_state (b, conv_dim, k): the last k conv inputs before
+    position 0 (only the last k-1 are read); ssm_state (b,h,p,n): the SSM state there; either None = zeros.
+    return_state: also return the state after the last position, (y, conv_state (b,conv_dim,k) in zxbcdt's dtype,
+    ssm_state (b,h,p,n) fp32)."""
     b, l, f = zxbcdt.shape
     conv_dim, k = conv_weight.shape
     d_inner = conv_dim - 2 * ngroups * d_state
@@ -120,14 +154,25 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm
     gate = F.silu(z.float()).contiguous().numpy()  # (b, l, d_inner)
     dt = F.softplus(dt.float() + dt_bias.float()).contiguous().numpy()  # (b, l, h)
     w = np.ascontiguousarray(_f32(conv_weight).T)  # (k, conv_dim)
+    s0 = np.zeros((0, 0, 0, 0), np.float32) if ssm_state is None else _f32(ssm_state)  # (b, h, p, n)
+    final = np.empty((b, h, headdim, d_state) if return_state else (0, 0, 0, 0), np.float32)
     threads = torch.get_num_threads()
     with _LOCK:
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
         try:
-            _causal_conv(src, d_inner, w, _f32(conv_bias), xbc)
+            if conv_state is None:
+                _causal_conv(src, d_inner, w, _f32(conv_bias), xbc)
+            else:  # the last k-1 conv inputs before position 0: (b, k-1, conv_dim)
+                _causal_conv_from(src, d_inner, w, _f32(conv_bias), _f32(conv_state[..., 1:].transpose(1, 2)), xbc)
             F.silu(torch.from_numpy(xbc), inplace=True)
-            _gated_scan(xbc, d_inner, headdim, d_state, ngroups, dt, _f32(A), _f32(D), gate, g, sumsq)
+            _gated_scan(xbc, d_inner, headdim, d_state, ngroups, dt, _f32(A), _f32(D), gate, s0, g, sumsq, final)
             _normalize(g, sumsq, _f32(norm_weight), np.float32(norm_eps))
         finally:  # numba's OpenMP layer shares torch's OpenMP runtime and resets its thread count: put it back
             torch.set_num_threads(threads)
-    return torch.from_numpy(g)
+    if not return_state:
+        return torch.from_numpy(g)
+    inputs = zxbcdt[:, -k:, d_inner:d_inner + conv_dim].transpose(1, 2)  # (b, conv_dim, min(l, k)) last inputs
+    before = (torch.zeros(b, conv_dim, k, dtype=zxbcdt.dtype) if conv_state is None
+              else conv_state.to(zxbcdt.dtype))
+    conv_out = torch.cat([before, inputs], dim=-1)[..., -k:].contiguous()  # (b, conv_dim, k)
+    return torch.from_numpy(g), conv_out, torch.from_numpy(final)

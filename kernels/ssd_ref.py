@@ -15,7 +15,8 @@ def _expand_groups(B, nheads):
 
 
 def scan_chunked_per_head(X, logA, B, C, chunk_size, initial_state=None):
-    """Chunked linear scan with an explicit (T x T) decay matrix per head (the `ssd_minimal` layout): state_t = exp(logA_t) state_{t-1} + X_t B_tᵀ, y_t = state_t C_t. All fp32.
+    """Chunked linear scan with an explicit (T x T) decay matrix per head (the `ssd_minimal` layout):
+    state_t = exp(logA_t) state_{t-1} + X_t B_tᵀ, y_t = state_t C_t. All fp32.
 
     X (b,l,h,p) already scaled by dt; logA (b,l,h) = dt·A (≤ 0); B, C (b,l,g,n); initial_state (b,h,p,n).
     Returns y (b,l,h,p), final_state (b,h,p,n). Lengths need not be a multiple of chunk_size (zero-padded:
@@ -80,7 +81,8 @@ SAFE_CHUNK_DECAY = 160.0
 def scan_chunked(X, logA, B, C, chunk_size, initial_state=None, x_scale=None, safe_decay=SAFE_CHUNK_DECAY):
     """Chunked linear scan: state_t = exp(logA_t) state_{t-1} + X_t B_tᵀ, y_t = state_t C_t. All fp32.
 
-    X (b,l,h,p) already scaled by dt (or scaled here by `x_scale` (b,l,h), which saves a pass over X); logA (b,l,h) = dt·A (≤ 0); B, C (b,l,g,n); initial_state (b,h,p,n).
+    X (b,l,h,p) already scaled by dt (or scaled here by `x_scale` (b,l,h), which saves a pass over X);
+    logA (b,l,h) = dt·A (≤ 0); B, C (b,l,g,n); initial_state (b,h,p,n).
     Returns y (b,l,h,p), final_state (b,h,p,n). Lengths need not be a multiple of chunk_size (zero-padded:
     dt = 0 means decay 1 and no input, so the final state is unchanged by the padding).
 

@@ -72,7 +72,8 @@ def test_cpu_mamba_inner_matches_the_pytorch_layer(b, l, g):
 
 
 def test_dispatch_auto_fuses_the_mamba_layer_for_cpu_inference_only(monkeypatch):
-    """auto + no gradient: the numba interior, same output as the reference; training or `torch`: the reference."""
+    """auto + no gradient: the numba inference interior, same output as the reference; training: not this one
+    (the training kernel, tests/test_mamba_train_kernel.py); `torch`: the reference."""
     from kernels import mamba_cpu
 
     calls = []
@@ -84,7 +85,7 @@ def test_dispatch_auto_fuses_the_mamba_layer_for_cpu_inference_only(monkeypatch)
     with torch.inference_mode():
         y_fused = layer(u)
     assert calls == [1]
-    y_train = layer(u)  # parameters require grad: the differentiable reference
+    y_train = layer(u)  # parameters require grad: a differentiable path (mamba_cpu_train in auto)
     assert y_train.requires_grad and calls == [1]
     torch.testing.assert_close(y_fused, y_train.detach(), atol=1e-4, rtol=1e-4)
     monkeypatch.setenv("DNAHNET_KERNELS", "torch")
@@ -197,3 +198,58 @@ def test_dispatch_rejects_unknown_backend(monkeypatch):
     monkeypatch.setenv("DNAHNET_KERNELS", "cuda-magic")
     with pytest.raises(ValueError, match="DNAHNET_KERNELS"):
         dispatch.ema_scan(torch.zeros(1, 2, 3), torch.ones(1, 2) * 0.5)
+
+
+@pytest.mark.parametrize("b,l1,l2,g", [(2, 37, 20, 1), (1, 5, 2, 2), (3, 260, 1, 1), (1, 2, 9, 4)])
+def test_cpu_mamba_inner_continues_from_a_state(b, l1, l2, g):
+    """The fused interior run in two pieces, the second from the first's (conv, SSM) state, equals the PyTorch
+    reference over the whole sequence; its final state equals the reference's (pieces shorter than d_conv too)."""
+    from kernels import mamba_cpu
+
+    layer = _mamba_layer(g)
+    u = torch.randn(b, l1 + l2, 32, generator=torch.Generator().manual_seed(3))
+    c = layer.cfg
+    args = (layer.conv1d.weight[:, 0, :], layer.conv1d.bias, layer.dt_bias, -torch.exp(layer.A_log), layer.D,
+            layer.norm.weight, layer.norm.eps)
+    kw = dict(headdim=c.headdim, d_state=c.d_state, ngroups=c.ngroups)
+    with torch.inference_mode():
+        zxbcdt = layer.in_proj(u)
+        fresh = layer.allocate_inference_cache(b)
+        whole, conv_ref, ssm_ref = layer._inner(zxbcdt, fresh.conv, fresh.ssm)  # the reference with a state
+        torch.testing.assert_close(whole, layer._inner(zxbcdt), atol=0, rtol=0)  # zero state = no state
+        y1, conv1, ssm1 = mamba_cpu.mamba_inner(zxbcdt[:, :l1], *args, **kw, return_state=True)
+        y2, conv2, ssm2 = mamba_cpu.mamba_inner(zxbcdt[:, l1:], *args, **kw, conv_state=conv1, ssm_state=ssm1,
+                                                return_state=True)
+        assert y2.shape == (b, l2, layer.d_inner) and conv2.shape == (b, layer.conv_dim, c.d_conv)
+        torch.testing.assert_close(torch.cat([y1, y2], 1), whole, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(conv2, conv_ref, atol=0, rtol=0)  # the last d_conv conv inputs, copied
+        torch.testing.assert_close(ssm2, ssm_ref, atol=1e-4, rtol=1e-4)
+        # the reference continued from the fused kernel's state: the same second piece
+        ref2, _, _ = layer._inner(zxbcdt[:, l1:], conv1, ssm1)
+        torch.testing.assert_close(y2, ref2, atol=1e-4, rtol=1e-4)
+        # a zero state read explicitly gives what no state gives
+        zero = mamba_cpu.mamba_inner(zxbcdt, *args, **kw, conv_state=fresh.conv, ssm_state=fresh.ssm)
+        torch.testing.assert_close(zero, mamba_cpu.mamba_inner(zxbcdt, *args, **kw), atol=1e-6, rtol=1e-6)
+
+
+def test_forward_with_state_takes_the_fused_path_in_auto_only(monkeypatch):
+    """Mamba2.forward_with_state: the fused interior with a state under auto + no gradient (counted), the
+    reference with the state under `torch`; both equal the whole-sequence forward when run in two pieces."""
+    from kernels import mamba_cpu
+
+    calls = []
+    real = mamba_cpu.mamba_inner
+    monkeypatch.setattr(mamba_cpu, "mamba_inner", lambda *a, **k: calls.append(k.get("return_state")) or real(*a, **k))
+    layer = _mamba_layer()
+    u = torch.randn(2, 40, 32, generator=torch.Generator().manual_seed(4))
+    for mode, expected_calls in (("auto", [True, True]), ("torch", [])):
+        monkeypatch.setenv("DNAHNET_KERNELS", mode)
+        calls.clear()
+        with torch.inference_mode():
+            whole = layer(u)
+            calls.clear()
+            y1, state = layer.forward_with_state(u[:, :25])
+            y2, state = layer.forward_with_state(u[:, 25:], state)
+        assert calls == expected_calls
+        torch.testing.assert_close(torch.cat([y1, y2], 1), whole, atol=1e-4, rtol=1e-4)
+        assert state.ssm.shape == (2, layer.nheads, layer.cfg.headdim, layer.cfg.d_state)

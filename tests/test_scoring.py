@@ -195,3 +195,60 @@ def test_command_line(model, tmp_path):
     assert proc.returncode == 0, proc.stderr
     row = pd.read_csv(out).iloc[0]
     assert row["nt_change"] == "1A>G;600C>G" and (row["window_start"], row["window_end"]) == (568, 31)
+
+
+def test_resume_from_a_prefix_state_equals_the_whole_forward(model):
+    """dnahnet.resume: prefixes run alone keep their state; continuations of different prefixes (different chunk
+    counts, hence key/value cache lengths) run as one batch from the stacked states and give the logits and
+    boundaries of the whole-window forward."""
+    from dnahnet.resume import resume, stack_states
+
+    x = torch.randint(0, 4, (3, W), generator=torch.Generator().manual_seed(5))
+    starts = [40, 40, 57]
+    with torch.inference_mode():
+        full = model(x, return_routing=True)
+        states = []
+        for i, k in enumerate(starts):
+            logits, _, state = resume(model, x[i:i + 1, :k], keep_state=True)
+            torch.testing.assert_close(logits, full.logits[i:i + 1, :k], atol=1e-5, rtol=1e-5)
+            states.append(state)
+        rows = [0, 2, 1, 2]
+        n = W - min(starts)
+        cont = torch.full((len(rows), n), 4)
+        for j, i in enumerate(rows):
+            cont[j, :W - starts[i]] = x[i, starts[i]:]
+        logits, routing, _ = resume(model, cont, stack_states([states[i] for i in rows]),
+                                    offset=torch.tensor([starts[i] for i in rows]))
+    for j, i in enumerate(rows):
+        k = starts[i]
+        torch.testing.assert_close(logits[j, :W - k], full.logits[i, k:], atol=1e-5, rtol=1e-5)
+        for (pos, b), stage in zip(routing, full.routing):
+            got = set(pos[j][b[j]].tolist()) & set(range(W))
+            want = {p for p in stage.positions[i][stage.b[i]].tolist() if p >= k}
+            assert got == want
+    with pytest.raises(ValueError, match="single row"):
+        resume(model, x, keep_state=True)
+
+
+def test_reuse_runs_the_fused_kernel_from_a_state_and_changes_no_score(model, genome, monkeypatch):
+    """reuse (the default fast path) continues every window from its prefix's state through the fused CPU
+    interior with an initial state, and gives the scores and boundary changes of whole-window rows."""
+    from kernels import mamba_cpu
+
+    monkeypatch.setenv("DNAHNET_KERNELS", "auto")
+    calls = []
+    real = mamba_cpu.mamba_inner
+    monkeypatch.setattr(mamba_cpu, "mamba_inner",
+                        lambda *a, **k: calls.append(k.get("ssm_state") is not None) or real(*a, **k))
+    a, _ = synthetic_sequences()
+    variants = [snv("synA.1", a, p, alt) for p in (2, 48, 300) for alt in "ACGT" if alt != a[p - 1]]
+    variants += ["blaP:H2Y", "blaM:W4*", "synC.1:300_301insGA", "synA.1:200_202del", "synA.1:600del"]
+    reused = score_variants(genome, variants, model, window=W, boundaries=True)
+    assert reused.attrs["timing"]["reuse"] and any(calls)
+    calls.clear()
+    whole = score_variants(genome, variants, model, window=W, boundaries=True, reuse=False)
+    assert not whole.attrs["timing"]["reuse"] and calls and not any(calls)
+    for col in ("score_plus", "score_minus", "score"):
+        np.testing.assert_allclose(reused[col].to_numpy(), whole[col].to_numpy(), atol=1e-4, rtol=0)
+    bounds = [c for c in reused.columns if c.startswith(("s1_", "s2_"))]
+    assert bounds and reused[bounds].astype(str).equals(whole[bounds].astype(str))

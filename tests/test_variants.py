@@ -182,7 +182,8 @@ def test_bad_vcf_errors_name_the_line(genome):
     with pytest.raises(VariantError, match=r"line 4: ALT <DEL> is not a sequence change"):
         read_vcf(_vcf([("synA", 101, ".", "A", "<DEL>", ".", ".", ".")]))
     wrong = "C" if synthetic_sequences()[0][101] != "C" else "G"
-    spec = read_vcf(_vcf([("synA", 101, ".", "A", "G", ".", ".", "."), ("synA", 102, ".", wrong, "T", ".", ".", ".")]))[1]
+    rows = [("synA", 101, ".", "A", "G", ".", ".", "."), ("synA", 102, ".", wrong, "T", ".", ".", ".")]
+    spec = read_vcf(_vcf(rows))[1]
     with pytest.raises(VariantError, match=rf"line 5: synA:102{wrong}>T: reference mismatch"):
         resolve(spec, genome)
     spec = read_vcf(_vcf([("chrX", 101, ".", "A", "G", ".", ".", ".")]))[0]
