@@ -133,7 +133,8 @@ def load(path_or_name=None, device=None) -> DnaHNet:
     wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
     if missing or unexpected or wrong:
         raise ValueError(f"{weights} does not match {directory / CONFIG}: missing {missing[:5]}, unexpected "
-                         f"{unexpected[:5]}, wrong shape {wrong[:5]}" + (" ..." if len(missing + unexpected + wrong) > 15 else ""))
+                         f"{unexpected[:5]}, wrong shape {wrong[:5]}"
+                         + (" ..." if len(missing + unexpected + wrong) > 15 else ""))
     verify(directory)  # after the checks above, whose messages say more about files that do not even fit
     model.load_state_dict(state)
     device = torch.device(device) if device is not None else best_device()

@@ -4,6 +4,8 @@
 strands, the training context length) of each held-out genome with the model and with a Markov model trained on
 the same training genomes (best k per genome, and the single best k over all held-out genomes), and writes the
 table as markdown and CSV. The Markov results are cached (they cost a minute or two on a 2-core CPU).
+Tiles holding a non-ACGT base are left out of both scores (`scored_tiles`; a tile is read on its own, so each of its
+positions has the N, or its neighbourhood, in context); `nt_masked` counts the positions they would have scored.
 """
 import argparse
 import hashlib
@@ -27,6 +29,26 @@ def _corpus_key(corpus, max_order, smoothing):
         h.update(f"{rec.genome}/{rec.name}/{len(rec)}".encode())
         h.update(np.ascontiguousarray(rec.ids[:: max(1, len(rec) // 4096)]).tobytes())
     return h.hexdigest()[:16]
+
+
+def scored_tiles(tiles) -> np.ndarray:
+    """(n,) bool over validation tiles (rows of ids): True for tiles made of A/C/G/T only, the ones scored.
+
+    Held-out scoring reads each tile on its own from its first base, so a non-ACGT base (the tokenizer's N) sits in
+    the context of most of its tile: leaving out the whole tile is the tile-level form of `dnahnet.trace.masked`
+    (an N run and its flanks), applied alike to the model and the Markov baselines so the rows compare."""
+    tiles = np.asarray(tiles)
+    return (tiles < 4).all(axis=-1) if tiles.size else np.ones(len(tiles), bool)
+
+
+def heldout_windows(corpus, seq_len, max_windows=None) -> tuple[dict, dict]:
+    """({genome: the validation tiles scored (n, L+1)}, {genome: positions masked = tiles left out × L})."""
+    windows, masked = {}, {}
+    for genome, recs in corpus.genomes("valid").items():
+        tiles = validation_windows(recs, seq_len, max_windows)
+        keep = scored_tiles(tiles)
+        windows[genome], masked[genome] = tiles[keep], int((~keep).sum()) * seq_len
+    return windows, masked
 
 
 def markov_tile_bits(corpus, seq_len, max_order=12, smoothing="interpolated", cache_dir=None, log=print):
@@ -64,7 +86,8 @@ def markov_baselines(corpus, seq_len, max_windows=None, max_order=12, cache_dir=
     per_tile = markov_tile_bits(corpus, seq_len, max_order, cache_dir=cache_dir, log=log)
     table = {}
     for genome, recs in corpus.genomes("valid").items():
-        _, pick = validation_windows(recs, seq_len, max_windows, return_index=True)
+        tiles, pick = validation_windows(recs, seq_len, max_windows, return_index=True)
+        pick = pick[scored_tiles(tiles)]  # the tiles the model is scored on
         bits, counts = per_tile[genome]
         total = bits[pick].sum(0) / max(counts[pick].sum(), 1)
         table[genome] = {k: float(total[k - 1]) for k in range(1, max_order + 1)}
@@ -73,14 +96,17 @@ def markov_baselines(corpus, seq_len, max_windows=None, max_order=12, cache_dir=
     return {"bits": table, "best_k": best, "best_k_overall": min(mean, key=mean.get), "mean_bits": mean}
 
 
-def evaluation_table(model_bits, markov, scored, compression=None):
-    """Rows (dicts) per held-out genome: model bits/nt, Markov best-k bits/nt and k, Markov at the overall best k."""
+def evaluation_table(model_bits, markov, scored, compression=None, masked=None):
+    """Rows (dicts) per held-out genome: model bits/nt, Markov best-k bits/nt and k, Markov at the overall best k;
+    with `masked` ({genome: positions}) also nt_masked, the positions of tiles left out for non-ACGT bases."""
     k_all = markov["best_k_overall"]
     rows = []
     for genome, bits in model_bits.items():
         k = markov["best_k"][genome]
         best = markov["bits"][genome][k]
-        row = {"genome": genome, "nt_scored": scored[genome], "dnahnet_bits_per_nt": round(bits, 4),
+        row = {"genome": genome, "nt_scored": scored[genome],
+               **({"nt_masked": masked.get(genome, 0)} if masked is not None else {}),
+               "dnahnet_bits_per_nt": round(bits, 4),
                "markov_best_k": k, "markov_best_bits_per_nt": round(best, 4),
                f"markov_k{k_all}_bits_per_nt": round(markov["bits"][genome][k_all], 4),
                "delta_vs_best_markov": round(bits - best, 4)}
@@ -125,7 +151,10 @@ def evaluate(checkpoint_path, data, holdout=None, seq_len=None, max_windows=None
     if not holdout:
         raise ValueError("no hold-out genomes given and none recorded in the checkpoint (use --holdout)")
     corpus = load_corpus(data, holdout)
-    windows = {g: validation_windows(recs, seq_len, max_windows) for g, recs in corpus.genomes("valid").items()}
+    windows, masked = heldout_windows(corpus, seq_len, max_windows)
+    for genome in [g for g, w in windows.items() if len(w) == 0]:
+        log(f"{genome}: every held-out tile holds a non-ACGT base; not scored")
+        del windows[genome]
     model_bits, scored, comps = {}, {}, {}
     autocast = torch.bfloat16 if device.type == "cuda" else None
     t0 = time.time()
@@ -138,7 +167,7 @@ def evaluate(checkpoint_path, data, holdout=None, seq_len=None, max_windows=None
     log(f"model scored {sum(scored.values()):,} nt in {seconds:.0f} s "
         f"({sum(w.size for w in windows.values()) / max(seconds, 1e-9):,.0f} nt/s)")
     markov = markov_baselines(corpus, seq_len, max_windows, max_order, log=log)
-    rows = evaluation_table(model_bits, markov, scored, comps)
+    rows = evaluation_table(model_bits, markov, scored, comps, masked)
     md = to_markdown(rows)
     if out:
         out = Path(out)
@@ -161,7 +190,7 @@ def router_report(checkpoint_path, data, holdout=None, seq_len=None, max_windows
     holdout = holdout or meta.get("holdout")
     seq_len = seq_len or meta.get("seq_len") or 1024
     corpus = load_corpus(data, holdout)
-    windows = {g: validation_windows(recs, seq_len, max_windows) for g, recs in corpus.genomes("valid").items()}
+    windows, _ = heldout_windows(corpus, seq_len, max_windows)
     bits, _, routers = run_validation(model, windows, batch_size, device)
     return [{"router": f"Stage {s + 1}", "undecided": r["undecided"], "inner_path_bits": r["inner_path_bits"],
              "p_hist": r["p_hist"], "bits_per_nt": float(np.mean(list(bits.values())))}

@@ -190,6 +190,12 @@ def sniff_format(text: str) -> str | None:
     return None
 
 
+def format_from_name(path) -> str | None:
+    """'genbank' | 'embl' | 'fasta' | 'gff3' from a file name's extension (a .gz is looked through), else None."""
+    name = Path(str(path)).name.lower().removesuffix(".gz")
+    return _FORMAT_ALIASES.get(name.rpartition(".")[2]) if "." in name else None
+
+
 # ----------------------------------------------------------------------------------------- main entry
 
 
@@ -857,4 +863,4 @@ def _gff_escape(v: str) -> str:
 
 
 __all__ = ["GenomeFile", "read_genome", "read_gff3", "attach_features", "write_gff3", "sequence_hash",
-           "sniff_format", "TooLarge", "max_inflated_bytes", "MAX_INFLATED_BYTES"]
+           "sniff_format", "format_from_name", "TooLarge", "max_inflated_bytes", "MAX_INFLATED_BYTES"]

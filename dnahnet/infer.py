@@ -7,7 +7,9 @@ so a decided position sees at least `margin` nt of real context. Circular record
 reads the last `margin` nt of the record as context. Results are written into preallocated arrays, so memory grows
 with the genome length only (a few bytes per nt), not with the activations.
 
-`python -m dnahnet.infer GENOME` runs it from the command line (see `main`).
+`python -m dnahnet.infer GENOME` runs it from the command line (see `main`); given several files or a directory it
+analyses each genome and prints a per-genome summary, sharing the genomes out over the processes of a
+`torchrun --nproc_per_node N` job (`run_batch`).
 """
 from __future__ import annotations
 
@@ -17,13 +19,14 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from dnahnet import cache as trace_cache
-from dnahnet.trace import FORMAT_VERSION, StageTrack, StrandPass, Trace
+from dnahnet.trace import FORMAT_VERSION, StageTrack, StrandPass, Trace, non_acgt_runs
 
 DEFAULT_WINDOW = 2048
 DEFAULT_MARGIN = 256
@@ -241,7 +244,8 @@ def _run_pass(model, seq: SequenceInput, strand: str, region, window, margin, ba
     a, b = region if region is not None else (0, length)
     full[a:b] = logprob if strand == "+" else logprob[::-1]
     return StrandPass(record_id=seq.record_id, strand=strand, length=length, circular=seq.circular,
-                      stages=stages, logprob=full, region=tuple(region) if region is not None else None)
+                      stages=stages, logprob=full, region=tuple(region) if region is not None else None,
+                      n_runs=non_acgt_runs(seq.ids))
 
 
 def _forward_windows(model, x: np.ndarray, device) -> tuple[np.ndarray, list[dict]]:
@@ -400,7 +404,11 @@ def _duration(seconds: float) -> str:
 
 # ---------------------------------------------------------------------------------------------- summary + CLI
 def summarize(trace: Trace) -> list[dict]:
-    """One row per pass: length analysed, chunks and compression per stage, mean bits/nt, time, nt/s."""
+    """One row per pass: length analysed, chunks and compression per stage, mean bits/nt, time, nt/s.
+
+    bits/nt is the mean over `scored_nt` positions: those with a log-probability that `StrandPass.masked` keeps
+    (non-ACGT runs and MASK_FLANK nt each side are left out); `nt_masked` counts the masked positions of the
+    analysed region (NaN for a trace that does not record its non-ACGT runs: nothing could be masked)."""
     timing = {(t["record_id"], t["strand"]): t for t in trace.meta.get("timings", [])}
     rows = []
     for sp in trace.passes:
@@ -411,8 +419,12 @@ def summarize(trace: Trace) -> list[dict]:
             row[f"chunks_s{s}"] = st.n_chunks
             row[f"compression_s{s}"] = n_in / max(st.n_chunks, 1)
             n_in = st.n_chunks
-        bits = sp.surprisal_bits()
-        row["bits_per_nt"] = float(np.nanmean(bits)) if np.isfinite(bits).any() else float("nan")
+        analysed, masked = sp.analysed(), sp.masked()
+        bits = np.where(analysed & ~masked, sp.surprisal_bits(), np.float32(np.nan))  # (length,) NaN = not scored
+        scored = np.isfinite(bits)
+        row["nt_masked"] = int((analysed & masked).sum()) if sp.n_runs is not None else float("nan")
+        row["scored_nt"] = int(scored.sum())
+        row["bits_per_nt"] = float(np.nanmean(bits)) if scored.any() else float("nan")
         t = timing.get((sp.record_id, sp.strand), {})
         row["seconds"], row["nt_per_s"] = t.get("seconds", float("nan")), t.get("nt_per_s", float("nan"))
         rows.append(row)
@@ -428,48 +440,337 @@ def parse_region(text: str) -> tuple[int, int]:
         raise SystemExit(f"--region must look like START-END (0-based, end exclusive), not {text!r}") from None
 
 
-def main(argv=None) -> int:
-    import argparse
+# ---------------------------------------------------------------------------------------------- many genomes
+SEQUENCE_FORMATS = ("genbank", "embl", "fasta")
+GZIP_RATIO_GUESS = 4  # inflated / compressed bytes of sequence text, when a gzip trailer cannot say
+GATHER_TIMEOUT = timedelta(hours=24)  # how long a rank that finished waits for the slowest one
+
+
+def genome_files(paths) -> tuple[list[Path], list[str]]:
+    """Files and directories -> genome files + problems. A directory gives every file inside (not recursing) whose
+    extension names GenBank, EMBL or FASTA (`genome_io.format_from_name`, .gz ok), sorted by name; a file named
+    directly is taken whatever its extension. Paths that do not exist and directories without genomes are problems;
+    a file named twice is analysed once."""
+    from dnahnet.genome_io import format_from_name
+
+    files, problems, seen = [], [], set()
+    for given in map(Path, paths):
+        if given.is_dir():
+            found = sorted(p for p in given.iterdir() if p.is_file() and format_from_name(p) in SEQUENCE_FORMATS)
+            if not found:
+                problems.append(f"{given}: directory holds no GenBank, EMBL or FASTA file (by extension)")
+        elif given.is_file():
+            found = [given]
+        else:
+            problems.append(f"{given}: no such file or directory")
+            found = []
+        for p in found:
+            if p.resolve() not in seen:
+                seen.add(p.resolve())
+                files.append(p)
+    return files, problems
+
+
+def genome_size(path) -> int:
+    """Bytes of text a genome file holds, the cheap stand-in for its length that sharding needs before any file is
+    read: the file size, or for gzip the inflated size its trailer records (the last member's, so a multi-member
+    file that claims less than its compressed size is guessed at GZIP_RATIO_GUESS times that)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        if f.read(2) != b"\x1f\x8b" or size < 18:
+            return size
+        f.seek(-4, os.SEEK_END)
+        inflated = int.from_bytes(f.read(4), "little")  # ISIZE: inflated length mod 2**32
+    return inflated if inflated >= size else size * GZIP_RATIO_GUESS
+
+
+def assign_by_size(sizes: list[int], world_size: int) -> list[list[int]]:
+    """Greedy longest-first: the indices of `sizes`, largest first (ties: input order), each go to the rank with the
+    least total so far (ties: the lowest rank) -> per rank, its indices in the order it runs them. Deterministic,
+    so every rank computes the same plan without talking to the others."""
+    if world_size < 1:
+        raise ValueError(f"world_size must be >= 1, not {world_size}")
+    plan: list[list[int]] = [[] for _ in range(world_size)]
+    load = [0] * world_size
+    for i in sorted(range(len(sizes)), key=lambda i: (-sizes[i], i)):
+        rank = min(range(world_size), key=lambda r: (load[r], r))
+        plan[rank].append(i)
+        load[rank] += sizes[i]
+    return plan
+
+
+def genome_row(trace: Trace) -> dict:
+    """One genome's summary from `summarize`'s per-pass rows: records, nt analysed per strand, bits/nt (mean over
+    every scored position of every pass), compression per stage (input positions / chunks, pooled), nt/s of the
+    model (nt of all passes / their seconds; a cached trace keeps the speed it was computed at)."""
+    passes = summarize(trace)
+    n_strands = len({r["strand"] for r in passes})
+    row = {"records": len(trace.record_ids), "length": sum(r["nt"] for r in passes) // max(n_strands, 1)}
+    weights = np.array([r["scored_nt"] for r in passes], float)  # the positions behind each pass's mean
+    bits = np.array([r["bits_per_nt"] for r in passes], float)
+    ok = np.isfinite(bits) & (weights > 0)
+    row["bits_per_nt"] = float(np.average(bits[ok], weights=weights[ok])) if ok.any() else float("nan")
+    n_in = np.array([r["nt"] for r in passes], float)
+    for s in range(trace.n_stages):
+        chunks = np.array([r[f"chunks_s{s}"] for r in passes], float)
+        row[f"compression_stage{s + 1}"] = float(n_in.sum() / max(chunks.sum(), 1.0))
+        n_in = chunks
+    seconds = sum(r["seconds"] for r in passes if math.isfinite(r["seconds"]))
+    row["nt_per_s"] = sum(r["nt"] for r in passes) / seconds if seconds > 0 else float("nan")
+    return row
+
+
+def analyze_file(path: Path, model, out_dir: Path | None = None, out_name: str | None = None, progress=None,
+                 **options) -> dict:
+    """Read one genome file and `analyze` it -> its summary row (genome_row + genome, path, result "computed",
+    "cached" or "failed", error, problems, seconds of this call). Never raises for a bad file or a failed analysis:
+    the row says what went wrong, so one genome cannot stop a batch."""
+    from dnahnet.genome_io import read_genome
+
+    t0 = time.perf_counter()
+    row = {"genome": path.name, "path": str(path), "result": "failed", "error": "", "problems": []}
+    try:
+        genome = read_genome(path)
+        if not genome.records:
+            raise ValueError("; ".join(genome.problems) or "no usable sequence record")
+        row["problems"] = list(genome.problems)
+        trace = analyze(genome, model=model, progress=progress, **options)
+        row.update(genome_row(trace))
+        row["result"] = "cached" if trace.meta.get("cache", {}).get("hit") else "computed"
+        if out_dir is not None:
+            trace.save(out_dir / (out_name or f"{path.name}.trace.npz"))
+    except Exception as e:  # noqa: BLE001 - whatever one genome does wrong is reported in its row
+        row["error"] = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"  # ValueError: bad input
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def trace_names(files: list[Path]) -> list[str]:
+    """`<file name>.trace.npz` per genome file; a name that repeats (same file name in two directories) gets _2, _3."""
+    names, used = [], set()
+    for p in files:
+        stem, k = p.name, 1
+        while (name := f"{stem}{'' if k == 1 else f'_{k}'}.trace.npz") in used:
+            k += 1
+        used.add(name)
+        names.append(name)
+    return names
+
+
+SUMMARY_COLUMNS = ["genome", "records", "length", "bits_per_nt", "compression_stage1", "compression_stage2",
+                   "nt_per_s", "seconds", "result", "rank", "error", "problems", "path"]
+
+
+def shown(text: str) -> str:
+    """User text (file names, messages) for a terminal: control characters escaped, so a name cannot move the cursor
+    or recolour the screen."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def format_summary(rows: list[dict]) -> str:
+    """The per-genome table a batch prints: Stage compression columns as many as the model has stages."""
+    n_stages = max((int(k.removeprefix("compression_stage")) for r in rows for k in r
+                    if k.startswith("compression_stage")), default=0)
+    head = ["genome", "records", "length (nt)", "bits/nt"] + [f"Stage {s + 1} x" for s in range(n_stages)]
+    head += ["nt/s", "seconds", "result"]
+    table = [head]
+    for r in rows:
+        ok = r["result"] != "failed"
+        cells = [shown(r["genome"]), f"{r['records']:,}" if ok else "-", f"{r['length']:,}" if ok else "-",
+                 f"{r['bits_per_nt']:.4f}" if ok else "-"]
+        cells += [f"{r[f'compression_stage{s + 1}']:.2f}" if ok else "-" for s in range(n_stages)]
+        cells += [f"{r['nt_per_s']:,.0f}" if ok else "-", f"{r['seconds']:.1f}", r["result"]]
+        table.append(cells)
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in table]
+    return "\n".join(lines)
+
+
+def write_summary_csv(rows: list[dict], path) -> Path:
+    """The summary as CSV (one row per genome, SUMMARY_COLUMNS plus any further stage), cells made inert."""
+    import csv
+
+    from dnahnet.csv_cells import inert
+
+    extra = sorted({k for r in rows for k in r if k.startswith("compression_stage")} - set(SUMMARY_COLUMNS))
+    columns = SUMMARY_COLUMNS[:6] + extra + SUMMARY_COLUMNS[6:]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(columns)
+        for r in rows:
+            cells = {**r, "problems": "; ".join(r.get("problems", []))}
+            w.writerow([inert(cells.get(c, "")) for c in columns])
+    return path
+
+
+def run_batch(args, ranks) -> int:
+    """Analyse every genome of args.genomes; this rank takes its share of the longest-first plan, rank 0 gathers
+    the rows and prints the table. Returns 0 when every genome was analysed, 1 when some failed, 2 on bad usage."""
+    import sys
+
+    from dnahnet.checkpoint import load, resolve
+    from dnahnet.distributed import gather_to_main, pick_device
+
+    say = print if ranks.is_main else (lambda *a, **k: None)
+    files, problems = genome_files(args.genomes)
+    if not files:
+        for p in problems:
+            say(f"error: {shown(p)}", file=sys.stderr)
+        return 2
+    plan = assign_by_size([genome_size(f) for f in files], ranks.world_size)
+    names = trace_names(files)
+    out_dir = Path(args.out_dir) if args.out_dir else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    options = dict(strands=args.strands, region=parse_region(args.region) if args.region else None,
+                   window=args.window, margin=args.margin, batch_size=args.batch_size,
+                   max_latents=None if args.max_latents < 0 else args.max_latents, cache=not args.no_cache,
+                   cache_dir=args.cache_dir)
+    mine = plan[ranks.rank]
+    rows = []
+    try:
+        model = load(resolve(args.checkpoint), device=pick_device(args.device, ranks.local_rank))
+    except Exception as e:  # noqa: BLE001 - reported per genome, so every rank still reaches the gather
+        model, why = None, f"checkpoint could not be loaded: {type(e).__name__}: {e}"
+        rows = [{"genome": files[i].name, "path": str(files[i]), "result": "failed", "error": why, "problems": [],
+                 "seconds": 0.0} for i in mine]
+    if model is not None:
+        rows = _run_share(files, names, mine, model, out_dir, options, ranks)
+    for row, i in zip(rows, mine):
+        row["rank"], row["index"] = ranks.rank, i
+    gathered = gather_to_main(rows, ranks)
+    if not ranks.is_main:
+        return 0
+    rows = sorted((r for share in gathered for r in share), key=lambda r: r["index"])
+    for r in rows:
+        r.pop("index")
+    meta = ""
+    if model is not None:
+        ckpt = _checkpoint_info(model)
+        meta = f"checkpoint {shown(ckpt['checkpoint_name'])} [{(ckpt.get('checkpoint_file_hash') or '')[:12]}], "
+    print(f"{meta}{len(files)} genome(s) over {ranks.world_size} rank(s), {torch.get_num_threads()} thread(s) each")
+    print(format_summary(rows))
+    notes = problems + [f"{r['genome']}: {r['error']}" for r in rows if r["error"]]
+    notes += [f"{r['genome']}: {p}" for r in rows for p in r["problems"]]
+    if notes:
+        print("problems:")
+        for note in notes:
+            print(f"  {shown(note)}")
+    if args.summary_csv:
+        print(f"wrote {write_summary_csv(rows, args.summary_csv)}")
+    if out_dir is not None:
+        print(f"traces in {out_dir}")
+    return 1 if any(r["result"] == "failed" for r in rows) else 0
+
+
+def _run_share(files, names, mine, model, out_dir, options, ranks) -> list[dict]:
+    """This rank's genomes, in plan order: a progress bar for a single process, a line per genome under torchrun."""
     import sys
 
     from tqdm import tqdm
 
-    ap = argparse.ArgumentParser(prog="python -m dnahnet.infer",
-                                 description="Run dnaHNet over a genome (both strands) and write a trace (.npz).")
-    ap.add_argument("genome", help="GenBank/EMBL/FASTA file (gzip ok)")
+    rows = []
+    bar = None
+    if ranks.world_size == 1:
+        bar = tqdm(total=len(mine), dynamic_ncols=True, file=sys.stderr,
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total} genomes [{elapsed}<{remaining}]")
+    for k, i in enumerate(mine):
+        def progress(fraction, message, k=k, name=shown(files[i].name)):
+            if bar is not None:
+                bar.n = k + fraction
+                bar.set_description_str(name)
+                bar.refresh()
+
+        row = analyze_file(files[i], model, out_dir, names[i], progress, **options)
+        rows.append(row)
+        if bar is not None:
+            bar.n = k + 1
+            bar.refresh()
+        else:
+            print(f"[rank {ranks.rank}/{ranks.world_size}] {k + 1}/{len(mine)} {shown(files[i].name)}: "
+                  f"{row['result']} in {row['seconds']:.1f} s", file=sys.stderr, flush=True)
+    if bar is not None:
+        bar.close()
+    return rows
+
+
+def main(argv=None) -> int:
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(
+        prog="python -m dnahnet.infer",
+        description="Run dnaHNet over a genome (both strands) and write a trace (.npz); over several files or a "
+                    "directory, print a per-genome summary. Under `torchrun --nproc_per_node N` the genomes are "
+                    "shared out over the N processes (longest first).")
+    ap.add_argument("genomes", nargs="+", metavar="GENOME",
+                    help="GenBank/EMBL/FASTA file (gzip ok), several, or a directory of them")
     ap.add_argument("--checkpoint", default=None, help="checkpoint directory or name (default: the bundled one)")
     ap.add_argument("--strands", default="both", choices=["both", "+", "-"])
     ap.add_argument("--region", default=None, help="START-END, 0-based half-open forward coordinates")
-    ap.add_argument("--record", action="append", default=None, help="analyse only this record id (repeatable)")
-    ap.add_argument("--out", default=None, help="output .npz (default: <genome name>.trace.npz here)")
+    ap.add_argument("--record", action="append", default=None,
+                    help="analyse only this record id (repeatable; one genome file only)")
+    ap.add_argument("--out", default=None, help="output .npz of one genome (default: <genome name>.trace.npz here)")
+    ap.add_argument("--out-dir", default=None, help="several genomes: write <file name>.trace.npz per genome here "
+                                                    "(without it the traces go to the cache only)")
+    ap.add_argument("--summary-csv", default=None, help="several genomes: also write the summary table as CSV")
     ap.add_argument("--window", type=int, default=DEFAULT_WINDOW)
     ap.add_argument("--margin", type=int, default=DEFAULT_MARGIN)
     ap.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     ap.add_argument("--max-latents", type=int, default=20000, help="latents kept per stage and pass (-1: all)")
     ap.add_argument("--no-cache", action="store_true", help="neither read nor write the trace cache")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--cache-dir", default=None, help="trace cache directory (default: $DNAHNET_CACHE_DIR, else "
+                                                      "~/.cache/dnahnet/traces)")
+    ap.add_argument("--device", default="auto", help="auto, cpu, cuda (under torchrun: each rank its own GPU)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads per process (default: the available cores / the processes on this machine)")
     args = ap.parse_args(argv)
+
+    from dnahnet.distributed import init_distributed, shutdown, threads_per_rank
+
+    torch.set_num_threads(args.threads or threads_per_rank())
+    batch = (len(args.genomes) > 1 or Path(args.genomes[0]).is_dir() or int(os.environ.get("WORLD_SIZE", "1")) > 1
+             or args.out_dir or args.summary_csv)
+    if not batch:
+        return _main_one(args)
+    for flag, value in (("--out", args.out), ("--record", args.record)):
+        if value:
+            print(f"error: {flag} is for one genome file; with several use --out-dir / all records", file=sys.stderr)
+            return 2
+    ranks = init_distributed(args.device, timeout=GATHER_TIMEOUT)
+    try:
+        return run_batch(args, ranks)
+    finally:
+        shutdown()
+
+
+def _main_one(args) -> int:
+    """One genome file: its trace to --out, one line per pass."""
+    import sys
+
+    from tqdm import tqdm
 
     from dnahnet.genome_io import read_genome
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    path = Path(args.genome)
+    path = Path(args.genomes[0])
     if not path.is_file():
-        print(f"error: no such file: {path}", file=sys.stderr)
+        print(f"error: no such file: {shown(path)}", file=sys.stderr)
         return 2
     genome = read_genome(path)
     for problem in genome.problems:
-        print(f"note: {problem}", file=sys.stderr)
+        print(f"note: {shown(problem)}", file=sys.stderr)
     try:
         records = genome.select(args.record)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {shown(e)}", file=sys.stderr)
         return 2
     from dnahnet.checkpoint import load, resolve
 
     try:
-        model = load(resolve(args.checkpoint))
+        model = load(resolve(args.checkpoint), device=None if args.device == "auto" else args.device)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -487,7 +788,7 @@ def main(argv=None) -> int:
         trace = analyze(records, model=model, strands=args.strands, region=region, window=args.window,
                         margin=args.margin, batch_size=args.batch_size,
                         max_latents=None if args.max_latents < 0 else args.max_latents,
-                        progress=progress, cache=not args.no_cache)
+                        progress=progress, cache=not args.no_cache, cache_dir=args.cache_dir)
     except ValueError as e:
         bar.close()
         print(f"error: {e}", file=sys.stderr)
@@ -502,7 +803,7 @@ def main(argv=None) -> int:
     for row in summarize(trace):
         stages = "  ".join(f"stage {s + 1}: {row[f'chunks_s{s}']:,} chunks (x{row[f'compression_s{s}']:.2f})"
                            for s in range(trace.n_stages))
-        print(f"{row['record']} {row['strand']}  {row['nt']:,} nt  {stages}  {row['bits_per_nt']:.3f} bits/nt  "
+        print(f"{shown(row['record'])} {row['strand']}  {row['nt']:,} nt  {stages}  {row['bits_per_nt']:.3f} bits/nt  "
               f"{row['seconds']:.1f} s  {row['nt_per_s']:,.0f} nt/s")
     print(f"wrote {out}")
     return 0

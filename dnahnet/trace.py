@@ -7,6 +7,10 @@ for the reverse pass ("-"), record position x is read as the complement base at 
 A boundary at x means "a chunk starts at x in this pass's reading direction": on "+" the chunk runs
 to the right (x, x+1, ...), on "-" to the left (x, x-1, ...). `chunk_spans` turns boundaries into
 half-open [start, end) intervals on the forward strand either way.
+
+Non-ACGT bases (N and the IUPAC codes the tokenizer reads as N) carry no signal: predicting them is meaningless
+(~20 bits each) and the positions near them are read with an N in their context. Each pass records where they are
+(`n_runs`) and `StrandPass.masked()` is the one rule every statistic applies: the run plus `MASK_FLANK` nt each side.
 """
 from __future__ import annotations
 
@@ -16,7 +20,47 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: each pass records its runs of non-ACGT bases (`n_runs`); 1 still loads (runs unknown)
+READABLE_VERSIONS = (1, 2)
+# Statistics leave out every non-ACGT base and MASK_FLANK nt on each side of each run of them, in record coordinates
+# (both passes alike, so the pass reading away from the run is covered too): the positions whose prediction reads an N
+# within that many nt of context (the k <= 12 contexts of the Markov baselines, two Stage 2 chunks of the model) and
+# the chunk boundaries at the run's edges. One constant, used by `mask_runs` only.
+MASK_FLANK = 16
+
+
+def non_acgt_runs(ids) -> np.ndarray:
+    """Token ids (N_ID = 4 for any non-ACGT base) -> (k, 2) int64 half-open [start, end) runs of non-ACGT bases."""
+    bad = np.asarray(ids) >= 4
+    if not bad.any():
+        return np.zeros((0, 2), np.int64)
+    d = np.diff(bad.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    return np.stack([np.flatnonzero(d == 1), np.flatnonzero(d == -1)], axis=1).astype(np.int64)
+
+
+def mask_runs(runs, length: int, circular: bool, flank: int | None = None) -> np.ndarray:
+    """(length,) bool, True on each run [start, end) widened by `flank` (default MASK_FLANK) nt on each side; the
+    widening stops at the ends of a linear record and wraps around the origin of a circular one."""
+    flank = MASK_FLANK if flank is None else int(flank)
+    runs = np.asarray(runs, dtype=np.int64).reshape(-1, 2)
+    if runs.shape[0] == 0:
+        return np.zeros(length, bool)
+    delta = np.zeros(length + 1, np.int32)  # +1 where a masked interval opens, -1 where it closes
+    for a, b in runs:
+        lo, hi = int(a) - flank, int(b) + flank
+        if hi - lo >= length:
+            return np.ones(length, bool)
+        pieces = [(lo, hi)]
+        if circular:
+            pieces = [(lo % length, hi % length)] if lo < 0 or hi > length else pieces
+            if pieces[0][0] >= pieces[0][1]:  # wraps: [lo, length) and [0, hi)
+                pieces = [(pieces[0][0], length), (0, pieces[0][1])]
+        for x, y in pieces:
+            x, y = max(x, 0), min(y, length)
+            if x < y:
+                delta[x] += 1
+                delta[y] -= 1
+    return np.cumsum(delta[:-1]) > 0
 
 
 @dataclass
@@ -45,10 +89,25 @@ class StrandPass:
     stages: list[StageTrack]
     logprob: np.ndarray  # (length,) float32, natural-log probability of the observed base; NaN if undecided
     region: tuple[int, int] | None = None  # (start, end) analysed, record coords; None = whole record
+    n_runs: np.ndarray | None = None  # (k, 2) int64 [start, end) runs of non-ACGT bases; None = not recorded
 
     def surprisal_bits(self) -> np.ndarray:
         """(length,) float32, -log2 p(observed base)."""
         return (-self.logprob / np.log(2.0)).astype(np.float32)
+
+    def masked(self) -> np.ndarray:
+        """(length,) bool, True where statistics leave the position out: non-ACGT runs plus MASK_FLANK nt each
+        side (`mask_runs`). All False when the pass does not record its runs (`n_runs` None)."""
+        if self.n_runs is None:
+            return np.zeros(self.length, bool)
+        return mask_runs(self.n_runs, self.length, self.circular)
+
+    def analysed(self) -> np.ndarray:
+        """(length,) bool, True inside the analysed region (or the whole record)."""
+        m = np.zeros(self.length, bool)
+        a, b = self.region if self.region is not None else (0, self.length)
+        m[a:b] = True
+        return m
 
     def boundary_mask(self, stage: int) -> np.ndarray:
         """(length,) bool, True where `stage` starts a chunk."""
@@ -105,9 +164,11 @@ class Trace:
             header["passes"].append(
                 {"record_id": sp.record_id, "strand": sp.strand, "length": sp.length,
                  "circular": sp.circular, "n_stages": len(sp.stages),
-                 "region": list(sp.region) if sp.region else None}
+                 "region": list(sp.region) if sp.region else None, "n_runs_known": sp.n_runs is not None}
             )
             arrays[f"p{i}_logprob"] = sp.logprob
+            if sp.n_runs is not None:
+                arrays[f"p{i}_n_runs"] = np.asarray(sp.n_runs, np.int64).reshape(-1, 2)
             for s, st in enumerate(sp.stages):
                 for name in ("positions", "p", "boundaries", "latent_index", "latents"):
                     arrays[f"p{i}_s{s}_{name}"] = getattr(st, name)
@@ -131,8 +192,8 @@ class Trace:
         except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear message
             raise ValueError(f"{path} is not a dnaHNet trace file ({e})") from e
         with z:
-            if version != FORMAT_VERSION:
-                raise ValueError(f"{path}: trace format {version} is not {FORMAT_VERSION}")
+            if version not in READABLE_VERSIONS:
+                raise ValueError(f"{path}: trace format {version} is not one of {READABLE_VERSIONS}")
             try:
                 passes = []
                 for i, h in enumerate(header["passes"]):
@@ -143,10 +204,27 @@ class Trace:
                     ]
                     passes.append(StrandPass(record_id=h["record_id"], strand=h["strand"], length=h["length"],
                                              circular=h["circular"], stages=stages, logprob=z[f"p{i}_logprob"],
-                                             region=tuple(h["region"]) if h["region"] else None))
+                                             region=tuple(h["region"]) if h["region"] else None,
+                                             n_runs=z[f"p{i}_n_runs"] if h.get("n_runs_known") else None))
                 return cls(passes=passes, meta=header["meta"])
             except Exception as e:  # noqa: BLE001 - a damaged member or header (BadZipFile, zlib.error, KeyError)
                 raise ValueError(f"{path} is a damaged dnaHNet trace file ({type(e).__name__}: {e})") from e
+
+    def record_non_acgt(self, sequences: dict) -> list[str]:
+        """Fill in `n_runs` of passes that do not record them (traces of format 1) from {record_id: sequence}
+        (str or token ids); returns the record ids filled. A sequence of another length is left alone."""
+        from dnahnet.tokenizer import encode
+
+        filled = []
+        for sp in self.passes:
+            seq = sequences.get(sp.record_id)
+            if sp.n_runs is not None or seq is None:
+                continue
+            ids = encode(str(seq)) if not isinstance(seq, np.ndarray) else seq
+            if len(ids) == sp.length:
+                sp.n_runs = non_acgt_runs(ids)
+                filled.append(sp.record_id)
+        return list(dict.fromkeys(filled))
 
     def to_bytes(self) -> bytes:
         """The saved file's bytes (for downloads)."""
@@ -166,4 +244,5 @@ class Trace:
             return cls.load(p)
 
 
-__all__ = ["StageTrack", "StrandPass", "Trace", "chunk_spans", "FORMAT_VERSION"]
+__all__ = ["StageTrack", "StrandPass", "Trace", "chunk_spans", "mask_runs", "non_acgt_runs", "FORMAT_VERSION",
+           "MASK_FLANK"]
