@@ -2,6 +2,8 @@
 
 `analyze_boundaries(trace, annotations)` returns a `BoundaryReport` of named tables, each with a one-line
 description used as a caption; `to_csv_dir` writes them all. Stage numbering: code 0/1, labels "Stage 1/2".
+Runs of non-ACGT bases and `MASK_FLANK` nt each side are left out of every table (`StrandPass.masked`); how many
+positions that took is in `settings["masked_nt"]` and, per record, in `problems` (the app's notes, the report).
 """
 from __future__ import annotations
 
@@ -10,11 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 
+import dnahnet.trace as dnahnet_trace
 from dnahnet.trace import Trace
 from interpret import baselines as chunkers
 from interpret import nulls, profiles
 from interpret.exports import inert_table
-from interpret.stats import enrichment_table, paper_comparison, pass_tracks
+from interpret.stats import enrichment_table, masking_notes, paper_comparison, pass_tracks
 
 
 @dataclass
@@ -100,7 +103,7 @@ def analyze_boundaries(trace: Trace, annotations: dict, n_null: int = 1000, seed
     progress(fraction, message) is called as work advances.
     """
     n_perm = n_null if n_perm is None else n_perm
-    problems: list[str] = []
+    problems, masked_nt = masking_notes(trace)
     ann0 = next(iter(annotations.values()), None)
     if ann0 is None:
         raise ValueError("no annotation given: statistics need the genome's features")
@@ -166,7 +169,8 @@ def analyze_boundaries(trace: Trace, annotations: dict, n_null: int = 1000, seed
 
     settings = {"n_null": n_null, "n_perm": n_perm, "n_boot": n_boot, "seed": seed,
                 "n_null_baselines": n_null_baselines if baselines else 0,
-                "min_shift_nt": nulls.MIN_SHIFT_NT, "records": ",".join(trace.record_ids)}
+                "min_shift_nt": nulls.MIN_SHIFT_NT, "records": ",".join(trace.record_ids),
+                "masked_nt": masked_nt, "mask_flank_nt": dnahnet_trace.MASK_FLANK}
     return BoundaryReport(
         enrichment=Table("enrichment", "Boundary rate per class, stage and strand pass (rate among the stage's "
                          "router input: Stage 2 rates are per Stage-1 chunk start), fold over the pass's overall "

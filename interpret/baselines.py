@@ -6,7 +6,9 @@
 - random with the model's length distribution: chunk lengths drawn independently from the model's own lengths
   (per stage, pooled over passes), starting at the first position read.
 Every chunker, the model's stages included, is scored per nucleotide (`as_nucleotide_trace`), with the same
-enrichment table and circular-shift null, so the rows compare like with like.
+enrichment table and circular-shift null, so the rows compare like with like. Baseline chunkers lay their
+boundaries over the positions statistics keep (`stats.analysed_positions`: masked non-ACGT runs and flanks cut out),
+and the model's length distribution leaves out chunks that touch the mask.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ import pandas as pd
 from dnahnet.trace import StageTrack, StrandPass, Trace
 from interpret.nulls import add_bh, null_table
 from interpret.profiles import codon_profile
-from interpret.stats import POOLED, as_nucleotide_trace, enrichment_table, pass_tracks, reading_order, stage_label
+from interpret.stats import (POOLED, analysed_positions, as_nucleotide_trace, chunks_clear_of_mask, enrichment_table,
+                             pass_tracks, stage_label)
 
 
 def fixed_boundaries(n: int, length: int, phase: int) -> np.ndarray:
@@ -44,24 +47,28 @@ def random_boundaries(n: int, lengths: np.ndarray, rng: np.random.Generator) -> 
 
 
 def _one_stage_trace(trace: Trace, make) -> Trace:
-    """A one-stage, per-nucleotide trace whose boundaries per pass come from make(n_positions) over reading order."""
+    """A one-stage, per-nucleotide trace whose boundaries per pass come from make(n_positions) over the reading order
+    of the unmasked positions."""
     passes = []
     for sp in trace.passes:
-        coord = reading_order(sp.stages[0].positions, sp.strand)
+        coord = analysed_positions(sp, 0)
         bnd = coord[make(coord.size)]
         st = StageTrack(coord, np.full(coord.size, np.nan, np.float32), bnd, np.zeros(0, np.int64),
                         np.zeros((0, 0), np.float16))
-        passes.append(StrandPass(sp.record_id, sp.strand, sp.length, sp.circular, [st], sp.logprob, sp.region))
+        passes.append(StrandPass(sp.record_id, sp.strand, sp.length, sp.circular, [st], sp.logprob, sp.region,
+                                 sp.n_runs))
     return Trace(passes, {})
 
 
 def model_chunk_lengths(trace: Trace, stage: int) -> np.ndarray:
-    """All chunk lengths (nt) of a stage over every pass (the last chunk of a pass, cut by the region end, dropped)."""
+    """All chunk lengths (nt) of a stage over every pass (the last chunk of a pass, cut by the region end, dropped;
+    so are chunks that touch masked positions)."""
     out = []
     for sp in trace.passes:
         if stage < len(sp.stages):
-            spans = sp.chunk_spans(stage)
-            out.append((spans[:, 1] - spans[:, 0])[:-1])
+            spans = sp.chunk_spans(stage)[:-1]
+            spans = spans[chunks_clear_of_mask(sp, spans)]
+            out.append(spans[:, 1] - spans[:, 0])
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 

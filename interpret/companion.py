@@ -8,7 +8,6 @@ each record of a genome gets and which seqids name no record.
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -1,5 +1,5 @@
-"""Files a user takes away: figures (PNG/SVG/HTML), tables (CSV), tracks (BED/bedGraph/bigWig/GFF3), an offline IGV
-page and zip bundles.
+"""Files a user takes away: figures (PNG/SVG/HTML), tables (CSV), tracks (BED/bedGraph/bigWig/GFF3, BGZF + tabix
+index for browsers), an offline IGV page and zip bundles.
 
 Coordinates: a Trace holds 0-based forward-strand positions. BED and bedGraph are 0-based half-open
 (start = first base, end = one past the last); GFF3 is 1-based inclusive (start + 1, end). Chunks are the
@@ -201,6 +201,26 @@ def _bed_name(s: str) -> str:
     return re.sub(r"\s+", "_", str(s))
 
 
+def track_text(s) -> str:
+    """A name or description safe inside a quoted UCSC `track` line value: no `=` (igv.js cuts a description
+    there, taking the rest for another key), no double quote (it would end the value), no tab or line break."""
+    s = re.sub(r"\s*=\s*", ": ", str(s))
+    return re.sub(r"\s+", " ", s.replace('"', "'")).strip()
+
+
+def track_line(name: str, description: str, type: str | None = None, **settings) -> bytes:
+    """The `track` line of a BED / bedGraph file: `type` first (bedGraph needs it there), then the quoted name and
+    description (through `track_text`), then plain settings (key=value, values with no space, quote or `=`)."""
+    parts = ["track"] + ([f"type={type}"] if type else []) + [f'name="{track_text(name)}"',
+                                                             f'description="{track_text(description)}"']
+    for key, value in settings.items():
+        value = str(value)
+        if re.search(r'[\s"=]', value) or not re.fullmatch(r"[A-Za-z]+", key):
+            raise ValueError(f"track setting {key}={value!r} would break the track line")
+        parts.append(f"{key}={value}")
+    return (" ".join(parts) + "\n").encode()
+
+
 def _passes(trace, records: Iterable[str] | None, strands: Iterable[str]):
     keep_rec = set(records) if records is not None else None
     keep_str = set(strands)
@@ -265,8 +285,8 @@ def boundaries_bed(trace, stage: int, records: Iterable[str] | None = None, stra
     a = _chunk_arrays(trace, stage, records, strands, region)
     order = np.lexsort((a["minus"], a["start"], a["rec"]))
     a = {k: v[order] for k, v in a.items()}
-    head = (f'track name="dnaHNet_{label.replace(" ", "")}_chunks" description="dnaHNet {label} chunks '
-            f'(score = 1000 x boundary probability)" useScore=0\n').encode()
+    head = track_line(f"dnaHNet_{label.replace(' ', '')}_chunks",
+                      f"dnaHNet {label} chunks (score: 1000 x boundary probability)", useScore=0)
     tag = f"S{stage + 1}"
     code = a["minus"].astype(np.int64)
     body = tsv_bytes([Text(lookup([_bed_name(r) for r in trace.record_ids], a["rec"])), Int(a["start"]),
@@ -297,8 +317,8 @@ def bedgraph(trace, kind: str, strand: str = "+", stage: int = 0, records: Itera
     decimals = (3 if kind == "p" else 2) if decimals is None else decimals
     what = f"{stage_label(stage)} boundary probability" if kind == "p" else "surprisal (bits)"
     short = f"p_{stage_label(stage).replace(' ', '')}" if kind == "p" else "surprisal"
-    head = (f'track type=bedGraph name="dnaHNet_{short}_{"plus" if strand == "+" else "minus"}" '
-            f'description="dnaHNet {what}, {strand} strand pass" visibility=full autoScale=on\n').encode()
+    head = track_line(f"dnaHNet_{short}_{'plus' if strand == '+' else 'minus'}",
+                      f"dnaHNet {what}, {strand} strand pass", type="bedGraph", visibility="full", autoScale="on")
     out = [head]
     for sp in _passes(trace, records, [strand]):
         pos, val = track_values(sp, kind, stage)
@@ -327,9 +347,13 @@ def chunks_gff3(trace, stages: Iterable[int] | None = None, records: Iterable[st
 
     ID = S<stage><p|m>.<k> (k-th chunk of that stage in the pass's reading order; prefixed with the record id
     when there are several records). Each chunk of stage s gets Parent = the chunk of stage s+1 of the same
-    pass that contains it, so Stage 1 chunks nest in Stage 2 ones.
+    pass that contains it, so Stage 1 chunks nest in Stage 2 ones. When stage s+1 is not in the file (one file
+    per stage: `stages=[0]`, as browsers want them), the link is the attribute stage<s+2>_chunk instead (a Parent
+    must name an ID of the same file), with the ID that chunk has in its own file.
     """
-    stages = list(range(trace.n_stages)) if stages is None else sorted(stages)
+    stages = list(range(trace.n_stages)) if stages is None else sorted(set(stages))
+    if any(not 0 <= s < trace.n_stages for s in stages):
+        raise ValueError(f"stages must lie in 0..{trace.n_stages - 1} (code counts from 0), not {stages}")
     passes = _passes(trace, records, strands)
     head = ["##gff-version 3"]
     for rid in dict.fromkeys(sp.record_id for sp in passes):
@@ -339,16 +363,18 @@ def chunks_gff3(trace, stages: Iterable[int] | None = None, records: Iterable[st
     multi = len({sp.record_id for sp in passes}) > 1
     n_st = max(stages) + 2 if stages else 1
 
-    def prefixes(lead: str) -> list[str]:  # one string per (record, stage, strand) code
-        return [f"{lead}{_gff_attr(r) + '.' if multi else ''}S{s + 1}{'m' if m else 'p'}."
+    def prefixes(lead) -> list[str]:  # one string per (record, stage, strand) code; lead(stage) starts it
+        return [f"{lead(s)}{_gff_attr(r) + '.' if multi else ''}S{s + 1}{'m' if m else 'p'}."
                 for r in ids for s in range(n_st) for m in (0, 1)]
 
     arrays = {s: _chunk_arrays(trace, s, records, strands, region) for s in stages}
+    containers = {s + 1: arrays[s + 1] if s + 1 in arrays else _chunk_arrays(trace, s + 1, records, strands, region)
+                  for s in stages if s + 1 < trace.n_stages}
     frames = []
     for s in stages:
         a = dict(arrays[s])
         a["stage"] = np.full(a["start"].size, s, dtype=np.int64)
-        a["parent"], a["has_parent"] = _parents(a, arrays[s + 1]) if s + 1 in arrays else (
+        a["parent"], a["has_parent"] = _parents(a, containers[s + 1]) if s + 1 in containers else (
             np.zeros(a["start"].size, np.int64), np.zeros(a["start"].size, bool))
         frames.append(a)
     a = {k: np.concatenate([f[k] for f in frames]) for k in frames[0]} if frames else {}
@@ -362,8 +388,9 @@ def chunks_gff3(trace, stages: Iterable[int] | None = None, records: Iterable[st
         body = tsv_bytes([
             Text(lookup([_gff_seqid(r) for r in ids], a["rec"])), Const(b"dnaHNet\tbiological_region"),
             Int(a["start"] + 1), Int(a["end"]), Float(a["p"], 3), Text(lookup(["+", "-"], a["minus"])), Const(b"."),
-            [Const(b"ID="), Text(lookup(prefixes(""), code)), Int(a["index"]),
-             Text(lookup(prefixes(";Parent="), parent_code), present=a["has_parent"]),
+            [Const(b"ID="), Text(lookup(prefixes(lambda t: ""), code)), Int(a["index"]),
+             Text(lookup(prefixes(lambda t: ";Parent=" if t in arrays else f";stage{t + 1}_chunk="), parent_code),
+                  present=a["has_parent"]),
              Int(a["parent"], present=a["has_parent"])]], n)
     data = ("\n".join(head) + "\n").encode() + body
     return data if as_bytes else data.decode()
@@ -386,6 +413,79 @@ def _parents(child: dict, parent: dict) -> tuple[np.ndarray, np.ndarray]:
             out[ci[ok]] = parent["index"][pi[j[ok]]]
             found[ci[ok]] = True
     return out, found
+
+
+# --------------------------------------------------------------------------- indexed tracks (BGZF + tabix)
+
+TBI_MAX_END = 1 << 29  # a .tbi index holds positions below 512 Mb; past that tabix needs a .csi index
+TABIX_PRESETS = {"bed": ("bed", 1), "gff3": ("gff", 3)}  # format -> (tabix preset, 0-based column of start)
+
+
+def _drop_track_lines(data: bytes) -> bytes:
+    """`data` without its leading UCSC `track` / `browser` lines (tabix would index them as records)."""
+    while data.startswith((b"track ", b"browser ")):
+        data = data[data.find(b"\n") + 1:] if b"\n" in data else b""
+    return data
+
+
+def _sorted_by_seqid_start(data: bytes, start_col: int) -> bytes:
+    """Header (`#`) lines first, then the records sorted by seqid, then start (stable: ties keep their order)."""
+    lines = data.split(b"\n")
+    rows = [ln for ln in lines if ln and not ln.startswith(b"#")]
+    try:
+        keys = [(f[0], int(f[start_col])) for f in (ln.split(b"\t", start_col + 1) for ln in rows)]
+    except (IndexError, ValueError) as e:
+        raise ValueError(f"not a tab-separated track with an integer start in column {start_col + 1}: {e}") from e
+    order = sorted(range(len(rows)), key=keys.__getitem__)
+    return b"\n".join([ln for ln in lines if ln.startswith(b"#")] + [rows[i] for i in order]) + b"\n"
+
+
+def tabix_track(data: bytes | str, fmt: str, csi: bool | None = None, level: int = 1) -> dict[str, bytes]:
+    """A BED or GFF3 track as a BGZF file and its tabix index: {".gz": file, ".gz.tbi" (or ".gz.csi"): index}.
+
+    Why: a browser (igv.js, IGV, JBrowse) then reads the blocks of the region it shows, not the whole file.
+    The `track` line is left out (tabix would index it as a record; the IGV page's track config carries the
+    display settings instead); GFF3 `#` lines stay, as the header tabix skips. Records must be grouped by seqid
+    and sorted by start, as every writer here does; other input is sorted by seqid, then start. BGZF is gzip in
+    64-kB members: gunzip, pandas and browsers read the .gz like any other. level: zlib's, 1 as `gzip_bytes`
+    (about gzip -1's size; the default 6 is ~12 % smaller and four times slower). csi: None = a .tbi index,
+    or a .csi one when tabix cannot index positions that far (records longer than TBI_MAX_END)."""
+    import os
+    import tempfile
+
+    import pysam
+    from pysam.libcbgzf import BGZFile
+
+    if fmt not in TABIX_PRESETS:
+        raise ValueError(f"tabix indexes {', '.join(TABIX_PRESETS)} tracks here, not {fmt!r}")
+    preset, start_col = TABIX_PRESETS[fmt]
+    body = _drop_track_lines(data.encode() if isinstance(data, str) else bytes(data))
+    kinds = [False, True] if csi is None else [bool(csi)]
+    attempts = [(False, k) for k in kinds] + [(True, k) for k in kinds]  # (sorted here?, .csi?)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, f"track.{fmt}.gz")
+        for i, (sort, use_csi) in enumerate(attempts):
+            if i == 0 or (sort and not attempts[i - 1][0]):
+                if sort:  # tabix refused the order given: sort once, then retry
+                    body = _sorted_by_seqid_start(body, start_col)
+                with BGZFile(path, f"wb{int(level)}") as f:
+                    f.write(body)
+            last = i == len(attempts) - 1
+            verbosity = pysam.set_verbosity(0)  # htslib's messages only for the last try
+            if last:
+                pysam.set_verbosity(verbosity)
+            try:
+                pysam.tabix_index(path, preset=preset, force=True, csi=use_csi)
+            except OSError as e:
+                if last:
+                    raise ValueError(f"tabix could not index the {fmt} track (see the message above): {e}") from e
+                continue
+            finally:
+                pysam.set_verbosity(verbosity)
+            suffix = ".csi" if use_csi else ".tbi"
+            with open(path, "rb") as f, open(path + suffix, "rb") as g:
+                return {".gz": f.read(), ".gz" + suffix: g.read()}
+    raise AssertionError("unreachable")
 
 
 # ------------------------------------------------------------------------------- bigWig and IGV page
@@ -476,6 +576,23 @@ def fasta_bytes(sequences: Mapping[str, str], width: int = 80) -> bytes:
     return "".join(out).encode()
 
 
+def fasta_index(fasta: bytes) -> bytes:
+    """The samtools faidx index (.fai) of a FASTA with lines of equal width (`fasta_bytes`): with it igv.js reads
+    only the bases of the region shown."""
+    import os
+    import tempfile
+
+    import pysam
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "genome.fa")
+        with open(path, "wb") as f:
+            f.write(fasta)
+        pysam.faidx(path)
+        with open(path + ".fai", "rb") as f:
+            return f.read()
+
+
 def features_bed(annotations: Mapping, skip_types: Iterable[str] = ("source", "gene")) -> bytes:
     """BED6 of the genome's annotated features (name = gene name or locus tag, score 0), 0-based half-open.
 
@@ -524,7 +641,8 @@ def igv_page(reference: Mapping, tracks: list[Mapping], title: str = "dnaHNet tr
 
     reference: {"id", "name", "fastaURL"} (+ "indexURL"). URLs are relative paths or `data:` URIs: with data URIs
     the page opens straight from disk (file://), with relative paths it needs a local web server because browsers
-    refuse file:// pages' reads of other files. The default genome list (igv.org) is switched off."""
+    refuse file:// pages' reads of other files (`interpret.serve`: it answers the range requests of indexed
+    files). The default genome list (igv.org) is switched off."""
     import html
     import json
 
@@ -543,7 +661,7 @@ def igv_page(reference: Mapping, tracks: list[Mapping], title: str = "dnaHNet tr
             f"{html.escape(igv_src)}.';return;}}\n"
             f"igv.createBrowser(el, {cfg}).then(function(b){{window.igvBrowser=b;}})"
             ".catch(function(e){el.textContent='IGV could not open the tracks: '+e+"
-            "' (a page that reads the files beside it must be served: python -m http.server -d FOLDER, then "
+            "' (a page that reads the files beside it must be served: python -m interpret.serve FOLDER, then "
             "open localhost:8000/igv.html)';});})();\n</script></body></html>")
 
 
@@ -577,5 +695,6 @@ def report_zip(files_or_trace, annotations=None, report=None, sequences=None, re
 
 
 __all__ = ["figure_to_bytes", "static_backend", "find_browser", "inert_table", "table_to_csv", "chunk_table",
-           "boundaries_bed", "bedgraph", "track_values", "chunks_gff3", "gzip_bytes", "report_zip", "FIGURE_FORMATS",
-           "chrom_sizes", "bigwig", "fasta_bytes", "features_bed", "data_uri", "igv_js", "igv_page", "GC_WINDOW"]
+           "boundaries_bed", "bedgraph", "track_values", "chunks_gff3", "gzip_bytes", "tabix_track", "track_line",
+           "track_text", "TBI_MAX_END", "report_zip", "FIGURE_FORMATS", "chrom_sizes", "bigwig", "fasta_bytes",
+           "fasta_index", "features_bed", "data_uri", "igv_js", "igv_page", "GC_WINDOW"]

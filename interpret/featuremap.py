@@ -1,5 +1,8 @@
 """Publication-style feature map of a region (dna_features_viewer, matplotlib) with each stage's boundaries below.
 
+Feature names are written inside their arrows, and only where they fit (`label_fits`): the viewer's leader-line
+labels pile up and overlap in a dense region, so a name that does not fit is left to the hover of the browser.
+
 dna_features_viewer lays out every feature it is given, so it is slow on whole genomes: the region is
 cropped first and limited to `MAX_REGION` nt. The x-axis counts bases from 1 (as in `figures_tracks`):
 the base at 0-based i is centred on i + 1 and a chunk edge e sits at e + 0.5.
@@ -19,21 +22,34 @@ from interpret.style import feature_color, mpl_rc, stage_color, stage_label  # n
 
 MAX_REGION = 100_000
 MAX_LABELS = 60
+LABEL_FONT_PT = 8
+CHAR_WIDTH_EM = 0.62  # mean width of a DejaVu Sans character, in font sizes (a little over, so labels fit)
+AXES_WIDTH = 0.85  # share of the figure's width the map's axes take (less the lane labels)
 
 
-def _graphic_features(feats, lo: int, hi: int):
+def label_fits(span_nt: float, label: str, nt_per_inch: float) -> bool:
+    """Whether `label` written inside a feature of `span_nt` nucleotides fits there (with the viewer's padding)."""
+    text_in = (len(label) + 3) * CHAR_WIDTH_EM * LABEL_FONT_PT / 72  # the viewer pads the text inside the arrow
+    return span_nt / nt_per_inch >= text_in
+
+
+def _graphic_features(feats, lo: int, hi: int, width_in: float):
+    """GraphicFeatures of the region; a feature is labelled only when its name fits inside it (labels are drawn
+    inline, never above with leader lines, so no two labels can overlap), at most MAX_LABELS of them."""
     from dna_features_viewer import GraphicFeature
 
-    label_all = len(feats) <= MAX_LABELS
-    out = []
+    nt_per_inch = (hi - lo) / (width_in * AXES_WIDTH)
+    out, n_labels = [], 0
     for _, r in feats.iterrows():
         s, e = max(int(r["start"]), lo), min(int(r["end"]), hi)
         name = str(r.get("name") or "") or str(r.get("locus_tag") or "")
-        name = "" if name == "nan" else name
+        name = "" if name in ("nan", "None") else name
         arrow = r["type"] in ARROW_TYPES
+        label = name if (name and arrow and n_labels < MAX_LABELS and label_fits(e - s, name, nt_per_inch)) else None
+        n_labels += label is not None
         out.append(GraphicFeature(start=s + 0.5, end=e + 0.5, strand=int(np.sign(r["strand"])) if arrow else 0,
                                   color=feature_color(r["type"]), thickness=12 if arrow else 7, linewidth=0.6,
-                                  label=(name or None) if (label_all and arrow) else None,
+                                  label=label, fontdict={"fontsize": LABEL_FONT_PT},
                                   open_left=int(r["start"]) < lo, open_right=int(r["end"]) > hi))
     return out
 
@@ -60,7 +76,8 @@ def feature_map(annotation, region: tuple[int, int], trace=None, record_id: str 
         stages = list(range(trace.n_stages)) if stages is None else list(stages)
     lanes = [(s, sp) for s in (stages or []) for sp in passes]
     with plt.rc_context(mpl_rc()):
-        record = GraphicRecord(sequence_length=hi + 1, features=_graphic_features(feats, lo, hi), first_index=0)
+        record = GraphicRecord(sequence_length=hi + 1, features=_graphic_features(feats, lo, hi, width_in),
+                               first_index=0)
         fig = Figure(figsize=(width_in, 2.0 + 0.25 * len(lanes)))
         FigureCanvasAgg(fig)  # dna_features_viewer measures text with the canvas renderer
         axes = fig.subplots(2 if lanes else 1, 1, sharex=True, squeeze=False,

@@ -11,8 +11,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from interpret.style import (CODON_POS_COLORS, PAPER_CODON_STAGE1, STRAND_COLORS, apply_layout, baseline_color,
-                             class_color, class_label, stage_color, stage_label)
+from interpret.style import (BASE_COLORS, CODON_POS_COLORS, NO_CLASS_COLOR, PAPER_CODON_STAGE1, STRAND_COLORS,
+                             apply_layout, baseline_color, class_color, class_label, rate_basis, rate_label,
+                             stage_color, stage_label)
 
 CLASS_ORDER = ("cds_pos1", "cds_pos2", "cds_pos3", "start_codon", "stop_codon", "rbs", "promoter_35", "promoter_10",
                "tss", "rRNA", "tRNA", "other_RNA", "intergenic")
@@ -66,6 +67,26 @@ def _stage_panels(stages: list[int], title_extra: dict[int, str] | None = None, 
                          horizontal_spacing=0.06 if shared_y else 0.09, **kw)
 
 
+def _stars_above(fig, x, hi, marks, row: int, col: int) -> None:
+    """Significance stars sitting on top of each error bar's cap (text anchored at its bottom edge, so a star
+    never overlaps the cap whatever the axis range)."""
+    fig.add_trace(go.Scatter(x=x, y=np.nan_to_num(hi, nan=0.0), text=marks, mode="text", textposition="top center",
+                             textfont=dict(size=13), hoverinfo="skip", showlegend=False, cliponaxis=False),
+                  row=row, col=col)
+
+
+def _headroom(fig, top: float, bottom: float = 0.0) -> None:
+    """y range of every panel from `bottom` to 15% above `top` (the highest cap over the panels, which share their
+    y-axis), so the stars above the caps stay inside the plot."""
+    if np.isfinite(top) and top > bottom:
+        fig.update_yaxes(range=[bottom, top + 0.15 * (top - bottom)])
+
+
+def _basis_titles(stages, per_nucleotide: bool = False) -> dict[int, str]:
+    """Subplot title detail naming what each stage's rate counts over."""
+    return {s: "boundaries per nucleotide" if per_nucleotide else f"boundaries {rate_basis(s)}" for s in stages}
+
+
 # ------------------------------------------------------------------------------------------ enrichment
 
 
@@ -83,8 +104,9 @@ def enrichment_bars(enrichment: pd.DataFrame, value: str = "fold", strand: str =
     if "n_positions" in df.columns:
         df = df[df["n_positions"] > 0]
     stages = sorted(df["stage"].unique()) if stages is None else list(stages)
-    fig = _stage_panels(stages)
+    fig = _stage_panels(stages, _basis_titles(stages))
     scale = 100.0 if value == "rate" else 1.0
+    top = -np.inf
     for j, s in enumerate(stages, start=1):
         d = df[df["stage"] == s].set_index("class")
         classes = _ordered_classes(d.index)
@@ -100,7 +122,7 @@ def enrichment_bars(enrichment: pd.DataFrame, value: str = "fold", strand: str =
         else:
             q_text = [f"{qq:.2g}" if np.isfinite(qq) else "" for qq in q]
         null_name = {"shift": "circular-shift", "perm": "permuted-length"}.get(null, null)
-        hover = [f"<b>{lab}</b><br>{stage_label(s)}: {value} {v:.3g} (95% {a:.3g}–{b:.3g})"
+        hover = [f"<b>{lab}</b><br>{rate_label(s)}: {value} {v:.3g} (95% {a:.3g}–{b:.3g})"
                  + (f"<br>n = {int(n):,} positions" if "n_positions" in d.columns else "")
                  + (f"<br>z = {zz:+.1f} against the {null_name} null" if np.isfinite(zz) else "")
                  + (f"<br>q {qt if qt.startswith('≤') else '= ' + qt}" if qt else "")
@@ -113,14 +135,14 @@ def enrichment_bars(enrichment: pd.DataFrame, value: str = "fold", strand: str =
                       row=1, col=j)
         marks = [significance_mark(v) for v in q]
         if any(marks):
-            fig.add_trace(go.Scatter(x=labels, y=np.nan_to_num(hi, nan=0) + 0.04 * np.nanmax(hi), text=marks,
-                                     mode="text", textfont=dict(size=13), hoverinfo="skip", showlegend=False),
-                          row=1, col=j)
+            _stars_above(fig, labels, hi, marks, 1, j)
         ref = 1.0 if value == "fold" else 100.0 * float(d["global_rate"].iloc[0]) if "global_rate" in d else None
         if ref is not None:
             fig.add_hline(y=ref, line=dict(color="#666", width=1, dash="dot"), row=1, col=j)
-    fig.update_yaxes(title_text="Fold enrichment (1 = genome-wide rate)" if value == "fold"
-                     else "Boundary rate (%)", row=1, col=1)
+        top = np.nanmax([top, *hi, *y, ref or 0.0])
+    _headroom(fig, top)
+    fig.update_yaxes(title_text="Fold enrichment (1 = the stage's overall rate)" if value == "fold"
+                     else "Boundary rate (% of the stage's input)", row=1, col=1)
     fig.update_xaxes(tickangle=-35)
     what = "Fold enrichment" if value == "fold" else "Boundary rate"
     return apply_layout(fig, title or f"{what} of chunk boundaries per class ({strand} strand pass"
@@ -141,8 +163,10 @@ def baseline_bars(baselines: pd.DataFrame, value: str = "fold", strand: str = "b
     stages = stages or [0]
     classes = _ordered_classes(classes or df["class"].unique())
     labels = [class_label(c) for c in classes]
-    fig = _stage_panels(stages)
+    fig = _stage_panels(stages, {s: "every chunker per nucleotide" for s in stages})
+    top = -np.inf
     for j, s in enumerate(stages, start=1):
+        stars = []
         for name in chunkers:
             st = _stage_of_chunker(name)
             if st is not None and st != s:
@@ -152,6 +176,9 @@ def baseline_bars(baselines: pd.DataFrame, value: str = "fold", strand: str = "b
             y = d[value].to_numpy(float)
             lo, hi = d[f"{value}_lo"].to_numpy(float), d[f"{value}_hi"].to_numpy(float)
             q = d["q_shift"].to_numpy(float) if "q_shift" in d.columns else np.full(len(d), np.nan)
+            top = np.nanmax([top, *hi, *y, 1.0])
+            if is_model and any(significance_mark(v) for v in q):
+                stars.append((str(name), hi, [significance_mark(v) for v in q]))
             fig.add_trace(go.Bar(
                 x=labels, y=y, name=str(name), legendgroup=str(name) if st is None else f"model-or-{s}-{name}",
                 showlegend=(j == 1) or st is not None,
@@ -159,14 +186,19 @@ def baseline_bars(baselines: pd.DataFrame, value: str = "fold", strand: str = "b
                             line=dict(color="#555", width=0 if is_model else 0.5)),
                 error_y=dict(type="data", array=np.clip(hi - y, 0, None), arrayminus=np.clip(y - lo, 0, None),
                              thickness=1, color="#333"),
-                text=[significance_mark(v) if is_model else "" for v in q], textposition="outside",
-                hovertemplate=f"{name}<br>%{{x}}: {value} %{{y:.3g}}<extra></extra>"), row=1, col=j)
+                offsetgroup=str(name), hovertemplate=f"{name}<br>%{{x}}: {value} per nucleotide %{{y:.3g}}"
+                                                     "<extra></extra>"), row=1, col=j)
+        for name, hi, marks in stars:  # on the model's bar of each group, above its cap
+            fig.add_trace(go.Bar(x=labels, y=hi, base=0, offsetgroup=name, marker=dict(color="rgba(0,0,0,0)"),
+                                 text=marks, textposition="outside", cliponaxis=False, textfont=dict(size=13),
+                                 hoverinfo="skip", showlegend=False, name=f"{name} significance"), row=1, col=j)
         if value == "fold":
             fig.add_hline(y=1.0, line=dict(color="#666", width=1, dash="dot"), row=1, col=j)
     fig.update_layout(barmode="group", bargap=0.18, bargroupgap=0.05)
     fig.update_xaxes(tickangle=-35)
-    fig.update_yaxes(title_text="Fold enrichment (1 = chunker's overall rate)" if value == "fold"
-                     else "Boundary rate", row=1, col=1)
+    _headroom(fig, top)
+    fig.update_yaxes(title_text="Fold enrichment per nucleotide (1 = chunker's overall rate)" if value == "fold"
+                     else "Boundaries per nucleotide", row=1, col=1)
     return apply_layout(fig, title or "Model against baseline chunkers (per nucleotide; a chunker with no "
                         "biology stays near 1)", height=500, legend_rows=2)
 
@@ -182,7 +214,8 @@ def codon_position_bars(codon_profile: pd.DataFrame, codon_tests: pd.DataFrame |
     if codon_tests is not None and len(codon_tests):
         for _, r in _pick_strand(codon_tests, strand).iterrows():
             extra[int(r["stage"])] = f"χ² = {r['chi2']:,.1f}, MI = {r['mi_bits']:.3g} bits"
-    fig = _stage_panels(stages, extra)
+    basis = _basis_titles(stages)
+    fig = _stage_panels(stages, {s: basis[s] + (f"<br>{extra[s]}" if s in extra else "") for s in stages})
     xs = ["Position 1", "Position 2", "Position 3"]
     for j, s in enumerate(stages, start=1):
         d = df[df["stage"] == s].set_index("codon_pos").reindex([1, 2, 3])
@@ -192,14 +225,15 @@ def codon_position_bars(codon_profile: pd.DataFrame, codon_tests: pd.DataFrame |
                              error_y=dict(type="data", array=np.clip(hi - y, 0, None),
                                           arrayminus=np.clip(y - lo, 0, None), thickness=1.2, color="#333"),
                              name=f"this model, {stage_label(s)}", showlegend=False,
-                             hovertemplate=f"{stage_label(s)} %{{x}}: %{{y:.1f}}%<extra></extra>"), row=1, col=j)
+                             hovertemplate=f"{rate_label(s)}, %{{x}}: %{{y:.1f}}%<extra></extra>"), row=1, col=j)
         if reference and s == 0:
             fig.add_trace(go.Scatter(x=xs, y=list(PAPER_CODON_STAGE1), mode="markers+text",
-                                     marker=dict(symbol="diamond", size=12, color="#222", line=dict(color="white", width=1)),
+                                     marker=dict(symbol="diamond", size=12, color="#222",
+                                                 line=dict(color="white", width=1)),
                                      text=[f"{v}%" for v in PAPER_CODON_STAGE1], textposition="middle right",
                                      name="Paper, Stage 1 (dnaHNet, B. subtilis)",
                                      hovertemplate="paper: %{y}%<extra></extra>"), row=1, col=j)
-    fig.update_yaxes(title_text="Boundary rate (%)", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="Boundary rate (% of the stage's input)", rangemode="tozero", row=1, col=1)
     return apply_layout(fig, title or f"Boundaries by codon position inside CDS ({strand} strand "
                         f"pass{'es' if strand == 'both' else ''})", height=430)
 
@@ -221,6 +255,7 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 
 ANCHOR_LABELS = {"start_codon": "Start codon", "stop_codon": "Stop codon", "tss": "TSS"}
+METAGENE_TITLE = "Metagene profiles: boundaries per nucleotide around anchors"
 
 
 def metagene_profiles(metagene: pd.DataFrame, stages=None, anchors=None, title: str | None = None) -> go.Figure:
@@ -245,15 +280,16 @@ def metagene_profiles(metagene: pd.DataFrame, stages=None, anchors=None, title: 
             fig.add_trace(go.Scatter(x=x, y=100 * d["rate"].to_numpy(float), mode="lines",
                                      line=dict(color=col, width=1.6), name=name, legendgroup=name,
                                      showlegend=j == 1,
-                                     hovertemplate=f"{name}, %{{x:+d}} nt: %{{y:.1f}}%<extra></extra>"), row=1, col=j)
+                                     hovertemplate=f"{rate_label(s, per_nucleotide=True)}, %{{x:+d}} nt: "
+                                                   "%{y:.1f}%<extra></extra>"), row=1, col=j)
             if "genome_rate" in d.columns:
                 fig.add_hline(y=100 * float(d["genome_rate"].iloc[0]), line=dict(color=col, width=1, dash="dot"),
                               row=1, col=j)
         fig.add_vline(x=0, line=dict(color="#888", width=1), row=1, col=j)
         fig.update_xaxes(title_text="Distance (nt, reading direction)", row=1, col=j)
-    fig.update_yaxes(title_text="Boundary rate (%)", rangemode="tozero", row=1, col=1)
-    return apply_layout(fig, title or "Metagene profiles: boundaries around start codons, stop codons and TSS "
-                        "(band: bootstrap 95%; dotted: genome-wide rate)", height=420)
+    fig.update_yaxes(title_text="Boundaries per nucleotide (%)", rangemode="tozero", row=1, col=1)
+    # the band and the dotted line are said in the caption: a longer title is cut at 1,280 px
+    return apply_layout(fig, title or METAGENE_TITLE, height=420)
 
 
 def periodicity_spectrum(spectrum: pd.DataFrame, summary: pd.DataFrame | None = None, strand: str = "both",
@@ -280,11 +316,16 @@ def periodicity_spectrum(spectrum: pd.DataFrame, summary: pd.DataFrame | None = 
         extra = f" (power at 3 nt = {ratios[s]:.3g}× median)" if s in ratios and np.isfinite(ratios[s]) else ""
         fig.add_trace(go.Scatter(x=d["period"], y=d["power"], mode="lines+markers", marker=dict(size=4),
                                  line=dict(color=stage_color(s), width=1.6), name=stage_label(s) + extra,
-                                 hovertemplate=f"{stage_label(s)}: period %{{x:.2f}} nt, power %{{y:.3g}}<extra></extra>"))
+                                 hovertemplate=f"{stage_label(s)}: period %{{x:.2f}} nt, "
+                                               "power %{y:.3g}<extra></extra>"))
     fig.add_vline(x=3, line=dict(color="#444", width=1, dash="dash"), annotation_text="period 3 (codon)",
                   annotation_position="top right")
-    fig.update_xaxes(type="log", title_text="Period (nt)", tickvals=[2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 40, 60])
-    fig.update_yaxes(title_text="Power (mean periodogram)", rangemode="tozero")
+    if len(df):  # the axis ends where the data end (plotly's autorange pads a log axis past them)
+        lo, hi = float(df["period"].min()), float(df["period"].max())
+        ticks = [t for t in (2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 40, 60) if lo <= t <= hi]
+        fig.update_xaxes(range=[np.log10(lo), np.log10(hi)], tickvals=ticks)
+    fig.update_xaxes(type="log", title_text="Period (nt)")
+    fig.update_yaxes(title_text="Power (boundaries per nucleotide, mean periodogram)", rangemode="tozero")
     return apply_layout(fig, title or f"Periodicity of boundaries inside CDS ({strand} strand pass"
                         f"{'es' if strand == 'both' else ''})", height=420)
 
@@ -342,14 +383,17 @@ def nesting_counts_bars(nesting_counts: pd.DataFrame, strand: str = "both", max_
 
 # ------------------------------------------------------------------------------------------ latents
 
-CATEGORICAL = ("class", "codon_pos", "strand", "stage", "stage_label")
-CONTINUOUS = ("length", "gc")
+CATEGORICAL = ("class", "codon_pos", "strand", "stage", "stage_label", "first_base")
+CONTINUOUS = ("length", "gc", "cds_fraction")
+CONTINUOUS_LABELS = {"length": "Chunk length (nt)", "gc": "GC fraction",
+                     "cds_fraction": "Position in the CDS (0 = its start, 1 = its end)"}
 
 
 def latent_scatter(table: pd.DataFrame, xy: np.ndarray | None = None, color_by: str = "class",
                    method: str = "UMAP", title: str | None = None, max_length: int = 30) -> go.Figure:
     """2-D embedding of chunk latents (rows of `interpret.latents.chunk_table`), coloured by class, codon
-    position, strand, stage (categories: one legend entry each) or length / GC (colour scale).
+    position, strand, stage, first base (categories: one legend entry each) or length / GC / position in the CDS
+    (colour scale; chunks without a value, e.g. outside a CDS, in grey).
 
     xy: (n, 2) coordinates (else columns x, y). Hover shows coordinates (1-based), class and sequence;
     `customdata` = [row index, start, end, strand, record] for selections.
@@ -373,9 +417,17 @@ def latent_scatter(table: pd.DataFrame, xy: np.ndarray | None = None, color_by: 
     fig = go.Figure()
     if color_by in CONTINUOUS:
         v = df[color_by].to_numpy(float)
-        label = "Chunk length (nt)" if color_by == "length" else "GC fraction"
+        label = CONTINUOUS_LABELS[color_by]
         if color_by == "length":
             v = np.minimum(v, max_length)
+        if np.isnan(v).any():  # e.g. chunks that start outside a CDS: grey, in the legend, under the coloured ones
+            m = np.isnan(v)
+            fig.add_trace(go.Scattergl(x=xy[m, 0], y=xy[m, 1], mode="markers", customdata=custom[m],
+                                       marker=dict(size=4, color=NO_CLASS_COLOR, opacity=0.5),
+                                       name=f"{'not in a CDS' if color_by == 'cds_fraction' else 'no value'} "
+                                       f"({m.sum():,})", hovertext=[hover[j] for j in np.flatnonzero(m)],
+                                       hoverinfo="text"))
+            xy, custom, hover, v = xy[~m], custom[~m], [hover[j] for j in np.flatnonzero(~m)], v[~m]
         fig.add_trace(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", customdata=custom,
                                    marker=dict(size=4, color=v, colorscale="Viridis", opacity=0.75, showscale=True,
                                                colorbar=dict(title=label, thickness=12)),
@@ -402,7 +454,7 @@ def latent_scatter(table: pd.DataFrame, xy: np.ndarray | None = None, color_by: 
 
 def _category_style(color_by: str, cat) -> tuple[str, str]:
     if color_by == "class":
-        return class_color(cat) if cat != "none" else "#BBBBBB", class_label(cat)
+        return class_color(cat) if cat != "none" else NO_CLASS_COLOR, class_label(cat)
     if color_by == "codon_pos":
         k = int(cat)
         return CODON_POS_COLORS.get(k, "#BBBBBB"), f"codon position {k}" if k else "not in a CDS"
@@ -410,22 +462,66 @@ def _category_style(color_by: str, cat) -> tuple[str, str]:
         return STRAND_COLORS.get(cat, "#888"), f"{cat} strand pass"
     if color_by == "stage":
         return stage_color(int(cat)), stage_label(int(cat))
+    if color_by == "first_base":
+        return BASE_COLORS.get(str(cat), "#999999"), f"first base {cat}"
     return "#888888", str(cat)
 
 
 # ------------------------------------------------------------------------------------------ levels
 
 
+def per_nucleotide_enrichment(enrichment: pd.DataFrame, baselines: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every stage's boundary rate and fold per class counted *per nucleotide* (Stage 2 then never exceeds Stage 1).
+
+    Columns stage, strand, class, n_positions (nucleotides of the class), n_boundaries, rate, rate_lo, rate_hi,
+    global_rate, fold, fold_lo, fold_hi. Taken from the model's rows of the baselines table (per nucleotide, with
+    their bootstrap intervals) when given; else from the enrichment table, where a Stage-s count over the class's
+    Stage-1 positions (every nucleotide) is the rate, and the overall rate per nucleotide is the product of the
+    stages' overall rates (intervals then NaN).
+    """
+    cols = ["stage", "strand", "class", "n_positions", "n_boundaries", "rate", "rate_lo", "rate_hi", "global_rate",
+            "fold", "fold_lo", "fold_hi"]
+    if baselines is not None and len(baselines) and "chunker" in baselines.columns:
+        rows = []
+        for s in sorted(enrichment["stage"].unique()):
+            d = baselines[baselines["chunker"] == f"model {stage_label(s)}"]
+            if len(d):
+                rows.append(d.assign(stage=s))
+        if rows:
+            return pd.concat(rows, ignore_index=True)[cols]
+    _require(enrichment, "enrichment", "stage", "strand", "class", "n_positions", "n_boundaries", "global_rate")
+    first = enrichment[enrichment["stage"] == enrichment["stage"].min()].set_index(["strand", "class"])
+    out, overall = [], {}
+    for s in sorted(enrichment["stage"].unique()):
+        d = enrichment[enrichment["stage"] == s].set_index(["strand", "class"])
+        g = d.groupby(level="strand")["global_rate"].first()
+        overall = {k: overall.get(k, 1.0) * float(v) for k, v in g.items()}
+        n_nt = first["n_positions"].reindex(d.index).to_numpy(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = d["n_boundaries"].to_numpy(float) / n_nt
+        glob = np.array([overall[k] for k in d.index.get_level_values("strand")])
+        out.append(pd.DataFrame({"stage": s, "strand": d.index.get_level_values("strand"),
+                                 "class": d.index.get_level_values("class"), "n_positions": n_nt,
+                                 "n_boundaries": d["n_boundaries"].to_numpy(), "rate": rate, "rate_lo": np.nan,
+                                 "rate_hi": np.nan, "global_rate": glob, "fold": rate / glob, "fold_lo": np.nan,
+                                 "fold_hi": np.nan}))
+    return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
+
+
+
 def levels_comparison(report, strand: str = "both", anchor: str = "start_codon", title: str | None = None) -> go.Figure:
-    """The two stages side by side: fold enrichment per class, chunk lengths, a metagene profile, nesting."""
-    enr = _pick_strand(report.enrichment.df, strand)
+    """The two stages side by side: fold enrichment per class, chunk lengths, a metagene profile, nesting.
+
+    Every rate here is per nucleotide (`per_nucleotide_enrichment`), so the stages compare on one footing."""
+    enr = _pick_strand(per_nucleotide_enrichment(report.enrichment.df, report.baselines.df), strand)
     enr = enr[enr["n_positions"] > 0] if "n_positions" in enr else enr
     stages = sorted(enr["stage"].unique())
     meta = report.metagene.df
     anchor = anchor if len(meta) and anchor in set(meta["anchor"]) else (meta["anchor"].iloc[0] if len(meta) else None)
     fig = make_subplots(rows=2, cols=2, vertical_spacing=0.2, horizontal_spacing=0.08, subplot_titles=(
-        "Fold enrichment per class", "Chunk lengths (all chunks)",
-        f"Boundary rate around {ANCHOR_LABELS.get(anchor, anchor)}" if anchor else "Metagene profile (no anchors)",
+        "Fold enrichment per class (boundaries per nucleotide)", "Chunk lengths (all chunks)",
+        f"Boundaries per nucleotide around {ANCHOR_LABELS.get(anchor, anchor)}" if anchor
+        else "Metagene profile (no anchors)",
         "Stage 1 chunks per Stage 2 chunk"))
     classes = _ordered_classes(enr["class"].unique())
     for s in stages:
@@ -436,7 +532,8 @@ def levels_comparison(report, strand: str = "both", anchor: str = "start_codon",
                              error_y=dict(type="data", array=np.clip(d["fold_hi"].to_numpy(float) - y, 0, None),
                                           arrayminus=np.clip(y - d["fold_lo"].to_numpy(float), 0, None),
                                           thickness=1, color="#333"),
-                             hovertemplate=f"{stage_label(s)} %{{x}}: fold %{{y:.3g}}<extra></extra>"), row=1, col=1)
+                             hovertemplate=f"{rate_label(s, per_nucleotide=True)}, %{{x}}: fold %{{y:.3g}}"
+                                           "<extra></extra>"), row=1, col=1)
         lens = _pick_strand(report.chunk_lengths.df, strand)
         lens = lens[(lens["stage"] == s) & (lens["class"] == "all")] if len(lens) else lens
         if len(lens):
@@ -468,13 +565,13 @@ def levels_comparison(report, strand: str = "both", anchor: str = "start_codon",
     fig.update_xaxes(title_text="Chunk length (nt, 30 = 30+)", row=1, col=2)
     fig.update_xaxes(title_text="Distance (nt)", row=2, col=1)
     fig.update_xaxes(title_text="Stage 1 chunks (12 = 12+)", row=2, col=2)
-    fig.update_yaxes(title_text="Fold", row=1, col=1)
+    fig.update_yaxes(title_text="Fold (per nucleotide)", row=1, col=1)
     fig.update_yaxes(title_text="Fraction", tickformat=".0%", row=1, col=2)
-    fig.update_yaxes(title_text="Rate (%)", row=2, col=1)
+    fig.update_yaxes(title_text="Boundaries per nt (%)", row=2, col=1)
     fig.update_yaxes(title_text="Fraction", tickformat=".0%", row=2, col=2)
     return apply_layout(fig, title or "Levels compared: Stage 1 against Stage 2", height=820)
 
 
 __all__ = ["enrichment_bars", "baseline_bars", "codon_position_bars", "metagene_profiles", "periodicity_spectrum",
            "chunk_length_hist", "nesting_counts_bars", "latent_scatter", "levels_comparison", "significance_mark",
-           "CLASS_ORDER", "ANCHOR_LABELS"]
+           "per_nucleotide_enrichment", "CLASS_ORDER", "ANCHOR_LABELS", "METAGENE_TITLE"]

@@ -1,8 +1,12 @@
 """The genome browser figure: stacked tracks on one shared x-axis.
 
 Rows (top to bottom, each optional): features (+ strand above the axis, − below, arrows in the reading
-direction), sequence letters and codon positions (only when ≤ ~300 nt are shown), chunk boundaries per stage
-and strand pass, boundary probability p per stage, surprisal (bits), GC (sliding window).
+direction, names where they fit at the scale shown), sequence letters and codon positions and the three-frame
+translation (only when ≤ ~300 nt are shown), chunk boundaries per stage and strand pass, boundary probability p
+per stage, surprisal (bits), GC (sliding window).
+
+A figure may hold more than it shows (`view` inside `region`): wheel zoom and drag pan then move through the
+loaded margin in the browser without a new figure; scales (bins, labels, letters) follow the view.
 
 The x-axis counts nucleotides from 1 as GenBank and IGV do: the base at 0-based position i is drawn centred
 on x = i + 1, so a chunk edge (0-based edge e, between bases e-1 and e) sits at x = e + 0.5. `region` is
@@ -10,21 +14,28 @@ on x = i + 1, so a chunk edge (0-based edge e, between bases e-1 and e) sits at 
 """
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from interpret.style import (BASE_COLORS, CODON_POS_COLORS, GC_COLOR, STRAND_DASH, SURPRISAL_COLORS, apply_layout,
-                             feature_color, stage_color, stage_label)
+                             class_color, feature_color, stage_color, stage_label)
+from interpret.translation import DEFAULT_TABLE, cds_from_features, cds_from_record, window_translation
 
 ARROW_TYPES = ("CDS", "rRNA", "tRNA", "ncRNA", "tmRNA", "misc_RNA", "gene", "repeat_region", "mobile_element")
 SKIP_TYPES = ("source", "exon", "mRNA")
 LANE_STEP, MAX_LANES = 0.8, 4
 OVERVIEW_NT = 200_000  # above this span, only genes and RNAs are drawn
-ROW_PX = {"features": 170, "sequence": 90, "boundaries": 90, "p": 130, "surprisal": 110, "gc": 90}
-ROW_TITLES = {"features": "Features", "sequence": "Sequence", "boundaries": "Boundaries", "p": "p (boundary)",
-              "surprisal": "Surprisal<br>(bits)", "gc": "GC"}
+ROW_PX = {"features": 170, "sequence": 90, "translation": 120, "boundaries": 90, "p": 130, "surprisal": 110,
+          "gc": 90}
+ROW_TITLES = {"features": "Features", "sequence": "Sequence", "translation": "Translation", "boundaries": "Boundaries",
+              "p": "p (boundary)", "surprisal": "Surprisal<br>(bits)", "gc": "GC"}
+ROWS = tuple(ROW_PX)
+PLOT_PX = 1150  # the plot area's width in a 1280-px figure: the scale (nt per pixel) of labels and letters
+LABEL_CHAR_PX, LABEL_PAD_PX = 6.5, 6.0  # a feature label's width: ~6.5 px per character at 10 px, plus a gap
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -128,6 +139,54 @@ def assign_lanes(starts: np.ndarray, ends: np.ndarray, gap: float) -> np.ndarray
     return out
 
 
+def label_width(text: str, nt_per_px: float) -> float:
+    """Width in nt that a feature label of `text` takes at `nt_per_px` (10-px font)."""
+    return (len(text) * LABEL_CHAR_PX + LABEL_PAD_PX) * nt_per_px
+
+
+def place_labels(starts, ends, lanes, widths) -> np.ndarray:
+    """Which feature labels to draw (bool per feature), each `widths[i]` nt wide and centred on its feature.
+
+    A label is drawn when it fits inside its feature, or when the stretch it covers holds no other feature of its
+    lane (free space); never over a label already placed in that lane. Labels that fit inside go first, then the
+    others left to right, so a dense stretch keeps the names of the features long enough to hold them.
+    """
+    starts, ends = np.asarray(starts, dtype=float), np.asarray(ends, dtype=float)
+    lanes, widths = np.asarray(lanes), np.asarray(widths, dtype=float)
+    n = len(starts)
+    show = np.zeros(n, dtype=bool)
+    if n == 0:
+        return show
+    centre = (starts + ends) / 2
+    a, b = centre - widths / 2, centre + widths / 2
+    inside = widths <= ends - starts
+    by_lane = {}  # lane -> (feature indices sorted by start, their starts, longest feature)
+    for lane in np.unique(lanes):
+        idx = np.flatnonzero(lanes == lane)
+        idx = idx[np.argsort(starts[idx], kind="stable")]
+        by_lane[lane] = (idx, starts[idx], float((ends[idx] - starts[idx]).max()))
+    placed: dict = {}  # lane -> [(a, b)] of labels drawn
+    for i in sorted(range(n), key=lambda k: (not inside[k], starts[k])):
+        lane = lanes[i]
+        if not inside[i]:
+            idx, s_sorted, longest = by_lane[lane]
+            j0, j1 = np.searchsorted(s_sorted, a[i] - longest), np.searchsorted(s_sorted, b[i])
+            near = idx[j0:j1]
+            near = near[near != i]
+            if np.any(ends[near] > a[i]):  # another feature of this lane lies under the label
+                continue
+        if any(a[i] < pb and b[i] > pa for pa, pb in placed.get(lane, ())):
+            continue
+        placed.setdefault(lane, []).append((a[i], b[i]))
+        show[i] = True
+    return show
+
+
+def _escape(text) -> str:
+    """User text (GenBank names, products) shown literally in plotly's HTML-like labels and hover text."""
+    return html.escape(str(text), quote=False)
+
+
 def _feature_parts(row) -> list[tuple[int, int]]:
     parts = row.get("parts") if hasattr(row, "get") else None
     if isinstance(parts, (list, tuple)) and len(parts) > 1:
@@ -140,11 +199,11 @@ def _hover_text(row, short: bool = False) -> str:
     name = "" if name == "nan" else name
     tag = "" if tag == "nan" else tag
     product = "" if product == "nan" else product
-    head = f"<b>{name or tag or row['type']}</b>" + (f" ({tag})" if tag and tag != name else "")
+    head = f"<b>{_escape(name or tag or row['type'])}</b>" + (f" ({_escape(tag)})" if tag and tag != name else "")
     strand = "+" if int(row["strand"]) >= 0 else "−"
-    lines = [head, f"{row['type']} {int(row['start']) + 1:,}..{int(row['end']):,} ({strand})"]
+    lines = [head, f"{_escape(row['type'])} {int(row['start']) + 1:,}..{int(row['end']):,} ({strand})"]
     if product and not short:
-        lines.append(product[:90])
+        lines.append(_escape(product[:90]))
     return "<br>".join(lines)
 
 
@@ -169,12 +228,15 @@ def _arrow(x0: float, x1: float, y: float, h: float, forward: bool, head: float,
 # ------------------------------------------------------------------------------------------ rows
 
 
-def _add_features(fig, row, feats: pd.DataFrame, lo: int, hi: int):
-    span = hi - lo
+def _add_features(fig, row, feats: pd.DataFrame, lo: int, hi: int, vspan: int | None = None):
+    """Feature arrows of [lo, hi) in lanes per strand; names of genes and RNAs where they fit at the scale of a
+    `vspan`-nt view (`place_labels`), the others on hover only."""
+    span = vspan or (hi - lo)
     head = span * 0.008
     if span > OVERVIEW_NT:  # promoter boxes, TSS, RBS are sub-pixel here: they show when zoomed in
         feats = feats[feats["type"].isin(ARROW_TYPES)]
     thin = span / 1500  # features narrower than ~1 px: plain boxes with short hover text (keeps the HTML small)
+    nt_per_px = span / PLOT_PX
     traces: dict[tuple[str, int], tuple[list, list, list]] = {}
     label_x, label_y, label_t = [], [], []
     max_lane = 0
@@ -184,6 +246,7 @@ def _add_features(fig, row, feats: pd.DataFrame, lo: int, hi: int):
             continue
         lanes = assign_lanes(f["start"].to_numpy(), f["end"].to_numpy(), gap=span / 1500)  # ~1 px apart
         max_lane = max(max_lane, int(lanes.max()))
+        cand = []  # (visible start, visible end, lane, y, text) of the features that may carry a name
         for r, lane in zip(f.to_dict("records"), lanes.tolist()):
             y = strand * (0.6 + LANE_STEP * lane)
             is_arrow = r["type"] in ARROW_TYPES
@@ -203,10 +266,16 @@ def _add_features(fig, row, feats: pd.DataFrame, lo: int, hi: int):
             tx += xs_all
             ty += ys_all
             tt += [text] * len(xs_all)
-            if span <= 60_000 and is_arrow:  # gene and RNA names; promoters and TSS say theirs on hover
-                label_x.append((max(r["start"], lo) + min(r["end"], hi)) / 2 + 0.5)
-                label_y.append(y + strand * 0.42)
-                label_t.append(str(r.get("name") or r.get("locus_tag") or ""))
+            name = str(r.get("name") or r.get("locus_tag") or "")
+            if is_arrow and name and name != "nan":  # gene and RNA names; promoters and TSS say theirs on hover
+                cand.append((max(r["start"], lo), min(r["end"], hi), lane, y, name))
+        if cand:
+            a, b, ln, ys, names = zip(*cand)
+            keep = place_labels(a, b, ln, [label_width(t, nt_per_px) for t in names])
+            for i in np.flatnonzero(keep).tolist():
+                label_x.append((a[i] + b[i]) / 2 + 0.5)
+                label_y.append(ys[i] + strand * 0.42)
+                label_t.append(_escape(names[i]))
     shown = set()
     for (ftype, strand), (xs, ys, tt) in traces.items():
         fig.add_trace(go.Scatter(
@@ -214,20 +283,20 @@ def _add_features(fig, row, feats: pd.DataFrame, lo: int, hi: int):
             line=dict(color=feature_color(ftype), width=0.5), hoveron="points", hoverinfo="text",
             name=ftype, legendgroup=f"feature-{ftype}", showlegend=ftype not in shown), row=row, col=1)
         shown.add(ftype)
-    if label_t and len(label_t) <= 40:
+    if label_t:
         fig.add_trace(go.Scatter(x=label_x, y=label_y, text=label_t, mode="text", textfont=dict(size=10),
-                                 hoverinfo="skip", showlegend=False), row=row, col=1)
+                                 hoverinfo="skip", showlegend=False, name="feature labels"), row=row, col=1)
     top = 0.6 + LANE_STEP * max_lane + 0.6
     fig.add_hline(y=0, line=dict(color="#999999", width=1), row=row, col=1)
     fig.update_yaxes(range=[-top, top], tickvals=[top * 0.55, -top * 0.55], ticktext=["+", "−"],
                      showgrid=False, fixedrange=True, row=row, col=1)
 
 
-def _add_sequence(fig, row, sequence, annotation, lo: int, hi: int):
+def _add_sequence(fig, row, sequence, annotation, lo: int, hi: int, vspan: int | None = None):
     letters = sequence_letters(sequence, lo, hi)
     x = np.arange(lo, hi) + 1
     chars = letters.tobytes().decode("ascii", "replace")
-    size = int(np.clip(1.5 * 1150 / max(hi - lo, 1), 6, 14))  # letters shrink to fit ~1150 px of plot width
+    size = int(np.clip(1.5 * PLOT_PX / max(vspan or hi - lo, 1), 6, 14))  # letters shrink to fit the plot width
     fig.add_trace(go.Scatter(x=x, y=np.zeros(len(x)), text=list(chars), mode="text",
                              textfont=dict(size=size, family="monospace",
                                            color=[BASE_COLORS.get(c, "#555") for c in chars]),
@@ -247,6 +316,63 @@ def _add_sequence(fig, row, sequence, annotation, lo: int, hi: int):
         ticks = ([1, 0, -1], ["codon +", "base", "codon −"])
     fig.update_yaxes(range=[-1.7, 1.7], tickvals=ticks[0], ticktext=ticks[1], showgrid=False, fixedrange=True,
                      row=row, col=1)
+
+
+def translation_codons(sequence, lo: int, hi: int, strands=("+", "-"), annotation=None,
+                       default_table: int = DEFAULT_TABLE) -> pd.DataFrame:
+    """The translation row's codons over [lo, hi) (`interpret.translation.window_translation`): the three frames
+    of each strand holding a CDS there, with that CDS's codons marked; without a CDS, the forward frames and the
+    reverse ones too when the − pass is among `strands`. CDS come with their qualifiers (/codon_start,
+    /transl_table) from a SeqRecord `sequence`, else from the annotation's feature table (frame from the ends)."""
+    if isinstance(sequence, np.ndarray):  # token ids or ASCII codes: letters, as for the sequence row
+        sequence = sequence_letters(sequence, 0, len(sequence)).tobytes().decode("ascii", "replace")
+    if hasattr(sequence, "features"):
+        cds = cds_from_record(sequence, lo, hi)
+    else:
+        cds = cds_from_features(getattr(annotation, "features", None), lo, hi, default_table)
+    on = sorted({c.strand for c in cds}, reverse=True) or ([1, -1] if "-" in strands else [1])
+    return window_translation(sequence, lo, hi, on, cds, default_table, length=len(sequence))
+
+
+def _boxes(codons: pd.DataFrame, ys: np.ndarray, h: float) -> tuple[list, list]:
+    xs_all, ys_all = [], []
+    for a, b, y in zip(codons["start"].tolist(), codons["end"].tolist(), ys.tolist()):
+        xs_all += [a + 0.5, b + 0.5, b + 0.5, a + 0.5, a + 0.5, None]
+        ys_all += [y - h, y - h, y + h, y + h, y - h, None]
+    return xs_all, ys_all
+
+
+def _add_translation(fig, row, codons: pd.DataFrame, vspan: int):
+    """One lane per strand and frame: amino acids at their codon's middle base; a CDS's codons on a band of its
+    colour, start codons (M) and stops (*) on the start/stop-codon colours."""
+    lanes = [(st, f) for st in (1, -1) if (codons["strand"] == st).any() for f in range(3)]
+    lane_y = {k: -j for j, k in enumerate(lanes)}
+    y = np.array([lane_y[k] for k in zip(codons["strand"], codons["frame"])], dtype=float)
+    for name, mask, color, alpha, edge in (
+            ("CDS codons", codons["in_cds"].to_numpy(bool), feature_color("CDS"), 0.3, 0),
+            ("start codons", (codons["kind"] == "start").to_numpy(), class_color("start_codon"), 0.2, 1.5),
+            ("stop codons", (codons["kind"] == "stop").to_numpy(), class_color("stop_codon"), 0.3, 1.5)):
+        if mask.any():  # a light fill keeps the letter readable, the outline in the class colour marks the codon
+            xs, ys = _boxes(codons[mask], y[mask], 0.42 if name == "CDS codons" else 0.36)
+            rgb = tuple(int(color.lstrip("#")[k:k + 2], 16) for k in (0, 2, 4))
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=f"rgba{(*rgb, alpha)}",
+                                     line=dict(width=edge, color=color), hoverinfo="skip", name=name,
+                                     legendgroup=f"translation-{name}", showlegend=False), row=row, col=1)
+    size = int(np.clip(0.8 * 3 * PLOT_PX / max(vspan, 1), 6, 13))  # a letter per codon, within its 3 nt
+    for st, f in lanes:
+        m = ((codons["strand"] == st) & (codons["frame"] == f)).to_numpy()
+        c = codons[m]
+        where = [f"{_escape(cds)} " if cds else "" for cds in c["cds"]]
+        hover = [f"{w}{aa} ({codon}) {a + 1:,}–{b:,}" for w, aa, codon, a, b
+                 in zip(where, c["aa"], c["codon"], c["start"], c["end"])]
+        fig.add_trace(go.Scatter(
+            x=c["centre"].to_numpy(), y=y[m], text=c["aa"].tolist(), mode="text", hovertext=hover, hoverinfo="text",
+            textfont=dict(size=size, family="monospace",
+                          color=["#111111" if k else "#8C8C8C" for k in c["in_cds"]]),
+            name=f"frame {'+' if st > 0 else '−'}{f + 1}", showlegend=False), row=row, col=1)
+    fig.update_yaxes(range=[-len(lanes) + 0.45, 0.55], tickvals=[lane_y[k] for k in lanes],
+                     ticktext=[f"{'+' if st > 0 else '−'}{f + 1}" for st, f in lanes], showgrid=False,
+                     fixedrange=True, row=row, col=1)
 
 
 def _add_boundaries(fig, row, passes, stages, lo, hi, edges, tick_limit):
@@ -286,7 +412,7 @@ def _add_boundaries(fig, row, passes, stages, lo, hi, edges, tick_limit):
     fig.update_yaxes(title_text="Boundaries<br>per nt", rangemode="tozero", row=row, col=1)
 
 
-def _add_p(fig, row, passes, stages, lo, hi, edges, binned_view, agg):
+def _add_p(fig, row, passes, stages, lo, hi, edges, binned_view, agg, markers=True):
     for s in stages:
         for d, sp in passes.items():
             st = sp.stages[s]
@@ -298,7 +424,7 @@ def _add_p(fig, row, passes, stages, lo, hi, edges, binned_view, agg):
                 order = np.argsort(pos[keep])
                 x, y = pos[keep][order] + 1, p[keep][order]
             fig.add_trace(go.Scattergl(
-                x=x, y=y, mode="lines+markers" if (not binned_view and hi - lo <= 600) else "lines",
+                x=x, y=y, mode="lines+markers" if (not binned_view and markers) else "lines",
                 marker=dict(size=4), line=dict(color=stage_color(s), dash=STRAND_DASH[d], width=1.2),
                 name=f"{stage_label(s)} ({d} pass)", legendgroup=f"stage{s}",
                 hovertemplate=f"{stage_label(s)} {d}: p=%{{y:.3f}} at %{{x:,.0f}}<extra></extra>"), row=row, col=1)
@@ -337,14 +463,17 @@ def _add_gc(fig, row, sequence, length, lo, hi, edges, binned_view, window):
 
 
 def genome_tracks(trace, record_id: str | None = None, *, annotation=None, sequence=None,
-                  region: tuple[int, int] | None = None, strands=("+", "-"), stages=None,
-                  rows=("features", "sequence", "boundaries", "p", "surprisal", "gc"), max_bins: int = 1600,
-                  agg: str = "mean", tick_limit: int = 4000, letters_limit: int = 300, gc_window: int | None = None,
-                  height: int | None = None, title: str | None = None) -> go.Figure:
+                  region: tuple[int, int] | None = None, view: tuple[int, int] | None = None, strands=("+", "-"),
+                  stages=None, rows=("features", "sequence", "translation", "boundaries", "p", "surprisal", "gc"),
+                  max_bins: int = 1600, agg: str = "mean", tick_limit: int = 4000, letters_limit: int = 300,
+                  gc_window: int | None = None, height: int | None = None, title: str | None = None) -> go.Figure:
     """Stacked genome tracks of one record over `region` (0-based half-open; default: what the trace covers).
 
     trace: dnahnet Trace (or None for an annotation-only view); annotation: RecordAnnotation (features, codon
-    positions); sequence: str/Seq/SeqRecord/token ids of the forward strand (letters and GC).
+    positions); sequence: str/Seq/SeqRecord/token ids of the forward strand (letters, translation, GC; a SeqRecord
+    also gives its CDS's /codon_start and /transl_table to the translation row).
+    view: the stretch shown at first (inside `region`; default all of it). The rest of `region` is a margin to
+    pan and zoom into in the browser (wheel and drag, x only): bins, letters and labels are sized for the view.
     """
     passes = {}
     if trace is not None:
@@ -361,16 +490,22 @@ def genome_tracks(trace, record_id: str | None = None, *, annotation=None, seque
     lo, hi = max(0, int(region[0])), min(length, int(region[1]))
     if hi <= lo:
         raise ValueError(f"empty region {region}: need start < end within 0..{length:,}")
+    v_lo, v_hi = (lo, hi) if view is None else (max(lo, int(view[0])), min(hi, int(view[1])))
+    if v_hi <= v_lo:
+        raise ValueError(f"view {view} lies outside the region {lo + 1:,}–{hi:,}")
     stages = list(range(len(first.stages))) if (stages is None and first) else list(stages or [])
-    span = hi - lo
-    binned_view = span > 2 * max_bins
-    edges = bin_edges(lo, hi, max_bins)
+    span, vspan = hi - lo, v_hi - v_lo
+    ratio = span / vspan  # the loaded stretch gets as many bins, ticks per nt as the view alone would
+    binned_view = vspan > 2 * max_bins
+    edges = bin_edges(lo, hi, int(round(max_bins * ratio)))
+    tick_limit = int(tick_limit * ratio)
+    letters = sequence is not None and vspan <= letters_limit and span <= 5 * letters_limit
 
     wanted = []
     for r in rows:
         if r == "features" and annotation is not None:
             wanted.append(r)
-        elif r == "sequence" and sequence is not None and span <= letters_limit:
+        elif r in ("sequence", "translation") and letters:
             wanted.append(r)
         elif r in ("boundaries", "p", "surprisal") and passes and (stages or r == "surprisal"):
             wanted.append(r)
@@ -378,41 +513,47 @@ def genome_tracks(trace, record_id: str | None = None, *, annotation=None, seque
             wanted.append(r)
     if not wanted:
         raise ValueError("nothing to draw: give a trace, an annotation or a sequence")
+    codons = translation_codons(sequence, lo, hi, strands, annotation) if "translation" in wanted else None
     n_ticks = sum(int(np.count_nonzero((sp.stages[s].boundaries >= lo) & (sp.stages[s].boundaries < hi)))
                   for sp in passes.values() for s in stages)
-    px = [ROW_PX[r] if r != "boundaries" or n_ticks > tick_limit else 26 + 22 * len(stages) * len(passes)
-          for r in wanted]
+    px = [26 + 22 * len(stages) * len(passes) if r == "boundaries" and n_ticks <= tick_limit else
+          24 + 16 * 3 * codons["strand"].nunique() if r == "translation" else ROW_PX[r] for r in wanted]
     fig = make_subplots(rows=len(wanted), cols=1, shared_xaxes=True, vertical_spacing=0.018,
                         row_heights=[p / sum(px) for p in px])
     for i, r in enumerate(wanted, start=1):
         if r == "features":
-            _add_features(fig, i, visible_features(annotation.features, lo, hi), lo, hi)
+            _add_features(fig, i, visible_features(annotation.features, lo, hi), lo, hi, vspan)
         elif r == "sequence":
-            _add_sequence(fig, i, sequence, annotation, lo, hi)
+            _add_sequence(fig, i, sequence, annotation, lo, hi, vspan)
+        elif r == "translation":
+            _add_translation(fig, i, codons, vspan)
         elif r == "boundaries":
             _add_boundaries(fig, i, passes, stages, lo, hi, edges, tick_limit)
         elif r == "p":
-            _add_p(fig, i, passes, stages, lo, hi, edges, binned_view, agg)
+            _add_p(fig, i, passes, stages, lo, hi, edges, binned_view, agg, markers=vspan <= 600)
         elif r == "surprisal":
             _add_surprisal(fig, i, passes, lo, hi, edges, binned_view, agg)
         elif r == "gc":
-            window = gc_window or int(np.clip(span // 150 | 1, 21, 5001))
+            window = gc_window or int(np.clip(vspan // 150 | 1, 21, 5001))
             _add_gc(fig, i, sequence, length, lo, hi, edges, binned_view, window)
         if not fig.layout[f"yaxis{i if i > 1 else ''}"].title.text:
             fig.update_yaxes(title_text=ROW_TITLES[r], row=i, col=1)
-    fig.update_xaxes(range=[lo + 0.5, hi + 0.5], showspikes=True, spikemode="across", spikethickness=1,
-                     spikecolor="#999999")
+    # one x-axis for every row (wheel zoom and drag pan move them together), kept inside what is loaded
+    fig.update_xaxes(range=[v_lo + 0.5, v_hi + 0.5], minallowed=lo + 0.5, maxallowed=hi + 0.5, showspikes=True,
+                     spikemode="across", spikethickness=1, spikecolor="#999999")
     name = record_id or getattr(annotation, "record_id", "") or "record"
     fig.update_xaxes(title_text=f"Position on {name} (nt, 1-based)", tickformat=",d", row=len(wanted), col=1)
     note = f" — {agg} per {span / (len(edges) - 1):,.0f} nt bin" if binned_view else ""
     n_legend = sum(1 for t in fig.data if t.showlegend is not False and t.name)
     legend_rows = max(1, -(-n_legend // 6))
-    apply_layout(fig, title or f"{name}: {lo + 1:,}–{hi:,} ({span:,} nt){note}",
+    apply_layout(fig, title or f"{name}: {v_lo + 1:,}–{v_hi:,} ({vspan:,} nt){note}",
                  height=height or sum(px) + 110 + 24 * legend_rows, legend_rows=legend_rows)
-    fig.update_layout(hovermode="closest", dragmode="zoom")
-    fig.update_yaxes(title_font=dict(size=12))
+    # drag pans and the wheel zooms along x (the y-axes stay fixed, as in IGV); uirevision keeps a zoom made in
+    # the browser until the figure shows another view
+    fig.update_layout(hovermode="closest", dragmode="pan", uirevision=f"{name}:{v_lo}-{v_hi}")
+    fig.update_yaxes(title_font=dict(size=12), fixedrange=True)
     return fig
 
 
 __all__ = ["genome_tracks", "bin_edges", "binned", "gc_track", "sequence_letters", "visible_features",
-           "assign_lanes"]
+           "assign_lanes", "place_labels", "label_width", "translation_codons", "ROWS"]

@@ -234,21 +234,35 @@ def _scatter(ax, axes, tr, name, prev_xy):
     if "text" in mode and tr.text is not None:
         txt = list(tr.text) if not isinstance(tr.text, str) else [tr.text] * len(x)
         fc = tr.textfont.color if tr.textfont else None
+        ha, va = _text_anchor(tr.textposition if isinstance(tr.textposition, str) else None)
         for i, (xi, yi, t) in enumerate(zip(x[:600], y[:600], txt[:600])):
             col = fc[i] if isinstance(fc, (list, tuple, np.ndarray)) else fc
-            ax.text(xi, yi, str(t), ha="center", va="center", fontsize=7, color=_color(col, "#222222"))
+            ax.annotate(str(t), (xi, yi), ha=ha, va=va, fontsize=7, color=_color(col, "#222222"),
+                        xytext=(0, {"bottom": 2, "top": -2}.get(va, 0)), textcoords="offset points")
     return x, y
 
 
+def _text_anchor(position: str | None) -> tuple[str, str]:
+    """plotly textposition ('top center', 'middle right', ...) -> matplotlib (ha, va) of text placed there: text
+    'top' of a point sits above it, so its bottom edge is anchored."""
+    vert, _, horiz = (position or "middle center").partition(" ")
+    va = {"top": "bottom", "bottom": "top"}.get(vert, "center")
+    ha = {"right": "left", "left": "right"}.get(horiz, "center")
+    return ha, va
+
+
 def _bars(group, axes, barmode):
-    n = len(group)
+    # traces that share an offsetgroup share a slot of the group (plotly overlays them there)
+    slot_of = [tr.offsetgroup or f"trace {i}" for i, (_, tr, _) in enumerate(group)]
+    slots = list(dict.fromkeys(slot_of))
+    n = len(slots)
     width = 0.8 / (n if barmode == "group" else 1)
     for i, (ax, tr, name) in enumerate(group):
         horizontal = tr.orientation == "h"
         cat_vals, num = (_arr(tr.y), _arr(tr.x)) if horizontal else (_arr(tr.x), _arr(tr.y))
         pos = axes.cat(ax, list(cat_vals)) if cat_vals.dtype == object else cat_vals
         if cat_vals.dtype == object and barmode == "group":
-            pos = pos + (i - (n - 1) / 2) * width
+            pos = pos + (slots.index(slot_of[i]) - (n - 1) / 2) * width
         c = tr.marker.color
         cols = [_color(v) for v in c] if isinstance(c, (list, tuple, np.ndarray)) else _color(c)
         err = None
@@ -262,6 +276,11 @@ def _bars(group, axes, barmode):
         else:
             ax.bar(pos, num, width=bw, color=cols, label=name, yerr=err, capsize=2,
                    error_kw={"elinewidth": 0.8, "ecolor": "#333333"})
+            if tr.text is not None and not isinstance(tr.text, str) and tr.textposition in ("outside", "auto"):
+                for p, v, t in zip(pos, num, tr.text):  # above the bar's end (error bar caps included by callers)
+                    if t and np.isfinite(v):
+                        ax.annotate(str(t), (p, v), ha="center", va="bottom", fontsize=8, xytext=(0, 2),
+                                    textcoords="offset points")
 
 
 def _shapes(fig, axes):

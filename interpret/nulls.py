@@ -6,6 +6,8 @@ Two nulls for "boundaries fall in class c more (or less) often than chance":
 - permuted lengths: the sequence of chunk lengths is shuffled and boundaries rebuilt from the first one, so the
   length distribution is kept and the order is not.
 Each pass gets its own independent draw; pooled rows ("both") add the passes' counts draw by draw.
+Both act on a pass track, which holds no masked position (non-ACGT runs and their flanks, `stats.pass_tracks`):
+a rotation or a shuffle moves boundaries over the kept positions only, as if the masked runs were cut out.
 `NULL_KEEPS` says the same in one sentence each for the page. With n draws a two-sided p (and its BH q) cannot go
 below 2/(n+1): `format_p` writes such a value as "≤ 2/(n+1)" and the z score says how far beyond the null it lies.
 
@@ -327,7 +329,7 @@ def null_table(tracks: list[PassTrack], classes: tuple[str, ...], n_shift: int =
         codes, member = class_codes(t.bits, c)
         npos[t.strand] += np.bincount(codes, minlength=member.shape[0]) @ member
         obs[t.strand] += np.bincount(codes[t.is_boundary], minlength=member.shape[0]) @ member
-        span = abs(int(t.coord[-1]) - int(t.coord[0])) + 1
+        span = abs(int(t.kept_coord[-1]) - int(t.kept_coord[0])) + 1  # nt spanned, masked runs cut out
         min_shift = max(1, int(round(min_shift_nt * t.n / span))) if span > 0 else 1
         rng = np.random.default_rng(ss)
         shift[t.strand] += shift_counts(t.is_boundary, t.bits, draw_shifts(t.n, n_shift, rng, min_shift), c)

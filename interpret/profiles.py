@@ -5,6 +5,8 @@
 - 3-periodicity: spectrum of the boundary indicator inside CDS, in each gene's frame;
 - chunk lengths per stage and class of the chunk's first nucleotide; nesting of Stage 2 in Stage 1 chunks.
 Profiles, periodicity and lengths are per nucleotide; the codon profile follows the enrichment table's basis.
+Masked positions (non-ACGT runs and their flanks, `StrandPass.masked`) count nowhere: not as anchors, offsets,
+CDS nucleotides or genome rate; chunks that touch them are left out of lengths and nesting.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from dnahnet.trace import Trace
-from interpret.stats import POOLED, STRANDS, reading_order, stage_label
+from interpret.stats import POOLED, STRANDS, analysed_positions, chunks_clear_of_mask, stage_label
 
 PAPER_CODON_STAGE1 = (0.065, 0.426, 0.584)  # dnaHNet paper, Stage 1 boundary rate at codon positions 1/2/3
 CODON_CLASSES = ("cds_pos1", "cds_pos2", "cds_pos3")
@@ -87,7 +89,7 @@ def metagene(trace: Trace, annotations: dict, stage: int, anchor: str = "start_c
 
     An anchor on strand s is read on pass s: offset d is record position pos + d on "+", pos − d on "-".
     Only anchors inside the analysed region count (n_anchors, the band): one outside it has no boundaries of
-    its own. Offsets outside the region are left out (circular whole records wrap). Band: percentile 95%
+    its own. Offsets outside the region or masked are left out (circular whole records wrap). Band: percentile 95%
     interval over `n_boot` bootstrap resamples of the anchors. Columns: anchor, stage, stage_label, offset,
     rate, rate_lo, rate_hi, n_anchors, genome_rate.
     """
@@ -99,7 +101,7 @@ def metagene(trace: Trace, annotations: dict, stage: int, anchor: str = "start_c
             continue
         b = sp.boundary_mask(stage)
         inside = np.zeros(sp.length, bool)
-        inside[sp.stages[0].positions] = True
+        inside[analysed_positions(sp, 0)] = True  # analysed and not masked
         tot_b += int(b[inside].sum())
         tot_n += int(inside.sum())
         a = ann.anchors.get(anchor)
@@ -190,7 +192,7 @@ def periodicity(trace: Trace, annotations: dict, stage: int, window: int = 360) 
         ann = annotations.get(sp.record_id)
         if ann is None or ann.length != sp.length or stage >= len(sp.stages):
             continue
-        coord = reading_order(sp.stages[0].positions, sp.strand)
+        coord = analysed_positions(sp, 0)  # a masked stretch breaks a CDS run like a gap would
         series[sp.strand].append(cds_series(sp.boundary_mask(stage), ann.codon_pos[sp.strand], coord, sp.strand))
     spec_rows, summary = [], []
     groups = {s: series[s] for s in STRANDS if series[s]}
@@ -229,7 +231,8 @@ def chunk_lengths(trace: Trace, annotations: dict) -> tuple[pd.DataFrame, pd.Dat
     """(histogram: stage, strand, class, length, count; summary: n, mean, sd, quantiles per stage/strand/class).
 
     A chunk's class is that of its first nucleotide on the pass's strand (a start can be in several classes);
-    class "all" counts every chunk. Lengths are in nucleotides for every stage.
+    class "all" counts every chunk. Lengths are in nucleotides for every stage. Chunks that touch masked positions
+    (non-ACGT runs and their flanks) are left out.
     """
     per = {}  # (stage, strand, class) -> list of length arrays
     for sp in trace.passes:
@@ -237,10 +240,11 @@ def chunk_lengths(trace: Trace, annotations: dict) -> tuple[pd.DataFrame, pd.Dat
         ok = ann is not None and ann.length == sp.length
         for s in range(len(sp.stages)):
             spans = sp.chunk_spans(s)
-            lengths = spans[:, 1] - spans[:, 0]
+            clear = chunks_clear_of_mask(sp, spans)
+            lengths = (spans[:, 1] - spans[:, 0])[clear]
             per.setdefault((s, sp.strand, "all"), []).append(lengths)
             if ok:
-                starts = np.asarray(sp.stages[s].boundaries, dtype=np.int64)
+                starts = np.asarray(sp.stages[s].boundaries, dtype=np.int64)[clear]
                 bits = ann.bits[sp.strand][starts]
                 for i, cls in enumerate(ann.classes):
                     m = ((bits >> i) & 1).astype(bool)
@@ -275,7 +279,8 @@ def nesting(trace: Trace) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(summary: fraction of stage s+1 boundaries that are stage s boundaries — 1 by construction, a check —
     and mean stage-s chunks per stage-(s+1) chunk; counts: distribution of that number).
 
-    `stage` is the coarser stage (code index), `finer_stage` the one it is built on.
+    `stage` is the coarser stage (code index), `finer_stage` the one it is built on. Coarser boundaries on masked
+    positions and coarser chunks that touch them are left out.
     """
     acc = {}  # (outer stage, strand) -> [n_inner_boundaries, n_nested, list of per-chunk counts]
     for sp in trace.passes:
@@ -283,6 +288,9 @@ def nesting(trace: Trace) -> tuple[pd.DataFrame, pd.DataFrame]:
             b0 = np.sort(np.asarray(sp.stages[s].boundaries, dtype=np.int64))
             b1 = np.asarray(sp.stages[s + 1].boundaries, dtype=np.int64)
             spans = sp.chunk_spans(s + 1)
+            masked = sp.masked()
+            if masked.any():
+                b1, spans = b1[~masked[b1]], spans[chunks_clear_of_mask(sp, spans)]
             per_chunk = np.searchsorted(b0, spans[:, 1]) - np.searchsorted(b0, spans[:, 0])
             pool = {p.strand for p in trace.passes} == set(STRANDS)
             for key in ((s, sp.strand), (s, POOLED)) if pool else ((s, sp.strand),):

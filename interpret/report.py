@@ -1,14 +1,16 @@
 """Headless report: every table, figure and track of the app, written to a folder with an offline index.html.
 
 `python -m interpret.report GENOME --out DIR` reads the genome, runs dnaHNet over it (both strands), annotates
-it, computes every boundary statistic and writes: tables/*.csv, figures/*.{html,png,svg}, tracks/*.{bed,
-gff3}(.gz for long genomes) and *.bw (bigWig), igv.html (IGV on the genome and the tracks, offline), trace.npz
-and index.html (self-contained: plotly.js is inlined, open it from disk with no network). `build_report_files`
-returns the same files as bytes (the app's zip).
+it, computes every boundary statistic, the learned chunk vocabulary and the boundary sequence logos
+(`learned_vocabulary`: interpret.vocabulary, interpret.logos) and writes: tables/*.csv, figures/*.{html,png,svg},
+tracks/*.{bed,gff3}(.gz + .gz.tbi index for long genomes) and *.bw (bigWig), igv.html (IGV on the genome and the
+tracks, offline), trace.npz and index.html (self-contained: plotly.js is inlined, open it from disk with no network).
+`build_report_files` returns the same files as bytes (the app's zip).
 """
 from __future__ import annotations
 
 import argparse
+import gzip
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +24,8 @@ from interpret import exports
 from interpret.report_html import index_html
 from interpret.style import stage_label
 
-GZIP_ABOVE_NT = 1_000_000  # tracks of longer analyses are gzipped (IGV reads .gz)
+GZIP_ABOVE_NT = 200_000  # BED/GFF3 of longer analyses: BGZF + tabix index (browsers read regions). Below, plain
+# text tracks fit the IGV page (~100 bytes/nt of GFF3 + bigWig: 20 MB); above, BGZF ones fit it up to ~0.8 Mb
 BASES_VIEW_NT = 120  # the base-level track view
 
 
@@ -101,13 +104,135 @@ def _pick_views(ann, sp) -> list[tuple[str, tuple[int, int], str]]:
     return views
 
 
+# ------------------------------------------------------------------------------------- vocabulary, logos
+
+VOCABULARY_CAPTION = (
+    "Each stage's chunks read as strings, in each pass's reading direction (passes pooled; the last chunk of a pass, "
+    "cut by the end of the sequence, and chunks near non-ACGT runs are left out). Figure: share of the stage's chunks "
+    "against rank, log-log, for the model's chunks (solid), for a chunker with the model's chunk lengths but random "
+    "cut points (dashed: the exact k-mer distribution over all positions) and for the same sequence cut with each "
+    "pass's chunk lengths shuffled (dotted: same number of chunks, so its entropy has the same small-sample bias as "
+    "the model's). Consistency of a string: of its occurrences in the analysed sequence (same reading direction), "
+    "the share the model cut as exactly one chunk. Computed by interpret.vocabulary.chunk_vocabulary.")
+LOGOS_CAPTION = (
+    "Sequence around chunk starts, ±10 nt, read in each pass's direction (position 0 = the first base of the "
+    "chunk; dotted line: the boundary); one row per stage, one column per group of sites (all boundaries, or by "
+    "the class of the chunk's first base on its pass's strand). Stack height: relative entropy of the bases at "
+    "that position against the base composition of the analysed sequence (bits; 2 bits = one base only, on a "
+    "uniform background); letters share it by their frequency. n = sites in each logo; sites near non-ACGT runs "
+    "and windows past the end of a linear record are left out. Computed by interpret.logos.boundary_logos.")
+LOGO_TABLE_CAPTION = (
+    "Per logo: the sites, and the position with the most information (bits) with its most frequent base. The CSV "
+    "holds every logo in full: counts, probability and bits of each base at each position, and the background.")
+TOP_SHOWN = 15  # frequent strings per stage shown on the front page (the CSV has the whole list)
+
+
+def learned_vocabulary(trace, sequences: dict, annotations: dict | None, problems: list[str], progress=None):
+    """(Vocabulary, boundary logos) of the trace: interpret.vocabulary and interpret.logos on the record sequences;
+    (None, None) with the reason in `problems` when they cannot be computed. progress(fraction, message)."""
+    from interpret import logos as L
+    from interpret.vocabulary import chunk_vocabulary
+
+    tell = progress or (lambda f, m: None)
+    try:
+        vocab = chunk_vocabulary(trace, sequences, annotations or None,
+                                 progress=lambda f, m: tell(0.8 * f, f"learned vocabulary: {m}"))
+    except ValueError as e:
+        problems.append(f"learned vocabulary skipped: {e}")
+        return None, None
+    problems += [f"vocabulary: {p}" for p in vocab.problems if f"vocabulary: {p}" not in problems]
+    tell(0.8, "boundary logos: counting bases around chunk starts")
+    notes: list[str] = []
+    try:
+        logo_list = L.boundary_logos(trace, sequences, annotations or None, problems=notes)
+    except ValueError as e:
+        notes.append(f"skipped: {e}")
+        logo_list = None
+    problems += [f"boundary logos: {p}" for p in dict.fromkeys(notes)]
+    tell(1.0, "vocabulary and logos done")
+    return vocab, logo_list
+
+
+def _p_text(p) -> str:
+    """An exact-test p or q as text: two significant digits, "< 1e-300" where it underflows, never "0"."""
+    if p is None or not np.isfinite(p):
+        return ""
+    return "< 1e-300" if p <= 0 else f"{p:.2g}"
+
+
+def vocabulary_tables(vocab) -> list[tuple[str, str, pd.DataFrame | None]]:
+    """What the front page shows of the vocabulary: (CSV name, caption, rows shown)."""
+    summary = vocab.summary.df
+    cols = {"stage_label": "stage", "n_chunks": "chunks", "vocabulary_size": "distinct strings",
+            "entropy_bits": "entropy (bits)", "kmer_vocabulary_size": "k-mer baseline: distinct strings",
+            "kmer_entropy_bits": "k-mer baseline: entropy (bits)",
+            "shuffled_vocabulary_size": "lengths shuffled: distinct strings",
+            "shuffled_entropy_bits": "lengths shuffled: entropy (bits)", "mean_length": "mean length (nt)",
+            "top_share": f"share of chunks in the top {vocab.settings.get('top')}", "zipf_slope": "Zipf slope",
+            "kmer_zipf_slope": "k-mer baseline: Zipf slope"}
+    shown_summary = summary[[c for c in cols if c in summary.columns]].rename(columns=cols)
+    top = vocab.top.df
+    top_cols = {"stage_label": "stage", "rank": "rank", "string": "string (as read)", "length": "length (nt)",
+                "count": "chunks", "share": "share of the stage's chunks", "n_occurrences": "occurrences",
+                "consistency": "consistency", "start_classes": "starts in: class share (× fold)"}
+    shown_top = (top[top["rank"] <= TOP_SHOWN][[c for c in top_cols if c in top.columns]].rename(columns=top_cols)
+                 if len(top) else None)
+    classes = vocab.top_classes.df
+    shown_classes = None
+    if len(classes):
+        sig = classes[classes["q_bh"] < 0.05].sort_values(["stage", "q_bh", "rank"]).head(30)
+        shown_classes = pd.DataFrame({
+            "stage": sig["stage_label"], "string": sig["string"], "class": sig["class_label"],
+            "chunks of the string": sig["n_string"], "of them starting in the class": sig["n_in_class"],
+            "share": sig["share_in_class"], "share of all the stage's chunks": sig["stage_share_in_class"],
+            "fold": sig["fold"], "p (Fisher exact)": sig["p_fisher"].map(_p_text),
+            "q (BH)": sig["q_bh"].map(_p_text)}) if len(sig) else None
+    return [
+        ("vocabulary_summary", "Per stage: entropy and size of the chunk vocabulary beside the two baselines with "
+         "the model's chunk lengths (k-mers at random cut points; the same sequence cut with the lengths "
+         "shuffled).", shown_summary),
+        ("vocabulary_top", f"The {TOP_SHOWN} most frequent strings per stage (the CSV lists "
+         f"{vocab.settings.get('top')}): chunks, share of the stage's chunks, occurrences in the sequence, "
+         "consistency (share of the occurrences cut as exactly one chunk) and the classes their chunks start in "
+         "(share of the string's chunks, fold against all chunks of the stage; classes holding at least 20%).",
+         shown_top),
+        ("vocabulary_classes", "Where the frequent strings' chunks start, class by class, with Fisher's exact test "
+         "against the stage's other chunks and BH q across the table: rows with q < 0.05 (at most 30; the CSV has "
+         "every row)." if shown_classes is not None else "Where the frequent strings' chunks start, class by "
+         "class (Fisher exact test, BH q): no row with q < 0.05 here; the CSV has every row.", shown_classes),
+    ]
+
+
+def logo_summary(logos: list) -> pd.DataFrame:
+    """One row per logo: stage, sites, and the most informative position (bits) with its most frequent base."""
+    from interpret.logos import LOGO_GROUPS
+
+    rows = []
+    for lg in logos:
+        bits = lg.bits.sum(axis=1, min_count=1)  # NaN at positions with no base (a logo without sites)
+        top = bits.idxmax() if bits.notna().any() else None
+        prob = lg.probability.loc[top] if top is not None else None
+        rows.append({"stage": stage_label(lg.stage) if lg.stage is not None else "",
+                     "sites": dict(LOGO_GROUPS).get(lg.group, lg.title),
+                     "n": lg.n_sites, "most informative position": top,
+                     "bits there": float(bits.loc[top]) if top is not None else np.nan,
+                     "most frequent base there": prob.idxmax() if prob is not None else "",
+                     "its frequency": float(prob.max()) if prob is not None else np.nan})
+    return pd.DataFrame(rows)
+
+
 def build_figures(trace, annotations, report, sequences: dict | None = None, record_id: str | None = None,
-                  embedding: str = "pca", max_points: int = 10_000, problems: list[str] | None = None) -> list[dict]:
-    """Every report figure: dicts of name, title, caption and fig (plotly) or mfig (matplotlib feature map).
-    A figure that cannot be drawn is skipped and said in `problems`."""
+                  embedding: str = "pca", max_points: int = 10_000, problems: list[str] | None = None,
+                  vocabulary=None, logos: list | None = None, progress=None) -> list[dict]:
+    """Every report figure: dicts of name, title, caption and fig (plotly) or mfig (matplotlib: feature map,
+    boundary logos), and optionally `tables` [(name, caption, DataFrame shown or None)] whose CSV is
+    tables/<name>.csv, shown under the figure. vocabulary / logos: `learned_vocabulary`'s results (their sections
+    are left out when None). progress(message) before each figure is drawn. A figure that cannot be drawn is skipped
+    and said in `problems`."""
     from interpret import figures as F
 
     problems = problems if problems is not None else []
+    tell = progress or (lambda message: None)
     annotations = _as_dict(annotations, trace)
     sequences = sequences or {}
     record_id = record_id or max(trace.passes, key=lambda p: p.length).record_id
@@ -116,9 +241,11 @@ def build_figures(trace, annotations, report, sequences: dict | None = None, rec
     sp = trace.passes[[p.record_id for p in trace.passes].index(record_id)]
     out: list[dict] = []
 
-    def add(name, title, caption, make, kind="fig"):
+    def add(name, title, caption, make, kind="fig", tables=None):
+        tell(f"drawing {title}")
         try:
-            out.append({"name": name, "title": title, "caption": caption, kind: make()})
+            out.append({"name": name, "title": title, "caption": caption, kind: make(),
+                        **({"tables": tables} if tables else {})})
         except Exception as e:  # noqa: BLE001 - one bad figure must not cost the whole report
             problems.append(f"figure '{title}' skipped: {e}")
 
@@ -164,6 +291,16 @@ def build_figures(trace, annotations, report, sequences: dict | None = None, rec
         if trace.n_stages > 1:
             add("levels", "Levels compared", "Stage 1 and Stage 2 side by side: enrichment, lengths, the start-codon "
                 "profile and nesting.", lambda: F.levels_comparison(report))
+    if vocabulary is not None:
+        from interpret.figures_vocabulary import vocabulary_rank_frequency
+
+        add("vocabulary_rank_frequency", "Learned vocabulary", VOCABULARY_CAPTION,
+            lambda: vocabulary_rank_frequency(vocabulary.rank_frequency.df), tables=vocabulary_tables(vocabulary))
+    if logos:
+        from interpret.figures_vocabulary import boundary_logo_grid
+
+        add("boundary_logos", "Boundary logos", LOGOS_CAPTION, lambda: boundary_logo_grid(logos), kind="mfig",
+            tables=[("boundary_logos", LOGO_TABLE_CAPTION, logo_summary(logos))])
     if sequences:
         from interpret.latents import chunk_tables, embed
 
@@ -183,6 +320,13 @@ def build_figures(trace, annotations, report, sequences: dict | None = None, rec
     return out
 
 
+def _svg_page(svg: bytes) -> bytes:
+    """An SVG as a small HTML page (what `exports.figure_to_bytes(mfig, "html")` writes), without rendering again."""
+    text = svg.decode()
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>" + text[text.find("<svg"):]
+            + "</body></html>").encode()
+
+
 def _timed(fn, *args):
     t0 = time.perf_counter()
     out = fn(*args)
@@ -191,61 +335,77 @@ def _timed(fn, *args):
 
 def track_files(trace, records=None, gz: bool | None = None, sequences: dict | None = None,
                 annotations: dict | None = None) -> dict[str, bytes]:
-    """The report's tracks: BED per stage, bigWig of p per stage and strand, of surprisal per strand and of GC
-    (with sequences), GFF3 of all chunks, BED of the genome's features (with annotations), and the IGV page.
+    """The report's tracks: BED and GFF3 of the chunks per stage (one file per stage, so a browser shows each
+    stage as its own track), bigWig of p per stage and strand, of surprisal per strand and of GC (with
+    sequences), BED of the genome's features (with annotations), and the IGV page.
 
     Per-base values go to bigWig, not bedGraph: a browser reads the zoom level it shows, and the files are a
-    fraction of a bedGraph's size (the app still offers bedGraph of a region). BED/GFF3 are gzipped for long
-    analyses; bigWig is compressed inside."""
+    fraction of a bedGraph's size (the app still offers bedGraph of a region). BED/GFF3 of long analyses (`gz`,
+    by default above GZIP_ABOVE_NT) are BGZF-compressed with a tabix index beside (X.gz + X.gz.tbi, no track
+    line): a browser fetches the region it shows. Short ones stay plain text, quick to open and to download;
+    bigWig is compressed inside."""
     if gz is None:
         gz = sum((sp.region[1] - sp.region[0]) if sp.region else sp.length for sp in trace.passes) > GZIP_ABOVE_NT
 
-    def put(name, data: bytes):
-        out[f"tracks/{name}" + (".gz" if gz else "")] = exports.gzip_bytes(data) if gz else data
+    def put(name, data: bytes, fmt: str):
+        if not gz:
+            out[f"tracks/{name}"] = data
+            return
+        for suffix, blob in exports.tabix_track(data, fmt).items():  # .gz and .gz.tbi (or .gz.csi)
+            out[f"tracks/{name}{suffix}"] = blob
 
     out: dict[str, bytes] = {}
     strands = list(dict.fromkeys(sp.strand for sp in trace.passes))
     word = {"+": "plus", "-": "minus"}
     for s in range(trace.n_stages):
-        put(f"stage{s + 1}.chunks.bed", exports.boundaries_bed(trace, s, records=records, as_bytes=True))
+        put(f"stage{s + 1}.chunks.bed", exports.boundaries_bed(trace, s, records=records, as_bytes=True), "bed")
+        put(f"stage{s + 1}.chunks.gff3", exports.chunks_gff3(trace, [s], records=records, as_bytes=True), "gff3")
         for d in strands:
             out[f"tracks/stage{s + 1}.p.{word[d]}.bw"] = exports.bigwig(trace, "p", strand=d, stage=s, records=records)
     for d in strands:
         out[f"tracks/surprisal.{word[d]}.bw"] = exports.bigwig(trace, "surprisal", strand=d, records=records)
     if sequences:
         out["tracks/gc.bw"] = exports.bigwig(trace, "gc", records=records, sequences=sequences)
-    put("chunks.gff3", exports.chunks_gff3(trace, records=records, as_bytes=True))
     if annotations:
-        put("annotation.bed", exports.features_bed(annotations))
+        put("annotation.bed", exports.features_bed(annotations), "bed")
     out.update(igv_files(trace, out, sequences))
     return out
 
 
 IGV_EMBED_MAX_BYTES = 24_000_000  # tracks + genome up to this size go inside igv.html (opens from disk)
+IGV_CHUNKS_WINDOW = 100_000  # widest view (nt) in which the IGV page draws chunks (Stage 1: ~60,000 features)
 
 
 def igv_files(trace, tracks: dict[str, bytes], sequences: dict | None) -> dict[str, bytes]:
-    """igv.html (+ igv/igv.min.js, + igv/genome.fa when too large to embed): IGV on the genome sequence, its
-    annotation, the chunks of each stage and the p / surprisal / GC bigWigs, offline.
+    """igv.html (+ igv/igv.min.js, + igv/genome.fa and its .fai when too large to embed): IGV on the genome
+    sequence, its annotation, the chunks of each stage (the per-stage GFF3s) and the p / surprisal / GC bigWigs.
 
     Small analyses embed every file as a data: URI, so the page opens from disk with a double click; larger ones
-    point at the files beside the page (relative paths), which browsers only read from a served folder
-    (`python -m http.server -d REPORT_DIR`, then localhost:8000/igv.html): a file:// page may not read
-    other files. Nothing comes from the network either way. No page without igv.js (`make igv`) or sequences."""
+    point at the files beside the page (relative paths; with their tabix / faidx index where there is one, so
+    igv.js reads only the region shown), which browsers only read from a served folder (`python -m
+    interpret.serve REPORT_DIR`, which answers range requests, then localhost:8000/igv.html): a file:// page may
+    not read other files. Nothing comes from the network either way. No page without igv.js (`make igv`) or
+    sequences."""
     js = exports.igv_js()
     if js is None or not sequences:
         return {}
     names = dict(exports.chrom_sizes(trace))
     fasta = exports.fasta_bytes({r: s for r, s in sequences.items() if r in set(trace.record_ids)})
     plus_first = {"key": lambda p: p.replace(".plus.", ".0.")}
-    order = ([p for p in tracks if "annotation.bed" in p] + sorted(p for p in tracks if ".chunks.bed" in p)
-             + sorted((p for p in tracks if ".p." in p and p.endswith(".bw")), **plus_first)
-             + sorted((p for p in tracks if "surprisal" in p and p.endswith(".bw")), **plus_first)
-             + [p for p in tracks if "gc.bw" in p])
+    data = [p for p in tracks if not p.endswith((".tbi", ".csi"))]  # the track files, not their indexes
+    order = ([p for p in data if "annotation.bed" in p] + sorted(p for p in data if ".chunks.gff3" in p)
+             + sorted((p for p in data if ".p." in p and p.endswith(".bw")), **plus_first)
+             + sorted((p for p in data if "surprisal" in p and p.endswith(".bw")), **plus_first)
+             + [p for p in data if "gc.bw" in p])
     embed = len(fasta) // 3 + sum(len(tracks[p]) for p in order) <= IGV_EMBED_MAX_BYTES
 
-    def url(path: str) -> str:
-        return exports.data_uri(tracks[path]) if embed else path
+    def source(path: str) -> dict:  # url (+ indexURL) of a track file
+        if embed:  # BGZF (many gzip members) becomes one gzip member: igv.js inflates data: URIs in one go
+            blob = tracks[path]
+            return {"url": exports.data_uri(exports.gzip_bytes(gzip.decompress(blob)) if path.endswith(".gz")
+                                            else blob)}
+        index = next((path + s for s in (".tbi", ".csi") if path + s in tracks), None)
+        return {"url": path, **({"indexURL": index} if index else {} if path.endswith(".bw") else {"indexed": False})}
 
     configs = []
     for p in order:
@@ -255,27 +415,32 @@ def igv_files(trace, tracks: dict[str, bytes], sequences: dict | None) -> dict[s
             label = " ".join(w for w in words if w not in ("plus", "minus")) + (
                 " (+ pass)" if "plus" in words else " (− pass)" if "minus" in words else "")
             fraction = ".p." in p or "gc.bw" in p  # p and GC on a fixed 0..1 axis, surprisal scaled to the view
-            configs.append({"name": label, "url": url(p), "format": "bigwig", "type": "wig", "height": 50,
+            configs.append({"name": label, **source(p), "format": "bigwig", "type": "wig", "height": 50,
                             "autoscale": not fraction, **({"min": 0, "max": 1} if fraction else {})})
-        else:
-            label = "annotation" if "annotation" in p else base.removesuffix(".chunks.bed").replace("stage", "Stage ")
-            configs.append({"name": label + ("" if "annotation" in p else " chunks"), "url": url(p), "format": "bed",
-                            "type": "annotation", "indexed": False,
-                            "displayMode": "EXPANDED" if "annotation" in p else "SQUISHED"})
+        elif "annotation" in p:
+            configs.append({"name": "annotation", **source(p), "format": "bed", "type": "annotation",
+                            "displayMode": "EXPANDED", "description": "the genome's annotated features"})
+        else:  # one track per stage: each keeps its own rows and height (the display settings of a track line)
+            stage = base.removesuffix(".chunks.gff3").replace("stage", "Stage ")
+            configs.append({"name": f"{stage} chunks", **source(p), "format": "gff3", "type": "annotation",
+                            "displayMode": "SQUISHED", "visibilityWindow": IGV_CHUNKS_WINDOW,
+                            "description": f"dnaHNet {stage} chunks, one feature per chunk and strand pass; score: "
+                                           "router probability at the chunk's boundary"})
     files = {"igv/igv.min.js": js}
     if embed:
-        ref_url = exports.data_uri(exports.gzip_bytes(fasta), gzipped=True)
+        reference = {"fastaURL": exports.data_uri(exports.gzip_bytes(fasta), gzipped=True), "indexed": False}
         note = "Everything is inside this page: it opens from disk, offline."
     else:
         files["igv/genome.fa"] = fasta
-        ref_url = "igv/genome.fa"
-        note = ("The tracks lie beside this page. Browsers do not let a file:// page read them: serve the report "
-                "folder (python -m http.server -d REPORT_FOLDER) and open localhost:8000/igv.html; nothing is "
-                "fetched from the network.")
+        files["igv/genome.fa.fai"] = exports.fasta_index(fasta)
+        reference = {"fastaURL": "igv/genome.fa", "indexURL": "igv/genome.fa.fai"}
+        note = ("The tracks lie beside this page, with indexes: IGV reads only the region shown. Browsers do not "
+                "let a file:// page read them: serve the report folder (python -m interpret.serve REPORT_FOLDER) "
+                "and open localhost:8000/igv.html; nothing is fetched from the network.")
     first, length = next(iter(names.items()))
     lo, hi = trace.passes[0].region or (0, length)  # open on the analysed region (its first 20 kb)
     label = ", ".join(list(names)[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    reference = {"id": first, "name": label, "fastaURL": ref_url, "indexed": False}
+    reference = {"id": first, "name": label, **reference}
     files["igv.html"] = exports.igv_page(reference, configs, locus=f"{first}:{lo + 1}-{min(hi, lo + 20_000)}",
                                          note=note).encode()
     return files
@@ -286,7 +451,8 @@ def build_report_files(trace, annotations=None, report=None, sequences: dict | N
                        timer: Timer | None = None, progress=None, problems: list[str] | None = None,
                        include_trace: bool = True, trace_bytes: bytes | None = None,
                        n_null: int = 1000) -> dict[str, bytes]:
-    """Every report file as {relative path: bytes}: tables, figures, tracks, trace and index.html.
+    """Every report file as {relative path: bytes}: tables, figures, tracks, trace and index.html. With sequences,
+    the learned vocabulary and the boundary logos too (`learned_vocabulary`; progress 0.5-0.55, then their figures).
 
     annotations: {record_id: RecordAnnotation} or one RecordAnnotation; report: a BoundaryReport (computed here
     when None and annotations are given); sequences {record_id: str} or record(s) give GC, letters and latents.
@@ -320,22 +486,52 @@ def build_report_files(trace, annotations=None, report=None, sequences: dict | N
         for rid, ann in annotations.items():
             for p in ann.problems:
                 problems.append(f"{rid}: {p}")
+    vocab, logo_list = None, None
+    if sequences:
+        report_progress(0.5, "learned vocabulary")
+        with timer.step("learned vocabulary and boundary logos (counts)"):
+            vocab, logo_list = learned_vocabulary(trace, sequences, annotations, problems,
+                                                  progress=lambda f, m: report_progress(0.5 + 0.05 * f, m))
+        with timer.step("tables (CSV): vocabulary and logos"):
+            for t in vocab.tables() if vocab is not None else []:
+                files[f"tables/{t.name}.csv"] = exports.table_to_csv(t.df)
+                tables.append((t.name, t.description, t.df))
+            if logo_list:
+                from interpret.logos import logo_table
+
+                logo_df = logo_table(logo_list)
+                files["tables/boundary_logos.csv"] = exports.table_to_csv(logo_df)
+                tables.append(("boundary_logos", "Boundary logos in full: per stage and group of sites, the count, "
+                               "probability and bits (relative entropy share) of each base at each position "
+                               "(−10..+10, 0 = the first base of the chunk) and the background composition.",
+                               logo_df))
     report_progress(0.55, "figures")
     with timer.step("figures (build)"):
-        figs = build_figures(trace, annotations, report, sequences, embedding=embedding, problems=problems)
+        n_made = [0]
+
+        def figure_progress(message: str) -> None:  # the logo grid is the slow one (logomaker: ~1 s per panel)
+            n_made[0] += 1
+            report_progress(0.55 + 0.05 * min(n_made[0] / 16, 1.0), message)
+
+        figs = build_figures(trace, annotations, report, sequences, embedding=embedding, problems=problems,
+                             vocabulary=vocab, logos=logo_list, progress=figure_progress)
     # Track files (numpy + zlib, in this process) are written while Chromium renders the figures (another
     # process): on two cores the two overlap instead of queueing.
     with ThreadPoolExecutor(max_workers=1) as pool:
         tracks = pool.submit(_timed, track_files, trace, None, None, sequences, annotations)
         with timer.step("figures (export; tracks written alongside)"):
             for i, f in enumerate(figs):
-                report_progress(0.55 + 0.35 * i / max(len(figs), 1), f"exporting {f['title']}")
+                report_progress(0.6 + 0.3 * i / max(len(figs), 1), f"exporting {f['title']}")
                 obj = f.get("fig", f.get("mfig"))
                 for fmt in formats:
                     if fmt == "html" and "fig" in f:
                         files[f"figures/{f['name']}.html"] = f["fig"].to_html(
                             include_plotlyjs="plotly.min.js", full_html=True,
                             config={"displaylogo": False, "responsive": True}).encode()
+                    elif "mfig" in f and fmt in ("html", "svg"):  # one SVG rendering serves both and index.html
+                        if "svg" not in f:
+                            f["svg"] = exports.figure_to_bytes(obj, "svg")
+                        files[f"figures/{f['name']}.{fmt}"] = f["svg"] if fmt == "svg" else _svg_page(f["svg"])
                     else:
                         files[f"figures/{f['name']}.{fmt}"] = exports.figure_to_bytes(obj, fmt)
             if "html" in formats:
@@ -455,7 +651,8 @@ def main(argv=None) -> int:
             except (FileNotFoundError, ValueError) as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
-        total = sum((region[1] - region[0]) if region else len(r) for r in records) * (2 if args.strands == "both" else 1)
+        passes = 2 if args.strands == "both" else 1
+        total = sum((region[1] - region[0]) if region else len(r) for r in records) * passes
         with timer.step(f"inference ({total:,} nt)"), tqdm(total=1000, desc="inference", unit="‰",
                                                              file=sys.stderr) as bar:
             try:

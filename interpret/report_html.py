@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import html
 import time
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from interpret import exports
 from interpret.style import FONT_FAMILY
 
-TRACK_NOTES = {
+if TYPE_CHECKING:
+    from interpret.report import Timer
+
+TRACK_NOTES = {  # the first key found in a path gives its note
+    ".tbi": "tabix index of the .gz file above: browsers fetch the region they show through it",
+    ".csi": "tabix (CSI) index of the .gz file above: browsers fetch the region they show through it",
     "chunks.bed": "chunks of one stage as BED6 intervals (0-based half-open, strand = pass, score = 1000·p)",
     "annotation.bed": "the genome's annotated features as BED6 (what the IGV page shows as annotation)",
     ".p.": "router probability p per position (bigWig, one file per strand pass)",
     "surprisal": "surprisal −log2 p(base) in bits per position (bigWig, one file per strand pass)",
     "gc.bw": "GC fraction in a centred window of 101 nt per position (bigWig)",
-    "gff3": "all chunks as GFF3 features (1-based), Stage 1 chunks nested in Stage 2 ones via Parent",
+    "gff3": "chunks of one stage as GFF3 features (1-based); a Stage 1 chunk names its Stage 2 chunk (stage2_chunk)",
 }
 
 
@@ -24,10 +30,12 @@ _CSS = f"""
 body {{ font-family: {FONT_FAMILY}; margin: 24px auto; max-width: 1320px; color: #222; padding: 0 16px; }}
 h1 {{ font-size: 26px; margin-bottom: 4px; }} h2 {{ font-size: 20px; margin-top: 36px; border-bottom: 1px solid #ddd; }}
 p.caption {{ color: #444; margin: 4px 0 8px; }} p.files a {{ margin-right: 10px; }}
-table.data {{ border-collapse: collapse; font-size: 12px; margin: 6px 0 12px; display: block; overflow-x: auto; max-width: 100%; }}
+table.data {{ border-collapse: collapse; font-size: 12px; margin: 6px 0 12px; display: block; overflow-x: auto;
+  max-width: 100%; }}
 table.data td, table.data th {{ border: 1px solid #ddd; padding: 2px 6px; text-align: right; }}
 table.data th {{ background: #f4f4f4; }} nav a {{ margin-right: 12px; }}
-.meta {{ color: #555; font-size: 14px; }} .problems li {{ color: #8a4b00; }} .mfig svg {{ max-width: 100%; height: auto; }}
+.meta {{ color: #555; font-size: 14px; }} .problems li {{ color: #8a4b00; }}
+.mfig svg {{ max-width: 100%; height: auto; }}
 """
 
 
@@ -71,12 +79,19 @@ def index_html(trace, figs: list[dict], tables: list[tuple[str, str, pd.DataFram
             parts.append(pio.to_html(f["fig"], full_html=False, include_plotlyjs=False, div_id=f"fig_{f['name']}",
                                      config={"displaylogo": False, "responsive": True}))
         else:
-            svg = files.get(f"figures/{f['name']}.svg") or exports.figure_to_bytes(f["mfig"], "svg")
+            svg = files.get(f"figures/{f['name']}.svg") or f.get("svg") or exports.figure_to_bytes(f["mfig"], "svg")
             text = svg.decode()
             parts.append(f"<div class='mfig'>{text[text.find('<svg'):]}</div>")
         links = [f"<a href='figures/{f['name']}.{ext}'>{ext.upper()}</a>" for ext in ("html", "png", "svg")
                  if f"figures/{f['name']}.{ext}" in files]
-        parts.append(f"<p class='files'>{' '.join(links)}</p></section>")
+        parts.append(f"<p class='files'>{' '.join(links)}</p>")
+        for name, desc, df in f.get("tables", ()):  # a section's own tables (learned vocabulary, boundary logos)
+            path = f"tables/{name}.csv"
+            link = f" <a href='{path}'>CSV</a>" if path in files else ""
+            parts.append(f"<h3>{html.escape(name)}</h3><p class='caption'>{html.escape(desc)}{link}</p>")
+            if df is not None and not df.empty:
+                parts.append(_table_html(df, max_rows=60))
+        parts.append("</section>")
     parts.append("<section id='tables'><h2>Tables</h2>")
     for name, desc, df in tables:
         path = f"tables/{name}.csv"
@@ -99,7 +114,7 @@ def index_html(trace, figs: list[dict], tables: list[tuple[str, str, pd.DataFram
                      "annotation, the chunks of each stage and the p / surprisal / GC tracks. "
                      + ("Everything is inside the page; it opens from disk." if embedded else
                         "The page reads the files beside it, which browsers allow only from a served folder: run "
-                        "<code>python -m http.server -d THIS_FOLDER</code> and open "
+                        "<code>python -m interpret.serve THIS_FOLDER</code> and open "
                         "<code>localhost:8000/igv.html</code>.") + "</p>")
     parts.append("<ul>")
     for path in sorted(p for p in files if p.startswith("tracks/")):

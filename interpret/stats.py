@@ -6,6 +6,9 @@ For stage 0 the input is every nucleotide; for stage 1 it is the stage-0 chunk s
 "the fraction of Stage-1 chunks that also start a Stage-2 chunk" (the paper's convention: Stage 2 global ≈ 50%).
 `as_nucleotide_trace` gives the per-nucleotide view of a stage instead (used for baselines and profiles).
 Statistics of pass "+" use the "+" annotation; of pass "-" the "-" annotation.
+Masked positions (runs of non-ACGT bases and `dnahnet.trace.MASK_FLANK` nt each side, `StrandPass.masked`) are
+left out of every pass track, so of every rate, denominator and null; `analysed_positions` and `chunks_clear_of_mask`
+are the helpers the other modules use for the same rule, and `masking_notes` says how many positions it took.
 
 CLI: `python -m interpret.stats TRACE.npz GENOME [--companion TABLE] --out DIR` prints the main tables.
 """
@@ -41,6 +44,16 @@ class PassTrack:
     coord: np.ndarray  # (n,) int64 record coordinates of the router's input positions, reading order
     is_boundary: np.ndarray  # (n,) bool, a chunk of this stage starts here
     bits: np.ndarray  # (n,) uint16 class bitfield of this strand's annotation at `coord`
+    # position along the record with its masked positions cut out (= coord when none are): genome blocks and
+    # shift distances are laid on it, so a masked run weighs nothing; kept_length = length − masked positions
+    kept_coord: np.ndarray | None = None  # (n,) int64; None = coord
+    kept_length: int | None = None  # None = length
+
+    def __post_init__(self):
+        if self.kept_coord is None:
+            self.kept_coord = self.coord
+        if self.kept_length is None:
+            self.kept_length = self.length
 
     @property
     def n(self) -> int:
@@ -59,8 +72,59 @@ def reading_order(positions: np.ndarray, strand: str) -> np.ndarray:
     return pos[::-1].copy() if strand == "-" else pos
 
 
+def analysed_positions(sp: StrandPass, stage: int = 0) -> np.ndarray:
+    """Record coordinates where `stage`'s router ran, in reading order, without the masked positions
+    (`StrandPass.masked`): the positions every statistic counts."""
+    coord = reading_order(sp.stages[stage].positions, sp.strand)
+    masked = sp.masked()
+    return coord[~masked[coord]] if masked.any() else coord
+
+
+def chunks_clear_of_mask(sp: StrandPass, spans: np.ndarray) -> np.ndarray:
+    """(n_chunks,) bool, True for chunks ([start, end) rows of `chunk_spans`) that hold no masked position: a chunk
+    that reaches into a non-ACGT run or its flank measures the run, not the genome."""
+    masked = sp.masked()
+    if not masked.any() or len(spans) == 0:
+        return np.ones(len(spans), bool)
+    before = np.concatenate([[0], np.cumsum(masked)])  # masked positions before each coordinate
+    return before[spans[:, 1]] == before[spans[:, 0]]
+
+
+def masking_notes(trace: Trace) -> tuple[list[str], int]:
+    """(one line per record saying how many positions of the analysed region the mask leaves out, and why; the
+    total over records). A trace that does not record its non-ACGT runs gets a line saying nothing was masked."""
+    from dnahnet.trace import MASK_FLANK
+
+    notes, total, seen = [], 0, set()
+    for sp in trace.passes:
+        if sp.record_id in seen:
+            continue
+        seen.add(sp.record_id)
+        if sp.n_runs is None:
+            if not trace.meta.get("synthetic"):
+                notes.append(f"record {sp.record_id}: the trace does not record where its non-ACGT bases are "
+                             "(written before trace format 2), so nothing was masked; re-run the inference (or give "
+                             "the genome to `python -m interpret.stats`) to leave them out")
+            continue
+        analysed = sp.analysed()
+        masked = int((sp.masked() & analysed).sum())
+        if masked == 0:
+            continue
+        lo, hi = sp.region if sp.region is not None else (0, sp.length)
+        runs = np.asarray(sp.n_runs, np.int64).reshape(-1, 2)
+        runs = np.clip(runs[(runs[:, 0] < hi) & (runs[:, 1] > lo)], lo, hi)  # the runs' parts in the region
+        n_bad = int((runs[:, 1] - runs[:, 0]).sum())
+        total += masked
+        notes.append(f"record {sp.record_id}: {n_bad:,} non-ACGT bases (N or other IUPAC codes) in {len(runs):,} "
+                     f"run(s); with {MASK_FLANK} nt on each side, {masked:,} positions "
+                     f"({masked / max(int(analysed.sum()), 1):.2%} of those analysed) are left out of bits/nt, "
+                     "boundary rates, enrichment, nulls, baselines and profiles")
+    return notes, total
+
+
 def pass_tracks(trace: Trace, annotations: dict, stage: int, problems: list[str] | None = None) -> list[PassTrack]:
-    """The pass tracks of `stage` for every pass that has an annotation of the right length (others reported)."""
+    """The pass tracks of `stage` for every pass that has an annotation of the right length (others reported),
+    without the masked positions."""
     problems = problems if problems is not None else []
     out = []
     for sp in trace.passes:
@@ -84,8 +148,14 @@ def pass_tracks(trace: Trace, annotations: dict, stage: int, problems: list[str]
         if stray:
             _note(problems, f"record {sp.record_id} pass {sp.strand} {stage_label(stage)}: {stray} boundaries "
                             "outside the router's input positions were ignored")
+        masked = sp.masked()
+        kept_coord, kept_length = None, None
+        if masked.any():
+            coord = coord[~masked[coord]]
+            kept_coord = coord - np.cumsum(masked)[coord]  # minus the masked positions before each
+            kept_length = sp.length - int(masked.sum())
         out.append(PassTrack(sp.record_id, sp.strand, stage, sp.length, coord, is_b[coord],
-                             ann.bits[sp.strand][coord]))
+                             ann.bits[sp.strand][coord], kept_coord, kept_length))
     return out
 
 
@@ -102,7 +172,7 @@ def as_nucleotide_trace(trace: Trace, stage: int) -> Trace:
         passes.append(StrandPass(sp.record_id, sp.strand, sp.length, sp.circular,
                                  [StageTrack(pos, p, st.boundaries, np.zeros(0, np.int64),
                                              np.zeros((0, 0), np.float16))],
-                                 sp.logprob, sp.region))
+                                 sp.logprob, sp.region, sp.n_runs))
     return Trace(passes, dict(trace.meta, nucleotide_view_of_stage=stage))
 
 
@@ -143,11 +213,12 @@ def block_counts(tracks: list[PassTrack], n_classes: int, block_len: int) -> dic
     """Per strand group ("+", "-", "both"): (positions, boundaries), each (n_blocks, n_classes + 1) int64.
 
     Blocks are genome intervals of `block_len` nt (the same ids on both passes, so a bootstrap resamples a
-    region with both its strands); the last column counts all positions regardless of class.
+    region with both its strands), laid on the record with its masked positions cut out (`kept_coord`); the last
+    column counts all positions regardless of class.
     """
     records = {}
     for t in tracks:
-        records.setdefault(t.record_id, t.length)
+        records.setdefault(t.record_id, t.kept_length)
     offset, n_blocks = {}, 0
     for rid, length in records.items():
         offset[rid] = n_blocks
@@ -158,7 +229,7 @@ def block_counts(tracks: list[PassTrack], n_classes: int, block_len: int) -> dic
         codes, member = class_codes(t.bits, n_classes)
         member = np.hstack([member, np.ones((member.shape[0], 1), np.int64)])  # (K, C + 1)
         k = member.shape[0]
-        key = (t.coord // block_len + offset[t.record_id]) * k + codes
+        key = (t.kept_coord // block_len + offset[t.record_id]) * k + codes
         pos = np.bincount(key, minlength=n_blocks * k).reshape(n_blocks, k) @ member
         bnd = np.bincount(key[t.is_boundary], minlength=n_blocks * k).reshape(n_blocks, k) @ member
         out[t.strand][0][:] += pos
@@ -205,7 +276,7 @@ def enrichment_table(tracks: list[PassTrack], classes: tuple[str, ...], n_boot: 
     stage = tracks[0].stage
     c = len(classes)
     if block_len is None:
-        block_len = default_block_len(sum({t.record_id: t.length for t in tracks}.values()))
+        block_len = default_block_len(sum({t.record_id: t.kept_length for t in tracks}.values()))
     counts = block_counts(tracks, c, block_len)
     rng = np.random.default_rng(seed)
     rows = []
@@ -322,7 +393,8 @@ def main(argv=None) -> int:
 
     trace = Trace.load(args.trace)
     problems: list[str] = []
-    annotations, _ = load_annotations(args.genome, args.companion, problems)
+    annotations, records = load_annotations(args.genome, args.companion, problems)
+    trace.record_non_acgt({rid: rec.seq for rid, rec in records.items()})  # traces of format 1 do not carry them
     bar = tqdm(total=100, unit="%", desc="statistics")
 
     def progress(frac, msg):
@@ -334,6 +406,8 @@ def main(argv=None) -> int:
     bar.close()
     report.problems[:0] = problems
     paths = report.to_csv_dir(args.out)
+    print(f"masked: {report.settings.get('masked_nt', 0):,} positions (non-ACGT runs and "
+          f"{report.settings.get('mask_flank_nt')} nt each side) left out of every statistic")
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 30)
     pd.set_option("display.max_rows", 200)

@@ -10,14 +10,18 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 # ---- classes (keys = interpret.annotations.CLASSES) ----
+# Okabe-Ito and Paul Tol colours chosen so that every pair of classes stays apart (CIE76 ΔE ≥ 20 for normal
+# vision, ≥ 12 under simulated deuteranopia and protanopia; tests/test_figures.py checks it): the codon triad
+# orange / sky blue / green, start codons black, RBS sand, promoters blues, RNAs red-green-olive, intergenic grey.
 CLASS_COLORS: dict[str, str] = {
     "cds_pos1": "#E69F00", "cds_pos2": "#56B4E9", "cds_pos3": "#009E73",
-    "start_codon": "#D55E00", "stop_codon": "#CC79A7", "rbs": "#B8860B",
-    "promoter_35": "#0072B2", "promoter_10": "#332288", "tss": "#AA3377",
-    "rRNA": "#882255", "tRNA": "#44AA99", "other_RNA": "#999933", "intergenic": "#7F7F7F",
+    "start_codon": "#000000", "stop_codon": "#CC79A7", "rbs": "#DDCC77",
+    "promoter_35": "#0072B2", "promoter_10": "#332288", "tss": "#882255",
+    "rRNA": "#EE6677", "tRNA": "#117733", "other_RNA": "#999933", "intergenic": "#BBBBBB",
     # aggregates that analysis tables may add
-    "coding": "#5D8AA8", "cds": "#5D8AA8", "global": "#333333", "all": "#333333", "genome": "#333333",
+    "coding": "#5D8AA8", "cds": "#5D8AA8", "global": "#5A5A5A", "all": "#5A5A5A", "genome": "#5A5A5A",
 }
+NO_CLASS_COLOR = "#E3E3E3"  # a chunk start with no class on its pass's strand (latent scatter)
 CODON_POS_COLORS: dict[int, str] = {0: "#BBBBBB", 1: CLASS_COLORS["cds_pos1"], 2: CLASS_COLORS["cds_pos2"],
                                     3: CLASS_COLORS["cds_pos3"]}
 
@@ -62,6 +66,19 @@ GRID_COLOR = "#E5E5E5"
 def stage_label(stage: int) -> str:
     """'Stage 1' for code stage 0: users read the paper's 1-based names."""
     return f"Stage {int(stage) + 1}"
+
+
+def rate_basis(stage: int) -> str:
+    """What a boundary rate of `stage` counts over, as the statistics tables compute it: the stage's router input.
+    Stage 1 reads every nucleotide; Stage 2 reads only Stage-1 chunk starts ("per Stage-1 chunk start")."""
+    return "per nucleotide" if int(stage) == 0 else f"per {stage_label(int(stage) - 1).replace(' ', '-')} chunk start"
+
+
+def rate_label(stage: int, per_nucleotide: bool = False) -> str:
+    """'Stage-2 boundaries per Stage-1 chunk start' (the stage's input) or 'Stage-2 boundaries per nucleotide':
+    the one name of each of the two rates, for axes, table headers and captions."""
+    basis = "per nucleotide" if per_nucleotide else rate_basis(stage)
+    return f"{stage_label(stage).replace(' ', '-')} boundaries {basis}"
 
 
 def stage_color(stage: int) -> str:

@@ -1,7 +1,9 @@
 """Exports: track coordinates (BED/bedGraph 0-based half-open, GFF3 1-based) checked line by line on a hand-made
-trace, files parsed back and validated against the format rules, figure bytes (HTML offline, PNG, SVG)."""
+trace, files parsed back and validated against the format rules, BGZF + tabix files read back region by region,
+track lines igv.js parses whole, figure bytes (HTML offline, PNG, SVG)."""
 from __future__ import annotations
 
+import gzip
 import io
 import xml.etree.ElementTree as ET
 import zipfile
@@ -155,6 +157,139 @@ def test_gff3_on_a_planted_trace_is_valid_and_complete():
     # every Stage 1 chunk (code stage 0) after the first Stage 2 boundary has a parent
     s1 = df[df["ID"].str.startswith("S1")]
     assert s1["Parent"].notna().mean() > 0.95
+
+
+def test_gff3_one_file_per_stage(two_chunk_trace):
+    """Stage 1 and Stage 2 as separate files (a browser shows each as its own track): no Parent pointing into the
+    other file; the Stage 1 rows name their Stage 2 chunk by the ID it has in the Stage 2 file."""
+    src = "chr1\tdnaHNet\tbiological_region"
+    s1 = exports.chunks_gff3(two_chunk_trace, [0])
+    s2 = exports.chunks_gff3(two_chunk_trace, [1])
+    assert s1.splitlines()[2:] == [
+        f"{src}\t1\t4\t1.000\t+\t.\tID=S1p.1;stage2_chunk=S2p.1",
+        f"{src}\t1\t6\t0.800\t-\t.\tID=S1m.2;stage2_chunk=S2m.1",
+        f"{src}\t5\t10\t0.900\t+\t.\tID=S1p.2;stage2_chunk=S2p.1",
+        f"{src}\t7\t10\t1.000\t-\t.\tID=S1m.1;stage2_chunk=S2m.1",
+    ]
+    assert s2.splitlines()[2:] == [f"{src}\t1\t10\t1.000\t+\t.\tID=S2p.1", f"{src}\t1\t10\t1.000\t-\t.\tID=S2m.1"]
+    df1, df2 = validate_gff3(s1, {"chr1": L}), validate_gff3(s2, {"chr1": L})
+    assert df1["ID"].str.startswith("S1").all() and df2["ID"].str.startswith("S2").all()
+    assert df1["Parent"].isna().all() and "Parent=" not in s1 + s2
+    # the two files hold exactly the rows of the nested all-stages file
+    both = exports.chunks_gff3(two_chunk_trace).replace(";Parent=", ";stage2_chunk=").splitlines()[2:]
+    assert sorted(both) == sorted(s1.splitlines()[2:] + s2.splitlines()[2:])
+    with pytest.raises(ValueError, match="0..1"):
+        exports.chunks_gff3(two_chunk_trace, [2])
+
+
+# ---------------------------------------------------------------------------------------------- track lines
+
+
+def _track_settings(line: str) -> dict[str, str]:
+    """key -> value of a track line, split the way igv.js does: tokens, then each at its first `=`."""
+    import shlex
+
+    tokens = shlex.split(line)
+    assert tokens[0] == "track"
+    return dict(t.split("=", 1) for t in tokens[1:])
+
+
+def test_track_lines_have_no_equals_inside_values(two_chunk_trace):
+    lines = [exports.boundaries_bed(two_chunk_trace, s).splitlines()[0] for s in (0, 1)]
+    lines += [exports.bedgraph(two_chunk_trace, k, strand=d, stage=s).splitlines()[0]
+              for k in ("p", "surprisal") for d in "+-" for s in (0, 1)]
+    for line in lines:
+        settings = _track_settings(line)
+        assert {"name", "description"} <= set(settings), line
+        assert not any("=" in v or '"' in v for v in settings.values()), line
+    assert _track_settings(lines[0]) == {"name": "dnaHNet_Stage1_chunks", "useScore": "0",
+                                         "description": "dnaHNet Stage 1 chunks (score: 1000 x boundary probability)"}
+    # whatever text comes in: `=` becomes ': ', a double quote a single one, tabs and line breaks a space
+    line = exports.track_line('n="a=b"', 'x = y "q"\n\tz', type="bedGraph", useScore=0).decode()
+    assert line == "track type=bedGraph name=\"n: 'a: b'\" description=\"x: y 'q' z\" useScore=0\n"
+    assert _track_settings(line) == {"type": "bedGraph", "name": "n: 'a: b'", "description": "x: y 'q' z",
+                                     "useScore": "0"}
+    with pytest.raises(ValueError, match="break the track line"):
+        exports.track_line("n", "d", color="a b")
+
+
+# ---------------------------------------------------------------------------------------------- BGZF + tabix
+
+
+@pytest.fixture
+def two_record_trace(two_chunk_trace) -> Trace:
+    """chr2 (12 nt, '+' only; Stage 1 chunks [0,3) [3,7) [7,12), Stage 2 [0,7) [7,12)) first, then chr1 of
+    `two_chunk_trace`: records in trace order, not name order."""
+    p = np.array([1.0, 0.1, 0.1, 0.7, 0.1, 0.1, 0.1, 0.6, 0.1, 0.1, 0.1, 0.1], np.float32)
+    chr2 = StrandPass("chr2", "+", 12, False, [_stage(np.arange(12), p, [0, 3, 7]), _stage([0, 3, 7], [1.0, 0.2, 0.9],
+                                                                                         [0, 7])],
+                      np.log(np.full(12, 0.25, np.float32)))
+    return Trace([chr2] + two_chunk_trace.passes, {"test": True})
+
+
+def _tabix(tmp_path, files: dict[str, bytes], name: str):
+    import pysam
+
+    for suffix, data in files.items():
+        (tmp_path / f"{name}{suffix}").write_bytes(data)
+    return pysam.TabixFile(str(tmp_path / f"{name}.gz"))
+
+
+def test_tabix_bed_is_read_back_region_by_region(two_record_trace, tmp_path):
+    text = exports.boundaries_bed(two_record_trace, 0)
+    files = exports.tabix_track(text, "bed")
+    assert sorted(files) == [".gz", ".gz.tbi"]
+    # BGZF is gzip: the whole file reads back as the BED without its track line (which tabix would index)
+    assert gzip.decompress(files[".gz"]).decode() == text.split("\n", 1)[1]
+    tb = _tabix(tmp_path, files, "chunks.bed")
+    assert sorted(tb.contigs) == ["chr1", "chr2"] and list(tb.header) == []
+    # 0-based half-open queries: a chunk is returned when it shares a base with [start, end)
+    assert list(tb.fetch("chr1", 5, 7)) == ["chr1\t0\t6\tS1-_2\t800\t-", "chr1\t4\t10\tS1+_2\t900\t+",
+                                            "chr1\t6\t10\tS1-_1\t1000\t-"]
+    assert list(tb.fetch("chr1", 0, 1)) == ["chr1\t0\t4\tS1+_1\t1000\t+", "chr1\t0\t6\tS1-_2\t800\t-"]
+    assert list(tb.fetch("chr1", 9, 10)) == ["chr1\t4\t10\tS1+_2\t900\t+", "chr1\t6\t10\tS1-_1\t1000\t-"]
+    assert list(tb.fetch("chr2", 3, 7)) == ["chr2\t3\t7\tS1+_2\t700\t+"]
+    assert list(tb.fetch("chr2", 2, 4)) == ["chr2\t0\t3\tS1+_1\t1000\t+", "chr2\t3\t7\tS1+_2\t700\t+"]
+    assert list(tb.fetch("chr2", 11, 12)) == ["chr2\t7\t12\tS1+_3\t600\t+"]
+
+
+def test_tabix_gff3_is_read_back_region_by_region(two_record_trace, tmp_path):
+    tb = _tabix(tmp_path, exports.tabix_track(exports.chunks_gff3(two_record_trace, [0]), "gff3"), "s1.gff3")
+    assert list(tb.header) == ["##gff-version 3", "##sequence-region chr2 1 12", "##sequence-region chr1 1 10"]
+    src = "dnaHNet\tbiological_region"
+    # GFF3 is 1-based inclusive; fetch takes 0-based half-open [5, 7) = bases 6..7
+    assert list(tb.fetch("chr1", 5, 7)) == [f"chr1\t{src}\t1\t6\t0.800\t-\t.\tID=chr1.S1m.2;stage2_chunk=chr1.S2m.1",
+                                            f"chr1\t{src}\t5\t10\t0.900\t+\t.\tID=chr1.S1p.2;stage2_chunk=chr1.S2p.1",
+                                            f"chr1\t{src}\t7\t10\t1.000\t-\t.\tID=chr1.S1m.1;stage2_chunk=chr1.S2m.1"]
+    assert list(tb.fetch("chr1", 3, 4)) == [f"chr1\t{src}\t1\t4\t1.000\t+\t.\tID=chr1.S1p.1;stage2_chunk=chr1.S2p.1",
+                                            f"chr1\t{src}\t1\t6\t0.800\t-\t.\tID=chr1.S1m.2;stage2_chunk=chr1.S2m.1"]
+    assert list(tb.fetch("chr2", 6, 8)) == [f"chr2\t{src}\t4\t7\t0.700\t+\t.\tID=chr2.S1p.2;stage2_chunk=chr2.S2p.1",
+                                            f"chr2\t{src}\t8\t12\t0.600\t+\t.\tID=chr2.S1p.3;stage2_chunk=chr2.S2p.2"]
+    s2 = _tabix(tmp_path, exports.tabix_track(exports.chunks_gff3(two_record_trace, [1]), "gff3"), "s2.gff3")
+    assert list(s2.fetch("chr2", 6, 7)) == [f"chr2\t{src}\t1\t7\t1.000\t+\t.\tID=chr2.S2p.1"]
+
+
+def test_tabix_sorts_what_comes_unsorted_and_says_what_is_wrong(tmp_path):
+    import pysam
+
+    bed = "track name=x\nchrB\t5\t9\ta\nchrA\t7\t9\tb\nchrB\t1\t3\tc\nchrA\t2\t3\td\n"
+    files = exports.tabix_track(bed, "bed")
+    assert gzip.decompress(files[".gz"]).decode().splitlines() == ["chrA\t2\t3\td", "chrA\t7\t9\tb", "chrB\t1\t3\tc",
+                                                                   "chrB\t5\t9\ta"]  # by seqid, then start
+    tb = _tabix(tmp_path, files, "u.bed")
+    assert list(tb.fetch("chrB", 0, 4)) == ["chrB\t1\t3\tc"] and list(tb.fetch("chrA", 8, 9)) == ["chrA\t7\t9\tb"]
+    # a record past 512 Mb does not fit a .tbi index: a .csi one instead
+    far = exports.TBI_MAX_END + 100
+    files = exports.tabix_track(f"chr1\t{far}\t{far + 5}\tx\n", "bed")
+    assert sorted(files) == [".gz", ".gz.csi"]
+    for suffix, data in files.items():
+        (tmp_path / f"far.bed{suffix}").write_bytes(data)
+    tb = pysam.TabixFile(str(tmp_path / "far.bed.gz"), index=str(tmp_path / "far.bed.gz.csi"))
+    assert list(tb.fetch("chr1", far + 4, far + 10)) == [f"chr1\t{far}\t{far + 5}\tx"]
+    with pytest.raises(ValueError, match="integer start in column 2"):
+        exports.tabix_track("chr1\tone\t5\n", "bed")
+    with pytest.raises(ValueError, match="not 'vcf'"):
+        exports.tabix_track("x", "vcf")
 
 
 # ---------------------------------------------------------------------------------------------- text writer

@@ -1,6 +1,8 @@
 """Browser-native tracks: bigWig values read back with pyBigWig at hand-computed 0-based coordinates (planted
-traces), chromosome sizes in the header, circular records that stop at their end; the annotation BED; the IGV page
-(only local files or data: URIs, no http(s) URL anywhere in it) and its link from index.html."""
+traces), chromosome sizes in the header, circular records that stop at their end; the annotation BED; the report's
+BGZF + tabix tracks of long analyses (read back by region with pysam); the IGV page (only local files or data: URIs,
+no http(s) URL anywhere in it, indexURL beside indexed files, one GFF3 track per stage), its link from index.html,
+and `interpret.serve`'s range requests."""
 from __future__ import annotations
 
 import json
@@ -136,9 +138,9 @@ def test_igv_page_reads_only_local_files(hand_trace, monkeypatch, embed):
     files = report.track_files(hand_trace, sequences=seqs, annotations={"chr1": SimpleNamespace(features=feats,
                                                                                                  length=10)})
     assert {"tracks/stage1.p.plus.bw", "tracks/stage2.p.minus.bw", "tracks/surprisal.minus.bw", "tracks/gc.bw",
-            "tracks/stage1.chunks.bed", "tracks/chunks.gff3", "tracks/annotation.bed", "igv.html",
-            "igv/igv.min.js"} <= set(files)
-    assert not any(p.endswith(".bedgraph") for p in files)
+            "tracks/stage1.chunks.bed", "tracks/stage1.chunks.gff3", "tracks/stage2.chunks.gff3",
+            "tracks/annotation.bed", "igv.html", "igv/igv.min.js"} <= set(files)
+    assert not any(p.endswith((".bedgraph", ".gz", ".tbi")) for p in files)  # short: plain text, no index
     page = files["igv.html"].decode()
     assert not re.search(r"https?://", page, re.I)  # nothing fetched from the network, not even a link
     assert re.findall(r"<script src='([^']+)'", page) == ["igv/igv.min.js"]
@@ -146,14 +148,102 @@ def test_igv_page_reads_only_local_files(hand_trace, monkeypatch, embed):
     assert cfg["loadDefaultGenomes"] is False and cfg["genomeList"] == []
     urls = [cfg["reference"]["fastaURL"]] + [t["url"] for t in cfg["tracks"]]
     names = [t["name"] for t in cfg["tracks"]]
-    assert names[0] == "annotation" and "Stage 1 chunks" in names and "surprisal (+ pass)" in names and "GC" in names
+    assert names[0] == "annotation" and "surprisal (+ pass)" in names and "GC" in names
     assert names.index("Stage 1 p (+ pass)") + 1 == names.index("Stage 1 p (− pass)")
+    chunks = [t for t in cfg["tracks"] if t["name"].endswith("chunks")]  # one GFF3 track per stage
+    assert [t["name"] for t in chunks] == ["Stage 1 chunks", "Stage 2 chunks"]
+    assert all(t["format"] == "gff3" and t["visibilityWindow"] == report.IGV_CHUNKS_WINDOW for t in chunks)
     if embed:
         assert all(u.startswith("data:") for u in urls) and "igv/genome.fa" not in files
     else:
         assert all(u in files for u in urls)  # relative paths to files the report writes beside the page
         assert files["igv/genome.fa"].decode().startswith(">chr1\nACGTACGTAC\n>chr2\n")
+        assert cfg["reference"]["indexURL"] == "igv/genome.fa.fai"
+        fai = files["igv/genome.fa.fai"].decode().splitlines()  # name, length, offset, bases and bytes per line
+        assert fai == ["chr1\t10\t6\t10\t11", "chr2\t12\t23\t12\t13"]
+        assert [t["url"] for t in chunks] == ["tracks/stage1.chunks.gff3", "tracks/stage2.chunks.gff3"]
+        assert all(t["indexed"] is False and "indexURL" not in t for t in cfg["tracks"] if t["format"] != "bigwig")
     assert all(not u.startswith("/") and ".." not in u for u in urls)
+
+
+@pytest.mark.parametrize("embed", [True, False])
+def test_long_analysis_tracks_are_bgzf_with_a_tabix_index(hand_trace, monkeypatch, tmp_path, embed):
+    """gz (by default above report.GZIP_ABOVE_NT): BED and GFF3 are BGZF + .tbi, without a track line; the IGV page
+    points at them with their indexURL (served), or embeds each as one gzip member (from disk)."""
+    import gzip
+
+    import pysam
+
+    monkeypatch.setattr(exports, "igv_js", lambda: b"/* igv.js */")
+    if not embed:
+        monkeypatch.setattr(report, "IGV_EMBED_MAX_BYTES", 0)
+    feats = pd.DataFrame({"type": ["CDS"], "start": [1], "end": [7], "strand": [1], "name": ["g"], "locus_tag": ["b"]})
+    files = report.track_files(hand_trace, gz=True, sequences={"chr1": "ACGTACGTAC", "chr2": "GGGGCCCCAAAA"},
+                               annotations={"chr1": SimpleNamespace(features=feats, length=10)})
+    text = [f"tracks/stage{s}.chunks.{k}" for s in (1, 2) for k in ("bed", "gff3")] + ["tracks/annotation.bed"]
+    assert {t + ".gz" for t in text} | {t + ".gz.tbi" for t in text} <= set(files)
+    assert not set(text) & set(files)
+    for rel, data in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    bed = gzip.decompress(files["tracks/stage1.chunks.bed.gz"]).decode()
+    assert bed == exports.boundaries_bed(hand_trace, 0).split("\n", 1)[1]  # the same lines, no track line
+    tb = pysam.TabixFile(str(tmp_path / "tracks/stage1.chunks.bed.gz"))
+    assert list(tb.fetch("chr2", 3, 5)) == ["chr2\t0\t4\tS1+_1\t0\t+", "chr2\t4\t12\tS1+_2\t400\t+"]  # p 0, 0.4
+    gff = pysam.TabixFile(str(tmp_path / "tracks/stage2.chunks.gff3.gz"))
+    assert [ln.split("\t")[8] for ln in gff.fetch("chr1", 0, 1)] == ["ID=chr1.S2p.1", "ID=chr1.S2m.1"]
+    ann = pysam.TabixFile(str(tmp_path / "tracks/annotation.bed.gz"))
+    assert list(ann.fetch("chr1", 6, 9)) == ["chr1\t1\t7\tg\t0\t+"] and list(ann.fetch("chr1", 7, 9)) == []
+    cfg = _config(files["igv.html"].decode())
+    chunks = {t["name"]: t for t in cfg["tracks"] if t["name"].endswith("chunks")}
+    assert list(chunks) == ["Stage 1 chunks", "Stage 2 chunks"]
+    if embed:  # one gzip member per file (igv.js inflates a data: URI in one go), the same text as the BGZF
+        import base64
+
+        data = base64.b64decode(chunks["Stage 1 chunks"]["url"].split(",", 1)[1])
+        assert data[:2] == b"\x1f\x8b" and data[3] & 4 == 0  # no FEXTRA field: plain gzip, not BGZF
+        assert gzip.decompress(data) == gzip.decompress(files["tracks/stage1.chunks.gff3.gz"])
+        assert not any("indexURL" in t for t in cfg["tracks"])
+    else:
+        for t in [t for t in cfg["tracks"] if t["format"] != "bigwig"]:
+            assert t["url"].endswith(".gz") and t["indexURL"] == t["url"] + ".tbi" and t["indexURL"] in files
+    # by default by the nt analysed (both passes of chr1 and chr2's one: 32 nt)
+    monkeypatch.setattr(report, "GZIP_ABOVE_NT", 32)
+    assert "tracks/stage1.chunks.gff3" in report.track_files(hand_trace)
+    monkeypatch.setattr(report, "GZIP_ABOVE_NT", 31)
+    assert {"tracks/stage1.chunks.gff3.gz", "tracks/stage1.chunks.gff3.gz.tbi"} <= set(report.track_files(hand_trace))
+
+
+def test_serve_answers_range_requests(tmp_path):
+    """interpret.serve: what igv.js asks for an indexed file (a byte range) comes back as 206 with those bytes."""
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from interpret.serve import server
+
+    data = bytes(range(256)) * 4
+    (tmp_path / "t.bed.gz").write_bytes(data)
+    httpd = server(str(tmp_path), port=0)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/t.bed.gz"
+
+    def get(rng=None):
+        req = urllib.request.Request(url, headers={"Range": rng} if rng else {})
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.headers.get("Content-Range"), r.read()
+    try:
+        assert get() == (200, None, data)
+        assert get("bytes=10-19") == (206, "bytes 10-19/1024", data[10:20])
+        assert get("bytes=1000-") == (206, "bytes 1000-1023/1024", data[1000:])
+        assert get("bytes=-4") == (206, "bytes 1020-1023/1024", data[-4:])
+        assert get("bytes=1020-5000") == (206, "bytes 1020-1023/1024", data[1020:])
+        with pytest.raises(urllib.error.HTTPError) as e:
+            get("bytes=2000-2010")
+        assert e.value.code == 416 and e.value.headers["Content-Range"] == "bytes */1024"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def test_igv_page_is_linked_from_the_index(hand_trace, monkeypatch):
@@ -184,16 +274,17 @@ def _browser_or_skip():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("embed", [True, False])
-def test_igv_page_opens_its_tracks_in_headless_chromium(tmp_path, monkeypatch, embed):
+@pytest.mark.browser
+@pytest.mark.parametrize("embed,indexed", [(True, False), (False, False), (False, True)])
+def test_igv_page_opens_its_tracks_in_headless_chromium(tmp_path, monkeypatch, embed, indexed):
     """The real igv.js loads the genome and every track with no console error and no request off this machine:
-    from disk (file://) when embedded, from a local server when the page points at the files beside it."""
+    from disk (file://) when embedded, from `interpret.serve` when the page points at the files beside it; with
+    BGZF + tabix tracks and the .fai it asks for byte ranges of them (the region shown), not whole files."""
     import contextlib
-    import functools
-    import http.server
     import threading
 
     from app.screenshots import chromium_page
+    from interpret.serve import server
 
     _browser_or_skip()
     if not embed:
@@ -203,8 +294,9 @@ def test_igv_page_opens_its_tracks_in_headless_chromium(tmp_path, monkeypatch, e
     seq = "".join(np.random.default_rng(2).choice(list("ACGT"), n))
     feats = pd.DataFrame({"type": ["CDS"], "start": [100], "end": [900], "strand": [1], "name": ["geneA"],
                           "locus_tag": ["b1"]})
-    files = report.track_files(trace, sequences={"synthetic": seq},
+    files = report.track_files(trace, gz=indexed, sequences={"synthetic": seq},
                                annotations={"synthetic": SimpleNamespace(features=feats, length=n)})
+    assert any(p.endswith(".gz.tbi") for p in files) == indexed
     for rel, data in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(data)
@@ -214,15 +306,17 @@ def test_igv_page_opens_its_tracks_in_headless_chromium(tmp_path, monkeypatch, e
         if embed:
             url = (tmp_path / "igv.html").as_uri()
         else:
-            handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            stack.callback(server.shutdown)
-            url = f"http://127.0.0.1:{server.server_address[1]}/igv.html"
+            httpd = server(str(tmp_path), port=0)
+            threading.Thread(target=httpd.serve_forever, daemon=True).start()
+            stack.callback(httpd.server_close)
+            stack.callback(httpd.shutdown)
+            url = f"http://127.0.0.1:{httpd.server_address[1]}/igv.html"
         page = stack.enter_context(chromium_page(width=1200, height=900))
-        errors, remote = [], []
+        errors, remote, ranged = [], [], []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))  # igv.js alerts on trouble
+        page.on("request", lambda r: ranged.append(r.url.rsplit("/", 1)[-1]) if r.headers.get("range") else None)
 
         def route(r):
             u = r.request.url
@@ -239,4 +333,7 @@ def test_igv_page_opens_its_tracks_in_headless_chromium(tmp_path, monkeypatch, e
         names = page.evaluate("() => window.igvBrowser.trackViews.map(v => v.track.name)")
         assert "IGV could not open" not in page.inner_text("body")
     assert remote == [] and errors == []
-    assert {"annotation", "Stage 1 chunks", "Stage 2 p (+ pass)", "surprisal (− pass)", "GC"} <= set(names)
+    assert {"annotation", "Stage 1 chunks", "Stage 2 chunks", "Stage 2 p (+ pass)", "surprisal (− pass)",
+            "GC"} <= set(names)
+    if indexed:  # igv.js read regions of the indexed files (through their .tbi), not the whole files
+        assert {"stage1.chunks.gff3.gz", "stage2.chunks.gff3.gz", "genome.fa"} <= set(ranged)
