@@ -138,21 +138,26 @@ def sidebar_footer(analysis: state.Analysis | None) -> None:
     sb.caption(f"Analysed {plain(analysis.record_id)} ({analysis.settings.describe(analysis.length)}) {how}.")
     static = sb.toggle("Report with PNG + SVG figures", value=True, key="report_static",
                        help="Off: interactive HTML figures only — the zip is ready several times faster.")
-    sb.download_button("Report (zip)", data=_deferred_report(analysis, static), file_name=f"{analysis.file_stem}_report.zip",
-                       mime="application/zip", key="dl_report_zip", on_click="ignore", type="primary",
-                       icon=":material/folder_zip:", width="stretch",
-                       help="Every table (CSV), figure (PNG, SVG, HTML), track (BED, bigWig, GFF3), the IGV page "
-                            "and the trace")
+    report_download = dict(file_name=f"{analysis.file_stem}_report.zip", mime="application/zip", key="dl_report_zip",
+                           on_click="ignore", type="primary", icon=":material/folder_zip:", width="stretch",
+                           help="Every table (CSV), figure (PNG, SVG, HTML), track (BED, bigWig, GFF3), the IGV "
+                                "page and the trace")
+    if results.report_zip_ready(analysis, static):
+        sb.download_button("Report (zip)", data=results.report_zip(analysis, static), **report_download)
+    elif sb.button("Build the report (zip)", key="build_report_zip", type="primary", icon=":material/folder_zip:",
+                   width="stretch", help="Writes every table, figure and track with a progress bar here (about a "
+                                         "minute on a whole genome); then the download button appears."):
+        bar = sb.progress(0.0, text="Report: starting")
+
+        def progress(fraction, message):
+            bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"Report: {message}")
+
+        data = results.report_zip(analysis, static, progress=progress)
+        bar.empty()
+        sb.download_button("Report (zip)", data=data, **report_download)
     sb.download_button("Trace (.npz)", data=_deferred_trace(analysis), file_name=f"{analysis.file_stem}.trace.npz",
                        mime="application/octet-stream", key="dl_trace", on_click="ignore", width="stretch",
                        icon=":material/download:", help="The raw model output, readable with dnahnet.Trace.load")
-
-
-def _deferred_report(analysis, static: bool):
-    def make() -> bytes:
-        return results.report_zip(analysis, static)
-
-    return make
 
 
 def _deferred_trace(analysis):

@@ -1,4 +1,8 @@
-"""The sidebar: pick a genome (sample or upload), a record, strands and region → a `state.Request`.
+"""The sidebar: pick a genome (sample or upload), a record, strands and a region → a `state.Request`.
+
+The region comes first when the user wants it: a gene name, locus tag or `record:start-end` typed in the region
+form (applied with its button, never per keystroke) is resolved on the GenBank annotation (`app.locus`) and
+analysed with its context at once; the whole record is offered afterwards, analysed in the background.
 
 Every bad input becomes a message in the page that says what was skipped; the rest of the file stays usable.
 Messages are written into `notices` (a container at the top of the page) so they are seen, not hidden in the sidebar.
@@ -11,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import state
+from app import locus, runner, state, url_view, viewport
 from app.components import bullets, plain
 
 # extension -> format read_genome understands; ".gz" is stripped first
@@ -106,16 +110,16 @@ def sample_companion(key: str) -> tuple[str, bytes] | None:
 # without the browser's widget values, and Streamlit then drops the state of every widget, the sidebar's included:
 # the next run would fall back to the default sample while the browser still shows the user's choices. Links
 # between pages go through `switch_page`, which keeps the sidebar's inputs for that next run.
-INPUT_KEYS = ("source", "sample", "record", "strands", "part", "region_start", "region_end", "own_companion",
-              "report_static")
+INPUT_KEYS = ("source", "sample", "record", "strands", "locus_query", "own_companion", "report_static")
 UPLOAD_KEYS = ("genome_file", "gff_file", "companion_file")  # a file uploader's value cannot be set: kept aside
 
 
 def switch_page(page: str) -> None:
-    """st.switch_page that keeps the sidebar's inputs (genome, uploads, record, strands, region, promoter table)."""
+    """st.switch_page that keeps the sidebar's inputs (genome, uploads, record, strands, region, promoter table)
+    and the URL's view parameters (st.switch_page alone clears them)."""
     st.session_state["inputs_before_switch"] = {k: st.session_state[k] for k in INPUT_KEYS + UPLOAD_KEYS
                                                 if st.session_state.get(k) is not None}
-    st.switch_page(page)
+    st.switch_page(page, query_params=url_view.kept_on_switch())
 
 
 def _restore_inputs() -> None:
@@ -156,18 +160,18 @@ def sidebar(notices) -> state.Request | None:
     except Exception as e:  # noqa: BLE001 - uploads still work without the catalogue
         options = {}
         notices.warning(f"The sample catalogue could not be read ({plain(e)}); upload a genome instead.")
-    upload_first = st.query_params.get("source") == "upload" or not options  # ?source=upload opens the form
+    # a link's ?source=upload / ?sample=<key> were put into the session by app.url_view before these widgets
     source = sb.radio("Source", ["Sample genome", "Upload a file"], horizontal=True, key="source",
-                      index=1 if upload_first else 0)
+                      index=0 if options else 1)
     if source == "Sample genome":  # a genome kept across a page link does not come back with a later upload form
         for key in ("genome_file", "gff_file"):
             _forget(f"kept_{key}")
     sample_key = None
     if source == "Sample genome" and options:
         keys = list(options)
-        wanted = st.query_params.get("sample", DEFAULT_SAMPLE)  # ?sample=<key> opens another sample
-        wanted = wanted if wanted in keys else DEFAULT_SAMPLE
-        sample_key = sb.selectbox("Sample", keys, index=keys.index(wanted) if wanted in keys else 0,
+        if st.session_state.get("sample") not in keys:
+            st.session_state.pop("sample", None)
+        sample_key = sb.selectbox("Sample", keys, index=keys.index(DEFAULT_SAMPLE) if DEFAULT_SAMPLE in keys else 0,
                                   format_func=options.get, key="sample")
         if options[sample_key].endswith(NCBI_SUFFIX) and st.session_state.get("fetch_ok") != sample_key:
             # not on this machine: downloading is the user's decision (and may fail offline)
@@ -194,8 +198,9 @@ def sidebar(notices) -> state.Request | None:
     if not genome.records:
         return None
 
+    _take_pending_locus(notices, genome, source_key)  # may pick the record the locus lies on
     record = _record_picker(genome)
-    settings = _run_settings(record)
+    settings = _run_settings(record, source_key, label)
     companion, companion_key = _companion(notices, genome, sample_key)
     return state.Request(source_key=source_key, source_label=label, record=record, settings=settings,
                          companion=companion, companion_key=companion_key)
@@ -207,7 +212,10 @@ def _uploaded_genome(notices):
                         help="GenBank .gb/.gbk/.gbff, EMBL, FASTA .fa/.fasta/.fna; gzipped files are fine.")
     gff = _file_uploader("GFF3 annotation for a FASTA file (optional)", key="gff_file")
     if up is None:
-        notices.info("Upload a genome in the sidebar (GenBank with its genes gives the full analysis).")
+        waiting = st.session_state.get("locus_pending")
+        notices.info("Upload a genome in the sidebar (GenBank with its genes gives the full analysis)."
+                     + (f" This link names the region **{plain(waiting)}**: it opens once its genome is uploaded "
+                        "(a link cannot carry a file)." if waiting else ""))
         return None
     data = up.getvalue()
     if not data:
@@ -220,24 +228,29 @@ def _uploaded_genome(notices):
     genome = read_upload(digest(data), up.name, data, digest(gff_data) if gff_data else "",
                          gff.name if gff is not None else "", gff_data)
     source_key = f"upload:{digest(data)}" + (f"+gff:{digest(gff_data)}" if gff_data else "")
+    st.sidebar.caption("A copied link to this view keeps the region, strands and choices, not the file: whoever "
+                       "opens it uploads the genome again.")
     return genome, source_key, up.name
 
 
 def _record_picker(genome):
     records = genome.records
     if len(records) == 1:
+        st.session_state.pop("record", None)  # one record: nothing to pick (nor to put in a link)
         rec = records[0]
         st.sidebar.caption(f"**{plain(rec.id)}** · {len(rec):,} bp · {rec.annotations.get('topology', 'linear')}"
                            + (f" · {plain(rec.description[:60])}" if rec.description else ""))
         return rec
     ids = [r.id for r in records]
     lengths = {r.id: len(r) for r in records}
+    if st.session_state.get("record") not in ids:  # another genome's, or a link's unknown record
+        st.session_state.pop("record", None)
     rid = st.sidebar.selectbox(f"Record ({len(records)} in the file)", ids, key="record",
                                format_func=lambda i: f"{i} ({lengths[i]:,} bp)")
     return genome.record(rid)
 
 
-def _run_settings(record) -> state.RunSettings:
+def _run_settings(record, source_key: str, label: str) -> state.RunSettings:
     sb = st.sidebar
     sb.header("Analysis")
     try:
@@ -246,20 +259,113 @@ def _run_settings(record) -> state.RunSettings:
         pass
     strands = sb.radio("Strands", list(state.STRAND_CHOICES), format_func=state.STRAND_CHOICES.get, key="strands",
                        help="The reverse pass reads the reverse complement; genes on the − strand are judged on it.")
-    n = len(record)
-    whole = sb.radio("Part", ["Whole record", "Region"], horizontal=True, key="part") == "Whole record"
-    if whole:
-        return state.RunSettings(strands=strands, region=None)
-    for key, default in (("region_start", 1), ("region_end", min(n, 20_000))):
-        if not 1 <= int(st.session_state.get(key) or 0) <= n:  # new record, or a value beyond its end
-            st.session_state[key] = default
-    c1, c2 = sb.columns(2)
-    start = c1.number_input("Start (1-based)", min_value=1, max_value=n, step=1000, key="region_start")
-    end = c2.number_input("End (inclusive)", min_value=1, max_value=n, step=1000, key="region_end")
-    if end <= start:
-        sb.error(f"End ({end:,}) must be after start ({start:,}); using the whole record.")
-        return state.RunSettings(strands=strands, region=None)
-    return state.RunSettings(strands=strands, region=(int(start) - 1, int(end)))
+    region = _region(record, source_key)
+    if region == (0, len(record)):  # a gene whose context covers the record: the whole record (one cached run)
+        region = None
+    if region is not None:
+        whole = state.Request(source_key=source_key, source_label=label, record=record,
+                              settings=state.RunSettings(strands=strands, region=None))
+        runner.offer_whole_record(whole, sb, on_show=_show_whole_record)
+    return state.RunSettings(strands=strands, region=region)
+
+
+# ---------------------------------------------------------------------------------------------- region
+REGION_HELP = (f"A gene name, locus tag or product word: that gene with {locus.CONTEXT_BP:,} nt on each side is "
+               "analysed at once (clipped at the record's ends; on a circular record too, the region does not wrap "
+               "the origin). Or a range record:start-end, 1-based with both ends included (NC_000913.3:1,000-2,000; "
+               f"the record may be left out), analysed as typed; a range under {locus.MIN_REGION} nt or one position "
+               "gets the same context as a gene. Empty: the whole record. Nothing runs before Apply.")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the genome's genes…")
+def genome_features(source_key: str, _records):
+    """Every record's genes, CDS and RNAs (`locus.feature_table`), once per genome: what the region box searches."""
+    return locus.feature_table(_records)
+
+
+def _region(record, source_key: str) -> tuple[int, int] | None:
+    """The region form (applied with its button) and the region in use: 0-based half-open, or None (whole)."""
+    sb = st.sidebar
+    got = st.session_state.get("locus")
+    if got and (got[0] != source_key or got[1].record_id != record.id):  # another genome or record: not this one's
+        st.session_state["locus"] = got = None
+        st.session_state["locus_query"] = ""
+    with sb.form("region_form", border=False):
+        st.text_input("Gene, locus tag or region", key="locus_query", placeholder="e.g. cI, b0344 or 1,000-5,000",
+                      help=REGION_HELP)
+        st.form_submit_button("Apply", key="locus_apply", on_click=_apply_locus, icon=":material/check:")
+    choices = st.session_state.get("locus_choices")
+    if choices and choices[0] == source_key:
+        _, query, found = choices
+        sb.selectbox(f"{len(found)} genes match “{plain(query)}”: choose one", range(len(found)), index=None,
+                     format_func=lambda i: found[i].label, key="locus_pick", placeholder="Choose a gene…",
+                     on_change=_pick_locus, args=(source_key, found))
+    if not got:
+        return None
+    loc = got[1]
+    a, b = loc.region(len(record))
+    context = f" and up to {loc.context:,} nt on each side" if loc.context else ""
+    sb.caption(f"Region: **{plain(loc.label)}**{context} → analysing {a + 1:,}–{b:,} ({b - a:,} bp).")
+    return a, b
+
+
+def _apply_locus() -> None:
+    """The region form's Apply: resolve what was typed, on this run (empty: the whole record)."""
+    st.session_state["locus_pending"] = " ".join(str(st.session_state.get("locus_query") or "").split())
+
+
+def _take_pending_locus(notices, genome, source_key: str) -> None:
+    """Resolve a region asked for (Apply, a link) on this genome: one locus is used, several wait for a choice,
+    none is an error that keeps the region in use."""
+    pending = st.session_state.pop("locus_pending", None)
+    if pending is None:
+        return
+    st.session_state.pop("locus_choices", None)
+    st.session_state.pop("locus_pick", None)
+    if not pending:
+        st.session_state["locus"] = None
+        return
+    lengths = {r.id: len(r) for r in genome.records}
+    picked = st.session_state.get("record")
+    try:
+        found = locus.resolve(pending, lengths, genome_features(source_key, genome.records),
+                              picked if picked in lengths else genome.records[0].id)
+    except locus.LocusError as e:
+        notices.error(f"**Region “{plain(pending)}”:** {plain(e)}")
+        return
+    if len(found) == 1:
+        _use_locus(found[0], source_key)
+    else:
+        st.session_state["locus_choices"] = (source_key, pending, found)
+
+
+def _pick_locus(source_key: str, found: list) -> None:
+    """A gene chosen among several matches: use it."""
+    i = st.session_state.get("locus_pick")
+    if i is None:
+        return
+    st.session_state.pop("locus_choices", None)
+    st.session_state.pop("locus_pick", None)
+    _use_locus(found[i], source_key)
+
+
+def _use_locus(loc, source_key: str) -> None:
+    """Analyse `loc` (with its context) from the next request on, on its record; the browser opens on the gene or
+    range itself."""
+    st.session_state["locus"] = (source_key, loc)
+    st.session_state["locus_query"] = loc.text
+    st.session_state["record"] = loc.record_id  # the record picker of a multi-record genome follows the locus
+    span = (max(0, loc.start - loc.context), loc.end + loc.context)  # clipped to the analysis by the browser
+    viewport.request(None, viewport.around(loc.start, loc.end, span) if loc.context else (loc.start, loc.end))
+
+
+def _show_whole_record() -> None:
+    """Leave the region for the whole record (analysed by now), keeping the window on screen."""
+    st.session_state["locus"] = None
+    st.session_state["locus_query"] = ""
+    view = st.session_state.get("view")
+    if view:
+        viewport.request(None, view[1])
 
 
 def _companion(notices, genome, sample_key: str | None):

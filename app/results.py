@@ -57,8 +57,9 @@ def boundary_report(a: state.Analysis, with_progress: bool = True):
 def track_files(n_stages: int, strands: list[str]) -> list[tuple[str, str, str]]:
     """(label, kind, file suffix) of every track file of an analysis; `track_bytes(a, kind)` builds one.
 
-    The app's one list of track files (the track popover of every page). bigWig files are named as in the report's
-    tracks/ folder (interpret.report.track_files), so a browser session set up on one opens the other."""
+    The app's one list of track files (the track popover of every page). bigWig and per-stage GFF3 files are named
+    as in the report's tracks/ folder (interpret.report.track_files), so a browser session set up on one opens the
+    other. Downloads are plain text (one record, opened whole); the report's long-genome tracks are BGZF + tabix."""
     from interpret.exports import GC_WINDOW
 
     out = []
@@ -73,7 +74,9 @@ def track_files(n_stages: int, strands: list[str]) -> list[tuple[str, str, str]]
             out.append((f"Surprisal, {d} pass ({fmt})", f"{ext}:surprisal:0:{d}",
                         f"surprisal.{_strand_word(d)}.{ext}"))
     out.append((f"GC, {GC_WINDOW} nt window (bigWig)", "bw:gc", "gc.bw"))
-    out.append(("Chunks, all stages (GFF3)", "gff3", "chunks.gff3"))
+    for s in range(n_stages):  # one file per stage, as the report's tracks/: a browser shows each as its own track
+        out.append((f"{stage_label(s)} chunks (GFF3)", f"gff3:{s}", f"stage{s + 1}.chunks.gff3"))
+    out.append(("Chunks, all stages nested (GFF3)", "gff3", "chunks.gff3"))
     return out
 
 
@@ -115,33 +118,53 @@ def track_bytes(a: state.Analysis, kind: str) -> bytes:
         out = exports.boundaries_bed(a.trace, int(args[0]), records=rec)
     elif what in ("p", "surprisal"):
         out = exports.bedgraph(a.trace, what, strand=args[1], stage=int(args[0]), records=rec)
-    elif what == "gff3":
-        out = exports.chunks_gff3(a.trace, records=rec)
+    elif what == "gff3":  # gff3 (all stages, Stage 1 nested in Stage 2 via Parent) or gff3:<stage>
+        out = exports.chunks_gff3(a.trace, [int(args[0])] if args else None, records=rec)
     else:
         raise ValueError(f"unknown track kind {kind!r}")
     return out.encode()
 
 
-def report_zip(a: state.Analysis, static_images: bool = True) -> bytes:
+def report_zip(a: state.Analysis, static_images: bool = True, progress=None) -> bytes:
     """The whole report as one zip: tables (CSV), figures (HTML, and PNG + SVG when asked), tracks, the trace and
-    index.html — the files `python -m interpret.report` writes. Built once per analysis (on the first click)."""
+    index.html — the files `python -m interpret.report` writes. Built once per analysis (on the first click), with
+    `progress(fraction, message)` told as the report's writer advances (a minute on a whole genome)."""
     from interpret import exports
     from interpret.report import build_report_files
 
-    formats = ("html", "png", "svg") if static_images else ("html",)
+    formats = _report_formats(static_images)
 
-    def build(_progress):
+    def build(progress):
         files = build_report_files(a.trace, {a.record_id: annotation(a)}, boundary_report(a, with_progress=False),
-                                   record=a.record, formats=formats, embedding="pca")
-        return exports.report_zip(files, root=f"{a.file_stem}_dnahnet_report")
+                                   record=a.record, formats=formats, embedding="pca",
+                                   progress=lambda f, m: progress(0.95 * f, m))
+        progress(0.97, "zipping")
+        out = exports.report_zip(files, root=f"{a.file_stem}_dnahnet_report")
+        progress(1.0, "report ready")
+        return out
 
-    return state.derived("report_zip", f"{a.key}|{a.companion_key}|{N_NULL}|{formats}", build, entries=4)
+    return state.derived("report_zip", _report_key(a, formats), build, progress, entries=4)
+
+
+def report_zip_ready(a: state.Analysis, static_images: bool = True) -> bool:
+    """Whether the report zip of this analysis (and choice of figure formats) is built: then it downloads at once."""
+    return state.has_derived("report_zip", _report_key(a, _report_formats(static_images)))
+
+
+def _report_formats(static_images: bool) -> tuple[str, ...]:
+    return ("html", "png", "svg") if static_images else ("html",)
+
+
+def _report_key(a: state.Analysis, formats: tuple[str, ...]) -> str:
+    return f"{a.key}|{a.companion_key}|{N_NULL}|{formats}"
 
 
 # ---------------------------------------------------------------------------------------------- browser
 def track_figure(a: state.Analysis, window: tuple[int, int], strands: tuple[str, ...], stages: tuple[int, ...],
-                 rows: tuple[str, ...], feature_types: tuple[str, ...] | None = None):
-    """The stacked genome tracks of the window (interpret.figures_tracks), cached per window and options.
+                 rows: tuple[str, ...], feature_types: tuple[str, ...] | None = None,
+                 view: tuple[int, int] | None = None):
+    """The stacked genome tracks of the window (interpret.figures_tracks), cached per window and options; `view`
+    (inside the window) is the part shown at first, the rest a margin to pan and zoom into in the browser.
 
     A fresh copy each call (callers add to it). Cached as a resource, not as data: a figure that went through
     pickling serialises differently from the original, and the chart's identity (hence its selection) follows
@@ -149,13 +172,14 @@ def track_figure(a: state.Analysis, window: tuple[int, int], strands: tuple[str,
     """
     import plotly.graph_objects as go
 
-    fig = _track_figure(a.key, a.companion_key, window, strands, stages, rows, feature_types, a.trace, annotation(a),
-                        a.record)
+    fig = _track_figure(a.key, a.companion_key, window, strands, stages, rows, feature_types, view, a.trace,
+                        annotation(a), a.record)
     return go.Figure(fig)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _track_figure(key, companion_key, window, strands, stages, rows, feature_types, _trace, _annotation, _record):
+def _track_figure(key, companion_key, window, strands, stages, rows, feature_types, view, _trace, _annotation,
+                  _record):
     from dataclasses import replace
 
     from interpret.figures_tracks import genome_tracks
@@ -163,8 +187,8 @@ def _track_figure(key, companion_key, window, strands, stages, rows, feature_typ
     if feature_types is not None:  # a shallow copy that lists only the chosen feature types
         feats = _annotation.features
         _annotation = replace(_annotation, features=feats[feats["type"].isin(feature_types)])
-    return genome_tracks(_trace, _record.id, annotation=_annotation, sequence=_record.seq, region=window,
-                         strands=strands, stages=stages, rows=rows)
+    return genome_tracks(_trace, _record.id, annotation=_annotation, sequence=_record, region=window, view=view,
+                         strands=strands, stages=stages, rows=rows)  # the record: its CDS qualifiers translate
 
 
 def feature_map(a: state.Analysis, window: tuple[int, int], strands: tuple[str, ...], stages: tuple[int, ...]):
@@ -175,12 +199,14 @@ def feature_map(a: state.Analysis, window: tuple[int, int], strands: tuple[str, 
 
 
 def chunks_in(a: state.Analysis, window: tuple[int, int]):
-    """Chunks of every stage and pass overlapping the window (start/end 0-based half-open)."""
+    """Chunks of every stage and pass overlapping the window, as people read them (`app.tables.chunks`: 1-based
+    inclusive spans, the base where each starts in reading order, Stage 1/2)."""
     import pandas as pd
+    from app import tables
     from interpret.exports import chunk_table
 
     frames = [chunk_table(a.trace, s, records=[a.record_id], region=window) for s in range(a.n_stages)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return tables.chunks(pd.concat(frames, ignore_index=True) if frames else None)
 
 
 # ---------------------------------------------------------------------------------------------- latents
@@ -189,7 +215,12 @@ MAX_POINTS = 3000  # chunks embedded by default: below 4,096 UMAP uses exact nei
 
 def latent_points(a: state.Analysis, stage: int, method: str, max_points: int = MAX_POINTS):
     """(chunk table, (n, 2) embedding) of the kept latents of `stage` over every pass (seeded subsample)."""
-    return _latent_points(a.key, a.companion_key, stage, method, max_points, a.trace, annotation(a), a.record)
+    return _latent_points(a.key, a.companion_key, stage, method, max_points, a.trace, annotation(a), a.record)[:2]
+
+
+def latent_vectors(a: state.Analysis, stage: int, method: str, max_points: int = MAX_POINTS):
+    """(n, d) latent vectors of the rows of `latent_points` (same call, same cache entry)."""
+    return _latent_points(a.key, a.companion_key, stage, method, max_points, a.trace, annotation(a), a.record)[2]
 
 
 @st.cache_data(max_entries=16, show_spinner="Embedding the chunk latents…")
@@ -202,8 +233,8 @@ def _latent_points(key, companion_key, stage, method, max_points, _trace, _annot
         keep = np.sort(np.random.default_rng(0).choice(len(table), max_points, replace=False))
         table, vectors = table.iloc[keep].reset_index(drop=True), vectors[keep]
     if len(table) == 0:
-        return table, np.zeros((0, 2), np.float32)
-    return table, embed(vectors, method)
+        return table, np.zeros((0, 2), np.float32), vectors
+    return table, embed(vectors, method), vectors
 
 
 def selected_rows(event, table):

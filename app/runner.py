@@ -175,7 +175,9 @@ def _long_run(request: Request, n_nt: int, area) -> Analysis | None:
             guess = f" — about {_duration(est)} at this server's last speed" if est else ""
             st.info(f"**{plain(request.record.id)}** ({request.settings.describe(len(request.record))}) is {n_nt:,} "
                     f"nt to read on {device_label()}{guess}. It runs in the background (other pages stay usable) "
-                    "and is cached, so it happens once per genome and settings.")
+                    "and is cached, so it happens once per genome and settings."
+                    + (" To look at one gene first, type its name, locus tag or a range in the sidebar's region "
+                       "box and Apply: that part is analysed at once." if request.settings.region is None else ""))
             if not st.button("Run analysis", type="primary", key="run_button", icon=":material/play_arrow:"):
                 return None
             start_job(request)
@@ -183,6 +185,33 @@ def _long_run(request: Request, n_nt: int, area) -> Analysis | None:
                    f"on {device_label()}…")
         _job_progress(request.key)
     return None
+
+
+def offer_whole_record(request: Request, area, on_show) -> None:
+    """With a region on screen: "Analyse the whole record" starts `request` (the whole record) as a background job
+    while the region stays usable; its progress; then "Show the whole record" (`on_show`, a callback)."""
+    job = _jobs()[0].get(request.key)
+    if job is not None and job.done:
+        _finish_job(request)
+        if job.error:
+            area.error(f"**The analysis of the whole record failed:** {plain(job.error)}")
+        job = None
+    if cached_analysis(request) is not None:
+        area.button("Show the whole record", key="whole_show", on_click=on_show, icon=":material/unfold_more:",
+                    help="Its analysis is ready; the window on screen stays where it is.")
+        return
+    if job is None:
+        n_nt = request.settings.n_nt(len(request.record))
+        est = estimate_seconds(n_nt)
+        guess = f", about {_duration(est)} here" if est else ""
+        if not area.button("Analyse the whole record", key="whole_run", icon=":material/unfold_more:",
+                           help=f"{n_nt:,} nt{guess}. It runs in the background: this region stays on screen, and "
+                                "the whole record is one click away once it is done (cached per genome)."):
+            return
+        start_job(request)
+    with area:
+        st.caption("Analysing the whole record in the background…")
+        _job_progress(request.key)
 
 
 def _run_with_progress(request: Request) -> Analysis:

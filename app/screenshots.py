@@ -173,8 +173,11 @@ def acceptance_downloads(page, out_dir: Path) -> list[Path]:
     main_area.get_by_role("button", name="Tracks (BED · bigWig · bedGraph · GFF3)").first.click()
     got.append(download(page, lambda: page.get_by_role("button", name="Stage 1 boundaries (BED)").click(), out_dir))
     page.keyboard.press("Escape")
-    got.append(download(page, lambda: page.locator("[data-testid='stSidebar']").get_by_role(
-        "button", name="Report (zip)").click(), out_dir))
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_role("button", name="Build the report (zip)").click()  # a progress bar, then the download
+    ready = sidebar.get_by_role("button", name="Report (zip)", exact=True)
+    ready.wait_for(timeout=600_000)
+    got.append(download(page, lambda: ready.click(), out_dir))
     return got
 
 

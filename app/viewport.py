@@ -6,6 +6,9 @@ the browser with `open_in_browser(lo, hi)`.
 """
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -15,6 +18,9 @@ NOTE_TYPES = {"variation", "misc_difference", "unsure", "misc_feature", "misc_bi
               "conflict", "modified_base", "repeat_region", "protein_bind", "stem_loop"}  # hidden in the first view
 DEFAULT_MAX_SPAN = 50_000  # a first view wider than this starts on the first 50 kb (genes stay readable)
 MIN_SPAN = 30  # the narrowest window: about ten codons, letters readable
+GENE_TYPES = ("gene", "CDS", "rRNA", "tRNA", "ncRNA", "tmRNA", "misc_RNA")  # what a gene search finds
+MIN_GENE_NT = 3  # shorter "genes" are sites that carry a gene's name (a variation, a 1-nt misc_feature)
+MARGIN = 1.0  # the tracks load this many window widths on each side: wheel zoom and drag pan move into them
 LETTERS_SPAN = 300  # at or below this many nt the browser shows bases and codon positions
 
 
@@ -52,11 +58,16 @@ def default_feature_types(types) -> list[str]:
 
 
 def find_features(features: pd.DataFrame, query: str, limit: int = 50) -> pd.DataFrame:
-    """Features whose name, locus tag or product contains `query` (case-insensitive); exact hits first."""
+    """Genes whose name, locus tag or product contains `query` (case-insensitive); exact hits first.
+
+    Only genes count (`GENE_TYPES` of at least `MIN_GENE_NT`): GenBank's notes that carry a gene's name
+    (misc_feature, variation, a 1-nt site) never hit. A gene and its CDS or RNA (one locus tag, or one span and
+    strand) are one hit: the CDS (or RNA) row, which holds the product.
+    """
     q = query.strip().lower()
     if not q or features is None or len(features) == 0:
         return features.iloc[0:0] if features is not None else pd.DataFrame()
-    f = features[features["type"] != "source"]
+    f = features[features["type"].isin(GENE_TYPES) & (features["end"] - features["start"] >= MIN_GENE_NT)]
     cols = [c for c in ("name", "locus_tag", "product") if c in f.columns]
     text = {c: f[c].fillna("").astype(str).str.lower() for c in cols}
     hit = np.zeros(len(f), dtype=bool)
@@ -64,11 +75,43 @@ def find_features(features: pd.DataFrame, query: str, limit: int = 50) -> pd.Dat
     for c in cols:
         hit |= text[c].str.contains(q, regex=False).to_numpy()
         exact |= (text[c] == q).to_numpy()
-    out = f[hit].assign(_exact=exact[hit], _cds=(f["type"][hit] == "CDS").to_numpy())
-    out = out.sort_values(["_exact", "_cds", "start"], ascending=[False, False, True])
-    # a gene and its CDS share a locus tag: keep one row per locus
-    out = out.drop_duplicates(subset=["start", "end", "strand"], keep="first")
-    return out.drop(columns=["_exact", "_cds"]).head(limit)
+    out = f[hit].assign(_exact=exact[hit], _gene=(f["type"][hit] == "gene").to_numpy())
+    out = out.sort_values(["_exact", "_gene", "start"], ascending=[False, True, True])
+    # a gene and its CDS: one row per locus tag (where there is one), and one per span and strand
+    tag = out["locus_tag"].fillna("").astype(str) if "locus_tag" in out.columns else pd.Series("", index=out.index)
+    key = tag.where(~tag.isin(["", "None", "nan"]), out["start"].astype(str) + ":" + out["end"].astype(str)
+                    + ":" + out["strand"].astype(str))
+    out = out[~key.duplicated(keep="first")].drop_duplicates(subset=["start", "end", "strand"], keep="first")
+    return out.drop(columns=["_exact", "_gene"]).head(limit)
+
+
+def single_match(hits: pd.DataFrame, query: str):
+    """The one gene `query` means (the row), or None: the only hit, else the only hit whose name or locus tag is
+    exactly `query` (case-insensitive: "lacZ" among lacZ, lacZα-like names)."""
+    if hits is None or len(hits) == 0:
+        return None
+    if len(hits) == 1:
+        return hits.iloc[0]
+    q = query.strip().lower()
+    exact = np.zeros(len(hits), dtype=bool)
+    for c in ("name", "locus_tag"):
+        if c in hits.columns:
+            exact |= (hits[c].fillna("").astype(str).str.lower() == q).to_numpy()
+    return hits[exact].iloc[0] if exact.sum() == 1 else None
+
+
+def example_gene(features: pd.DataFrame | None, span: tuple[int, int]) -> str | None:
+    """A gene name (else locus tag) of the open genome inside `span`, for the locus box's placeholder."""
+    if features is None or len(features) == 0:
+        return None
+    f = features[features["type"].isin(GENE_TYPES) & (features["start"] >= span[0]) & (features["end"] <= span[1])]
+    for col in ("name", "locus_tag"):
+        if col in f.columns:
+            names = f[col].fillna("").astype(str)
+            names = names[~names.isin(["", "None", "nan"]) & (names.str.len() <= 20)]
+            if len(names):
+                return names.iloc[0]
+    return None
 
 
 def feature_label(row) -> str:
@@ -140,6 +183,75 @@ def around(start: int, end: int, span: tuple[int, int], pad: float = 0.25) -> tu
     """A window showing [start, end) with `pad` of its length on each side (at least 60 nt)."""
     extra = max(int((end - start) * pad), 30)
     return clip(start - extra, end + extra, span)
+
+
+def with_margin(window: tuple[int, int], span: tuple[int, int], margin: float = MARGIN) -> tuple[int, int]:
+    """What the tracks load for `window`: `margin` widths more on each side, inside the analysed span."""
+    lo, hi = window
+    extra = int(round((hi - lo) * margin))
+    return max(span[0], lo - extra), min(span[1], hi + extra)
+
+
+# ---------------------------------------------------------------------------------------------- locus box
+@dataclass(frozen=True)
+class Locus:
+    """What was typed in the locus box: a stretch (`lo`, `hi` 0-based half-open; `record` when one was named)
+    or a gene `name` / locus tag to look up."""
+
+    lo: int | None = None
+    hi: int | None = None
+    record: str | None = None
+    name: str | None = None
+
+
+_LOCUS = re.compile(r"^(?:(?P<record>[^\s:]+):)?\s*(?P<a>\d[\d,]*)(?:\s*(?:-|–|—|\.\.)\s*(?P<b>\d[\d,]*))?$")
+
+
+def parse_locus(text: str) -> Locus:
+    """`NC_000913.3:1,000-2,000`, `1000-2000`, `1000..2000`, `1,500` (one base) or a gene name / locus tag, as
+    IGV's locus box reads them (1-based, both ends included); ValueError says what is wrong with a stretch."""
+    t = (text or "").strip()
+    if not t:
+        raise ValueError("type a stretch (1,000-2,000 or RECORD:1,000-2,000) or a gene name or locus tag")
+    m = _LOCUS.match(t)
+    if m is None:
+        return Locus(name=t)
+    a = int(m["a"].replace(",", ""))
+    b = int(m["b"].replace(",", "")) if m["b"] else a
+    if a < 1:
+        raise ValueError("positions count from 1")
+    if b < a:
+        raise ValueError(f"the end ({b:,}) comes before the start ({a:,})")
+    return Locus(a - 1, b, m["record"])
+
+
+def same_record(typed: str, record_id: str) -> bool:
+    """Whether `typed` names `record_id` (case aside; an accession without its version counts)."""
+    t, r = typed.strip().lower(), str(record_id).lower()
+    return t == r or t == r.split(".")[0]
+
+
+def locus_window(text: str, record_id: str, span: tuple[int, int], features: pd.DataFrame | None):
+    """What a typed locus opens: (window or None, gene hits or None).
+
+    A stretch gives its window (a short one centred in a readable window) and no hits; ValueError when it names
+    another record or lies outside the analysed span. A name gives the genes it matches inside the span and the
+    window around the one it means (`single_match`), or None when it means several or none.
+    """
+    loc = parse_locus(text)
+    a, b = span
+    if loc.name is None:
+        if loc.record and not same_record(loc.record, record_id):
+            raise ValueError(f"“{loc.record}” is not the record open here ({record_id})")
+        if loc.hi <= a or loc.lo >= b:
+            raise ValueError(f"{loc.lo + 1:,}–{loc.hi:,} lies outside the analysed region {a + 1:,}–{b:,}")
+        lo, hi = max(loc.lo, a), min(loc.hi, b)
+        return (clip(lo, hi, span) if hi - lo >= MIN_SPAN else around(lo, hi, span)), None
+    hits = find_features(features, loc.name)
+    if len(hits):
+        hits = hits[(hits["end"] > a) & (hits["start"] < b)]
+    one = single_match(hits, loc.name)
+    return (around(int(one["start"]), int(one["end"]), span) if one is not None else None), hits
 
 
 # ---------------------------------------------------------------------------------------------- session state

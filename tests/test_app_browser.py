@@ -1,14 +1,28 @@
 """The app in a real browser: `streamlit run` on 127.0.0.1, headless Debian Chromium via Playwright, a genome
-uploaded through the file input, the tracks drawn, a figure downloaded, a screenshot saved."""
+uploaded through the file input, the tracks drawn, zoomed with the wheel, panned by a drag and zoomed to a box,
+a figure downloaded, a screenshot saved."""
 from __future__ import annotations
 
 import pytest
 
 from app.screenshots import chromium_page, chromium_path, streamlit_server, upload_genome, wait_idle
-from tests.test_app import synthetic_genbank, tiny_checkpoint  # noqa: F401 (a fixture)
+from tests.test_app import synthetic_genbank
+from tests.test_app import tiny_checkpoint as _tiny_checkpoint
+
+tiny_checkpoint = _tiny_checkpoint  # the fixture, shared with the AppTest tests
 
 pytest.importorskip("playwright")
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+X_RANGE_JS = ("() => { const g = document.querySelector(\"[data-testid='stPlotlyChart'] .js-plotly-plot\");"
+              " return g && g._fullLayout ? g._fullLayout.xaxis.range.map(Number) : null; }")
+
+
+def x_range(page) -> tuple[float, float]:
+    """The tracks' x-axis range as plotly holds it in the page (every row follows one axis)."""
+    lo, hi = page.evaluate(f"({X_RANGE_JS})()")
+    return float(lo), float(hi)
 
 
 @pytest.fixture(scope="module")
@@ -32,18 +46,44 @@ def test_upload_draws_tracks_and_downloads(chromium, tiny_checkpoint, tmp_path):
         chart = page.locator("[data-testid='stPlotlyChart']").first
         assert chart.locator(".main-svg").count() >= 1  # plotly drew the tracks
         assert "BROWSED" in page.locator("[data-testid='stMain']").inner_text()
-        # drag a box over the tracks: the app zooms to it (the From field follows)
         area = chart.locator(".nsewdrag").first
         area.scroll_into_view_if_needed()
         box = area.bounding_box()
+        lo0, hi0 = x_range(page)
+        # the wheel zooms the x-axis in the browser (plotly scrollZoom), within what is loaded: no rerun
+        page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.5 * box["height"])
+        for _ in range(4):
+            page.mouse.wheel(0, -200)
+            page.wait_for_timeout(150)
+        narrower = f"() => {{ const r = ({X_RANGE_JS})(); return r && r[1] - r[0] < {0.8 * (hi0 - lo0)}; }}"
+        page.wait_for_function(narrower, timeout=30_000)
+        lo1, hi1 = x_range(page)
+        assert lo0 < lo1 < hi1 < hi0, (lo0, hi0, lo1, hi1)  # zoomed in around the pointer
+        assert page.get_by_label("From (1-based)").input_value() == "1"  # the server's window did not change
+        # a drag pans (the default drag mode): the range moves, its width stays
+        x0, y0 = box["x"] + 0.6 * box["width"], box["y"] + 0.5 * box["height"]
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        for i in range(1, 11):
+            page.mouse.move(x0 - 0.02 * i * box["width"], y0)
+        page.mouse.up()
+        page.wait_for_timeout(500)
+        lo2, hi2 = x_range(page)
+        assert lo2 > lo1 and abs((hi2 - lo2) - (hi1 - lo1)) < 1e-6 * (hi1 - lo1) + 1, (lo1, hi1, lo2, hi2)
+        # the toolbar's box tool: a box drawn over the tracks becomes the window (the From field follows)
+        chart.hover()
+        chart.locator(".modebar-btn[data-title='Box Select']").first.click()
+        chart.locator(".modebar-btn[data-title='Reset axes']").first.click()
+        page.wait_for_timeout(500)
         x0, y0 = box["x"] + 0.3 * box["width"], box["y"] + 0.2 * box["height"]
         page.mouse.move(x0, y0)
         page.mouse.down()
         for i in range(1, 11):
             page.mouse.move(x0 + 0.02 * i * box["width"], y0 + 0.06 * i * box["height"])
         page.mouse.up()
-        page.wait_for_function("() => { const e = [...document.querySelectorAll('input[aria-label=\"From (1-based)\"]')];"
-                               " return e.length && e[0].value !== '1'; }", timeout=120_000)
+        moved = ("() => { const e = [...document.querySelectorAll('input[aria-label=\"From (1-based)\"]')];"
+                 " return e.length && e[0].value !== '1'; }")
+        page.wait_for_function(moved, timeout=120_000)
         wait_idle(page)
         start = int(page.get_by_label("From (1-based)").input_value())
         assert 1000 < start < 2500, start  # about 30% into the 5,000 nt record

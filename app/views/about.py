@@ -1,7 +1,8 @@
-"""About: what dnaHNet is, what the two stages mean, the model card of the loaded checkpoint, how to cite."""
+"""About: what dnaHNet is, what the two stages mean, what the loaded checkpoint does (from its own measured files,
+beside the paper's numbers shown as the paper's), its model card, how to cite."""
 import streamlit as st
 
-from app import state
+from app import model_card, state
 from app.components import plain
 
 st.title("About dnaHNet Explorer")
@@ -18,16 +19,17 @@ st.subheader("What the stages mean")
 c1, c2 = st.columns(2)
 c1.markdown(
     """
-**Stage 1** — nucleotides → chunks of about **3 nt**.
-The first router reads every base. In coding sequence its boundaries are expected to track the codon
-(the paper reports 6.5 % / 42.6 % / 58.4 % of positions 1 / 2 / 3 being boundaries).
+**Stage 1** — nucleotides → chunks of about **3 nt** (the router's target).
+The first router reads every base. In the paper's model its boundaries track the codon; whether the loaded
+checkpoint's do is measured below.
 """
 )
 c2.markdown(
     """
-**Stage 2** — Stage-1 chunks → chunks of about **6 nt**.
-The second router reads only Stage-1 chunks, so its boundaries are a subset of Stage-1 boundaries. In the paper
-they concentrate on start codons, promoters and intergenic DNA.
+**Stage 2** — Stage-1 chunks → chunks of about **6 nt** (the router's target).
+The second router reads only Stage-1 chunks, so its boundaries are a subset of Stage-1 boundaries: its rate is
+counted either per Stage-1 chunk start (about 50%) or per nucleotide (about 1 in 6), and the app names which.
+In the paper's model they concentrate on start codons, promoters and intergenic DNA.
 """
 )
 st.markdown(
@@ -41,6 +43,30 @@ st.markdown(
   chunkers (fixed length 3 and 6, random with the model's lengths).
 """
 )
+
+def _measured(directory: str) -> None:
+    """What this checkpoint does, from its measured files only; the paper's numbers beside, as the paper's."""
+    st.subheader("What this checkpoint does — measured, beside the paper")
+    if not directory:
+        st.caption("This model has no checkpoint directory, so there are no measured files to report.")
+        return
+    held = model_card.heldout(directory)
+    if held is not None:
+        wins, n = model_card.beats_markov(held)
+        st.markdown(f"**Held-out genomes** (`heldout_bits.csv`): dnaHNet scores fewer bits per nucleotide than the "
+                    f"best order-k Markov model on **{wins} of {n}**.")
+        st.dataframe(held, hide_index=True, column_config={
+            c: st.column_config.NumberColumn(format="%.4f") for c in held.columns if "bits/nt" in c})
+    else:
+        st.caption("No held-out evaluation (`heldout_bits.csv`) in this checkpoint's folder: not measured.")
+    table = model_card.findings(directory)
+    st.markdown(f"**The paper's findings** ({model_card.PAPER}) and whether they hold for this checkpoint, in "
+                "E. coli K-12 (`python -m interpret.report`); *not measured* where the checkpoint's folder has no "
+                "such file. Different genome and model: a comparison, not a replication test.")
+    st.dataframe(table, hide_index=True)
+    st.caption("Paper numbers are the paper's model on B. subtilis; the checkpoint's are read from its folder, "
+               f"{plain(directory)}.")
+
 
 st.subheader("The loaded model")
 try:
@@ -58,7 +84,8 @@ else:
                    f"{cfg.get('target_compression')} per router")
     train = (card.get("meta") or {}).get("train") or {}
     if train:
-        st.caption(f"Trained for {train.get('step', '?'):,} steps on {train.get('nt_seen', 0) / 1e6:,.1f} M nucleotides "
+        st.caption(f"Trained for {train.get('step', '?'):,} steps on {train.get('nt_seen', 0) / 1e6:,.1f} M "
+                   f"nucleotides "
                    f"(windows of {train.get('seq_len', '?')} nt)." if isinstance(train.get("step"), int) else "")
         held_out = train.get("valid_bits_per_nt") or {}
         if held_out:
@@ -67,11 +94,12 @@ else:
                          hide_index=True, width="content")
             st.caption("Bits per nucleotide on genomes kept out of training (2 bits = a uniform guess; lower is "
                        "better).")
+    _measured(card.get("path") or "")
     if card.get("meta"):
         with st.expander("Training and evaluation (meta.json)", expanded=False):
             st.json(card["meta"])
     if card.get("card"):
-        with st.expander("Model card", expanded=True):
+        with st.expander("Model card", expanded=False):
             st.markdown(card["card"])
 
 st.subheader("How to cite")

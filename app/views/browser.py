@@ -2,7 +2,7 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import components, results, viewport
+from app import components, results, tables, viewport
 from interpret.style import stage_label
 
 a = components.require_analysis()
@@ -10,8 +10,8 @@ ann = results.annotation(a)
 components.page_header(
     "Genome browser", a,
     "Genes and other features on top, then where each stage of dnaHNet starts a chunk, the router's boundary "
-    "probability p, the model's surprisal and GC. **Drag a box over the tracks to zoom in**; at 300 nt or less the "
-    "bases and codon positions appear.")
+    "probability p, the model's surprisal and GC. **Type a locus or a gene, scroll on the tracks to zoom and drag "
+    "to pan**; at 300 nt or less the bases, codon positions and the three-frame translation appear.")
 window = viewport.current(a)
 span = a.span
 
@@ -24,20 +24,38 @@ def _typed():
     _go((int(st.session_state["view_start"]) - 1, int(st.session_state["view_end"])))
 
 
-# ---- navigation: find a gene · coordinates · zoom and pan ----
+def _locus():
+    """Enter in the locus box: go to the stretch typed, or to the gene a name means when it means one."""
+    try:
+        target, _ = viewport.locus_window(st.session_state["gene_query"], a.record_id, span, ann.features)
+    except ValueError:
+        return  # the page says why under the box
+    if target is not None:
+        _go(target)
+
+
+# ---- navigation: locus (stretch or gene) · coordinates · zoom and pan ----
 find, coords, moves = st.columns([4, 3, 4], vertical_alignment="bottom")
 with find:
-    query = st.text_input("Find a gene", key="gene_query", placeholder="name, locus tag or product (e.g. cI, rpoB)")
+    gene = viewport.example_gene(ann.features, span)
+    example = f"{a.record_id}:{span[0] + 1:,}-{min(span[0] + 1000, span[1]):,}" + (f" or {gene}" if gene else "")
+    query = st.text_input("Locus", key="gene_query", placeholder=example, on_change=_locus,
+                          help="A stretch (1,000-2,000, RECORD:1,000-2,000, or one position) or a gene's name, locus "
+                               "tag or product. Enter goes there when it names one place.")
     if query:
-        hits = viewport.find_features(ann.features, query)
-        inside = (hits["end"] > span[0]) & (hits["start"] < span[1]) if len(hits) else []
-        if len(hits) and not inside.all():
-            st.caption(f"{int((~inside).sum())} match(es) lie outside the analysed region and are not listed.")
-            hits = hits[inside]
-        row = viewport.pick_feature(hits, query, "gene_pick", where=" here")
-        if row is not None:
-            st.button("Show", key="gene_go", on_click=_go, args=(viewport.around(int(row.start), int(row.end), span),),
-                      icon=":material/my_location:")
+        try:
+            target, hits = viewport.locus_window(query, a.record_id, span, ann.features)
+        except ValueError as e:
+            st.caption(f"Cannot go there: {components.plain(e)}.")
+            hits = None
+        if hits is not None:
+            outside = len(viewport.find_features(ann.features, query)) - len(hits)
+            if outside > 0:
+                st.caption(f"{outside} match(es) lie outside the analysed region and are not listed.")
+            row = viewport.pick_feature(hits, query, "gene_pick", where=" here")
+            if row is not None:
+                st.button("Show", key="gene_go", on_click=_go,
+                          args=(viewport.around(int(row.start), int(row.end), span),), icon=":material/my_location:")
 with coords:
     c1, c2 = st.columns(2)
     c1.number_input("From (1-based)", min_value=span[0] + 1, max_value=span[1], step=1000, key="view_start",
@@ -72,8 +90,8 @@ with st.expander("Tracks shown", expanded=False):
                             format_func=stage_label, key="browser_stages")
     strands = o2.multiselect("Strand passes", a.strands, default=a.strands, key="browser_strands",
                              format_func=lambda d: f"{d} pass")
-    row_names = {"features": "Features", "sequence": "Bases (≤ 300 nt)", "boundaries": "Boundaries",
-                 "p": "Boundary p", "surprisal": "Surprisal", "gc": "GC"}
+    row_names = {"features": "Features", "sequence": "Bases (≤ 300 nt)", "translation": "Translation (≤ 300 nt)",
+                 "boundaries": "Boundaries", "p": "Boundary p", "surprisal": "Surprisal", "gc": "GC"}
     rows = o3.multiselect("Rows", list(row_names), default=list(row_names), format_func=row_names.get,
                           key="browser_rows")
     types = sorted(set(ann.features["type"]) - {"source"})
@@ -82,20 +100,26 @@ with st.expander("Tracks shown", expanded=False):
                                    help="GenBank's notes (variation, misc_feature, sig_peptide…) are hidden at first.")
 
 lo, hi = window
+loaded = viewport.with_margin(window, span)  # wheel zoom and drag pan move into the margin without a rerun
 try:
-    fig = results.track_figure(a, window, tuple(strands) or tuple(a.strands), tuple(stages),
-                               tuple(rows) or ("features",), tuple(feature_types))
+    fig = results.track_figure(a, loaded, tuple(strands) or tuple(a.strands), tuple(stages),
+                               tuple(rows) or ("features",), tuple(feature_types), view=window)
 except ValueError as e:
     st.warning(f"Nothing to draw here: {components.plain(e)}")
     st.stop()
 export = go.Figure(fig)
-viewport.add_selection_layer(fig, *window)
-fig.update_layout(dragmode="select")  # a drag draws a box: the app zooms to it
-event = components.figure(
-    fig, f"{a.file_stem}_{lo + 1}-{hi}_tracks", "browser_fig",
-    f"Positions {lo + 1:,}–{hi:,} ({hi - lo:,} nt). Ticks mark where a chunk starts in each pass's reading "
-    "direction (the − pass reads right to left); p > 0.5 is a boundary; surprisal is −log₂ p(base) in bits.",
-    on_select="rerun", selection_mode=("points", "box"), export=export)
+viewport.add_selection_layer(fig, *loaded)
+# Streamlit returns selections, not zoom or pan (relayout) events: the wheel and a drag act in the browser on what
+# is loaded; the buttons, the locus box and a box drawn with the toolbar's box tool load a new window.
+event = st.plotly_chart(fig, key="browser_fig", on_select="rerun", selection_mode=("points", "box"),
+                        config={"scrollZoom": True, "displaylogo": False, "toImageButtonOptions": {"format": "svg"},
+                                "modeBarButtonsToRemove": ["lasso2d", "autoScale2d"]})
+components.explain(
+    f"Positions {lo + 1:,}–{hi:,} ({hi - lo:,} nt), with {lo - loaded[0]:,} nt loaded on the left and "
+    f"{loaded[1] - hi:,} nt on the right: scroll to zoom and drag to pan within them; the arrows, the locus box or "
+    "a box drawn with the toolbar's box tool load another window. Ticks mark where a chunk starts in each pass's "
+    "reading direction (the − pass reads right to left); p > 0.5 is a boundary; surprisal is −log₂ p(base) in bits.")
+components.figure_downloads(export, f"{a.file_stem}_{lo + 1}-{hi}_tracks", "browser_fig")
 
 # a box drawn on the figure becomes the new window (once per box: the selection outlives the rerun)
 boxes = ((event or {}).get("selection") or {}).get("box") or []
@@ -114,19 +138,17 @@ in_view = feats[(feats["end"] > lo) & (feats["start"] < hi) & feats["type"].isin
 left, right = st.columns(2)
 with left:
     st.subheader("Features in view")
-    shown = in_view.drop(columns=[c for c in ("parts",) if c in in_view.columns]).assign(
-        start=lambda d: d["start"] + 1).rename(columns={"start": "start (1-based)"})
+    shown = tables.features(in_view)  # 1-based inclusive spans, strand + / −
     components.table(shown, f"{a.file_stem}_{lo + 1}-{hi}_features", "browser_features",
-                     "Annotated features of the chosen types overlapping the window; strand +1/−1; end inclusive.", height=260,
-                     hide_index=True)
+                     "Annotated features of the chosen types overlapping the window (1-based, end inclusive).",
+                     height=260, hide_index=True)
 with right:
     st.subheader("Chunks in view")
     chunks = results.chunks_in(a, window)
     if len(chunks) > 5000:
         st.caption(f"{len(chunks):,} chunks: zoom in to list them (the CSV and tracks hold them all).")
         chunks = chunks.head(5000)
-    components.table(chunks.assign(start=lambda d: d["start"] + 1).rename(columns={"start": "start (1-based)"}),
-                     f"{a.file_stem}_{lo + 1}-{hi}_chunks", "browser_chunks",
+    components.table(chunks, f"{a.file_stem}_{lo + 1}-{hi}_chunks", "browser_chunks",  # 1-based (app.tables)
                      "Each chunk of each stage and pass: its span (end inclusive), where it starts in reading order, "
                      "and the router's p there.", height=260, hide_index=True)
 
