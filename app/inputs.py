@@ -15,13 +15,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import locus, runner, state, url_view, viewport
+from app import locus, page_links, runner, state, viewport
 from app.components import bullets, plain
 
-# extension -> format read_genome understands; ".gz" is stripped first
-GENOME_FORMATS = {".gb": "genbank", ".gbk": "genbank", ".gbff": "genbank", ".genbank": "genbank", ".gbf": "genbank",
-                  ".embl": "embl", ".fa": "fasta", ".fasta": "fasta", ".fna": "fasta", ".fas": "fasta",
-                  ".ffn": "fasta", ".fsa": "fasta", ".gff": "gff3", ".gff3": "gff3"}
 COMPANION_EXTENSIONS = (".csv", ".tsv", ".txt", ".bed", ".gff", ".gff3")
 
 
@@ -36,21 +32,23 @@ def split_extension(name: str) -> tuple[str, bool]:
 
 
 def format_for(name: str) -> str | None:
-    """The genome format a file name promises, or None when the extension is not one we know."""
-    return GENOME_FORMATS.get(split_extension(name)[0])
+    """The genome format a file name promises, or None when the extension is not one we know (genome_io's table)."""
+    from dnahnet.genome_io import format_from_name
+
+    return format_from_name(name)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Reading the genome file…")
 def read_upload(digest: str, name: str, _data: bytes, gff_digest: str = "", gff_name: str = "", _gff=None):
     """Parse an uploaded genome (+ optional GFF3) once per content digest → GenomeFile (shared, never modified:
     a resource, so reruns do not unpickle a whole genome)."""
-    from dnahnet.genome_io import read_genome
+    from dnahnet.genome_io import FORMAT_BY_EXTENSION, read_genome
 
     fmt = format_for(name)
     genome = read_genome(_data, fmt=fmt, gff=_gff, name=name)
     if fmt is None:
         ext = split_extension(name)[0] or "(none)"
-        known = ", ".join(sorted({e for e in GENOME_FORMATS}))
+        known = ", ".join(sorted(f".{e}" for e in FORMAT_BY_EXTENSION))
         what = f"read it as {genome.fmt or 'nothing'} from its content" if genome.records else "nothing could be read"
         genome.problems.insert(0, f"unknown file extension {ext!r} (expected one of {known}, optionally .gz); {what}")
     return genome
@@ -105,35 +103,9 @@ def sample_companion(key: str) -> tuple[str, bytes] | None:
     return (path.name, path.read_bytes()) if path is not None else None
 
 
-# ---------------------------------------------------------------------------------------------- page links
-# st.switch_page (a link from one page to another made in code: Latents → "Show this chunk in the browser") reruns
-# without the browser's widget values, and Streamlit then drops the state of every widget, the sidebar's included:
-# the next run would fall back to the default sample while the browser still shows the user's choices. Links
-# between pages go through `switch_page`, which keeps the sidebar's inputs for that next run.
-INPUT_KEYS = ("source", "sample", "record", "strands", "locus_query", "own_companion", "report_static")
-UPLOAD_KEYS = ("genome_file", "gff_file", "companion_file")  # a file uploader's value cannot be set: kept aside
-
-
-def switch_page(page: str) -> None:
-    """st.switch_page that keeps the sidebar's inputs (genome, uploads, record, strands, region, promoter table)
-    and the URL's view parameters (st.switch_page alone clears them)."""
-    st.session_state["inputs_before_switch"] = {k: st.session_state[k] for k in INPUT_KEYS + UPLOAD_KEYS
-                                                if st.session_state.get(k) is not None}
-    st.switch_page(page, query_params=url_view.kept_on_switch())
-
-
-def _restore_inputs() -> None:
-    """The run after `switch_page`: put back the inputs whose state Streamlit dropped (before their widgets exist)."""
-    for key, value in (st.session_state.pop("inputs_before_switch", None) or {}).items():
-        if key in UPLOAD_KEYS:
-            st.session_state[f"kept_{key}"] = value
-        elif key not in st.session_state:
-            st.session_state[key] = value
-
-
 def _file_uploader(label: str, key: str, **kwargs):
-    """The sidebar's file uploader `key`; after `switch_page` emptied it, the file it held until the user changes
-    it (a new file or removing it forgets the kept one)."""
+    """The sidebar's file uploader `key`; after `page_links.switch_page` emptied it, the file it held until the user
+    changes it (a new file or removing it forgets the kept one)."""
     kept = f"kept_{key}"
     up = st.sidebar.file_uploader(label, key=key, on_change=_forget, args=(kept,), **kwargs)
     if up is not None:
@@ -152,7 +124,7 @@ def _forget(key: str) -> None:
 # ---------------------------------------------------------------------------------------------- sidebar
 def sidebar(notices) -> state.Request | None:
     """Draw the inputs; return the request they describe (None when there is nothing to analyse)."""
-    _restore_inputs()
+    page_links.restore_inputs()
     sb = st.sidebar
     sb.header("Genome")
     try:

@@ -12,7 +12,6 @@ import os
 import streamlit as st
 
 from app import state
-from interpret.style import stage_label
 
 
 # ---------------------------------------------------------------------------------------------- annotation
@@ -55,29 +54,13 @@ def boundary_report(a: state.Analysis, with_progress: bool = True):
 
 # ---------------------------------------------------------------------------------------------- exports
 def track_files(n_stages: int, strands: list[str]) -> list[tuple[str, str, str]]:
-    """(label, kind, file suffix) of every track file of an analysis; `track_bytes(a, kind)` builds one.
+    """(label, kind, file suffix) of every track file of an analysis (the track popover of every page);
+    `track_bytes(a, kind)` builds one. The list is interpret's (`interpret.report.track_catalogue`), so a file is
+    named as in the report's tracks/ folder and a browser session set up on one opens the other. Downloads are
+    plain text (one record, opened whole); the report's long-genome tracks are BGZF + tabix."""
+    from interpret.report import track_catalogue
 
-    The app's one list of track files (the track popover of every page). bigWig and per-stage GFF3 files are named
-    as in the report's tracks/ folder (interpret.report.track_files), so a browser session set up on one opens the
-    other. Downloads are plain text (one record, opened whole); the report's long-genome tracks are BGZF + tabix."""
-    from interpret.exports import GC_WINDOW
-
-    out = []
-    for s in range(n_stages):
-        out.append((f"{stage_label(s)} boundaries (BED)", f"bed:{s}", f"stage{s + 1}.boundaries.bed"))
-    for fmt, ext in (("bigWig", "bw"), ("bedGraph", "bedgraph")):
-        for s in range(n_stages):
-            for d in strands:
-                out.append((f"{stage_label(s)} p, {d} pass ({fmt})", f"{ext}:p:{s}:{d}",
-                            f"stage{s + 1}.p.{_strand_word(d)}.{ext}"))
-        for d in strands:
-            out.append((f"Surprisal, {d} pass ({fmt})", f"{ext}:surprisal:0:{d}",
-                        f"surprisal.{_strand_word(d)}.{ext}"))
-    out.append((f"GC, {GC_WINDOW} nt window (bigWig)", "bw:gc", "gc.bw"))
-    for s in range(n_stages):  # one file per stage, as the report's tracks/: a browser shows each as its own track
-        out.append((f"{stage_label(s)} chunks (GFF3)", f"gff3:{s}", f"stage{s + 1}.chunks.gff3"))
-    out.append(("Chunks, all stages nested (GFF3)", "gff3", "chunks.gff3"))
-    return out
+    return [(t.label, t.kind, t.name) for t in track_catalogue(n_stages, strands)]
 
 
 def track_mime(suffix: str) -> str:
@@ -85,15 +68,11 @@ def track_mime(suffix: str) -> str:
     return "application/octet-stream" if suffix.endswith(".bw") else "text/plain"
 
 
-def _strand_word(strand: str) -> str:
-    return "plus" if strand == "+" else "minus"
-
-
 def figure_bytes(fig, fmt: str) -> bytes:
-    """PNG / SVG / HTML bytes of a plotly figure (interpret.exports; Chrome-free fallback inside it)."""
-    from interpret import exports
+    """PNG / SVG / HTML bytes of a plotly figure (interpret.render; Chrome-free fallback inside it)."""
+    from interpret.render import figure_to_bytes
 
-    return exports.figure_to_bytes(fig, fmt)
+    return figure_to_bytes(fig, fmt)
 
 
 def table_csv(df) -> bytes:
@@ -104,25 +83,10 @@ def table_csv(df) -> bytes:
 
 def track_bytes(a: state.Analysis, kind: str) -> bytes:
     """One track file of the analysis (kinds from `track_files`): BED, bedGraph or GFF3 text, or bigWig."""
-    from interpret import exports
+    from interpret.report import track_file_bytes
 
-    what, *args = kind.split(":")
-    rec = [a.record_id]
-    if what == "bw":
-        if args[0] == "gc":
-            return exports.bigwig(a.trace, "gc", records=rec, sequences={a.record_id: str(a.record.seq)})
-        return exports.bigwig(a.trace, args[0], strand=args[2], stage=int(args[1]), records=rec)
-    if what == "bedgraph":
-        what, *args = args
-    if what == "bed":
-        out = exports.boundaries_bed(a.trace, int(args[0]), records=rec)
-    elif what in ("p", "surprisal"):
-        out = exports.bedgraph(a.trace, what, strand=args[1], stage=int(args[0]), records=rec)
-    elif what == "gff3":  # gff3 (all stages, Stage 1 nested in Stage 2 via Parent) or gff3:<stage>
-        out = exports.chunks_gff3(a.trace, [int(args[0])] if args else None, records=rec)
-    else:
-        raise ValueError(f"unknown track kind {kind!r}")
-    return out.encode()
+    sequences = {a.record_id: str(a.record.seq)} if kind == "bw:gc" else None  # only GC reads the bases
+    return track_file_bytes(a.trace, kind, records=[a.record_id], sequences=sequences)
 
 
 def report_zip(a: state.Analysis, static_images: bool = True, progress=None) -> bytes:

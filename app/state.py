@@ -14,17 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 STRAND_CHOICES = {"both": "Both strands", "+": "Forward (+)", "-": "Reverse (−)"}
-
-
-def data_dir() -> Path | None:
-    """`$DNAHNET_DATA_DIR`, else ../shared/data beside the repository, if it holds genomes/."""
-    env = os.environ.get("DNAHNET_DATA_DIR")
-    for d in ([Path(env)] if env else []) + [REPO_ROOT.parent / "shared" / "data"]:
-        if (d / "genomes").is_dir():
-            return d
-    return None
 
 
 # ---------------------------------------------------------------------------------------------- requests
@@ -150,20 +140,10 @@ def device_label() -> str:
 
 @st.cache_data(show_spinner=False)
 def _card_files(directory: str) -> dict:
-    """meta.json and a model card (MODEL_CARD.md / README.md) from a checkpoint directory, when present."""
-    import json
+    """meta.json and a model card from a checkpoint directory, when present (`dnahnet.checkpoint.read_card`)."""
+    from dnahnet.checkpoint import read_card
 
-    d, out = Path(directory), {}
-    if (d / "meta.json").is_file():
-        try:
-            out["meta"] = json.loads((d / "meta.json").read_text())
-        except ValueError:
-            out["meta"] = {}
-    for name in ("MODEL_CARD.md", "model_card.md", "README.md"):
-        if (d / name).is_file():
-            out["card"] = (d / name).read_text()
-            break
-    return out
+    return read_card(directory)
 
 
 def model_card() -> dict:

@@ -22,6 +22,7 @@ CHOICES = {
     "latents": {"stage": ("lat_stage", "stage")},
     "enrichment": {"passes": ("enr_strand", "pass")},
     "levels": {"passes": ("lvl_strand", "pass")},
+    "vocabulary": {"stage": ("voc_stage", "stage")},
 }
 PARAMS = SIDEBAR_PARAMS + tuple({p for page in CHOICES.values() for p in page})
 
@@ -110,9 +111,10 @@ def _parse(kind: str, text: str):
 
 
 def check_choices(analysis) -> None:
-    """Forget a Latents stage this analysis does not have (a link's, or another genome's)."""
-    if analysis is not None and st.session_state.get("lat_stage") not in (None, *range(analysis.n_stages)):
-        del st.session_state["lat_stage"]
+    """Forget a Latents or Vocabulary stage this analysis does not have (a link's, or another genome's)."""
+    for key in ("lat_stage", "voc_stage"):
+        if analysis is not None and st.session_state.get(key) not in (None, *range(analysis.n_stages)):
+            del st.session_state[key]
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -155,7 +157,7 @@ def _choice_params(page: str, analysis) -> dict[str, str]:
     if analysis is None:
         return {}
     defaults = {"browser_stages": list(range(analysis.n_stages)), "browser_strands": list(analysis.strands),
-                "lat_stage": 0, "enr_strand": "both", "lvl_strand": "both"}
+                "lat_stage": 0, "voc_stage": 0, "enr_strand": "both", "lvl_strand": "both"}
     out = {}
     for name, (key, kind) in CHOICES.get(page, {}).items():
         value = st.session_state.get(key)

@@ -281,7 +281,7 @@ def request(analysis, window: tuple[int, int]) -> None:
 
 def open_in_browser(analysis, lo: int, hi: int) -> None:
     """Show [lo, hi) in the browser page and switch to it (keeping the sidebar's genome and settings)."""
-    from app import inputs
+    from app import page_links
 
     request(analysis, (lo, hi))
-    inputs.switch_page("views/browser.py")
+    page_links.switch_page("views/browser.py")

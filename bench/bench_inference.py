@@ -26,14 +26,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dnahnet.infer import DEFAULT_BATCH_SIZE, DEFAULT_MARGIN, DEFAULT_WINDOW  # noqa: E402
-from dnahnet.transformer_lm import matched_transformer  # noqa: E402
+from bench.transformer_lm import matched_transformer  # noqa: E402
+from sample_genomes.loader import data_dir  # noqa: E402  ($DNAHNET_DATA_DIR, else ../shared/data)
 
 ECOLI = "Escherichia_coli_K12_MG1655_GCF_000005845.2.gbff.gz"
-
-
-def data_dir() -> Path | None:
-    d = Path(os.environ.get("DNAHNET_DATA_DIR", REPO.parent / "shared" / "data"))
-    return d if (d / "genomes").is_dir() else None
 
 
 def cpu_name() -> str:

@@ -10,6 +10,7 @@ the device's measured copy bandwidth (a large tensor copy, read + write). On a C
 Mamba-2 interior, gets its own table, and the whole-model table compares `torch` with `auto` (which uses it).
 """
 import argparse
+import importlib
 import os
 import sys
 import time
@@ -23,14 +24,18 @@ import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dnahnet.config import HNetConfig  # noqa: E402
-from kernels import ema_ref, routing_ref, ssd_ref  # noqa: E402
+from kernels.ema.chunked import ema_chunked  # noqa: E402
+from kernels.routing import naive as routing_naive  # noqa: E402
+from kernels.ssd import naive as ssd_naive  # noqa: E402
+from kernels.ssd.chunked import ssd_chunked  # noqa: E402
 
 
 def triton_available(device):
     if device.type != "cuda":
         return False, "no GPU: Triton rows skipped"
     try:
-        from kernels import ema_triton, routing_triton, ssd_triton  # noqa: F401
+        for op in ("ssd", "ema", "routing"):
+            importlib.import_module(f"kernels.{op}.triton")
     except ImportError as err:
         return False, f"triton does not import ({err})"
     return True, ""
@@ -99,24 +104,25 @@ def kernel_cases(cfg, length, batch, device, dtype):
 
     return [
         ("ssd_scan", f"b{batch} l{length} h{h} p{p} n{n}",
-         lambda: ssd_ref.ssd_chunked(x, dt, A, B, C, mc.chunk_size, D=D), "ssd_triton.ssd_scan",
+         lambda: ssd_chunked(x, dt, A, B, C, mc.chunk_size, D=D), "ssd.triton.ssd_scan",
          lambda f: (lambda: f(x, dt, A, B, C, mc.chunk_size, D=D)), ssd_bytes),
         ("ssd_step", f"b{batch * 8} h{h} p{p} n{n}",
-         lambda: ssd_ref.ssd_step(state, xs, dts, A, Bs, Cs, D=D), "ssd_triton.ssd_step",
+         lambda: ssd_naive.ssd_step(state, xs, dts, A, Bs, Cs, D=D), "ssd.triton.ssd_step",
          lambda f: (lambda: f(state, xs, dts, A, Bs, Cs, D=D)), step_bytes),
-        ("ema_scan fwd", f"b{batch} m{m} d{d0}", lambda: ema_ref.ema_chunked(z, P), "ema_triton.ema_scan",
+        ("ema_scan fwd", f"b{batch} m{m} d{d0}", lambda: ema_chunked(z, P), "ema.triton.ema_scan",
          lambda f: (lambda: f(z, P)), ema_bytes),
-        ("ema_scan fwd+bwd", f"b{batch} m{m} d{d0}", ema_train(ema_ref.ema_chunked), "ema_triton.ema_scan",
+        ("ema_scan fwd+bwd", f"b{batch} m{m} d{d0}", ema_train(ema_chunked), "ema.triton.ema_scan",
          ema_train, 3 * ema_bytes),
-        ("boundary_prob", f"b{batch} l{length} d{d0}", lambda: routing_ref.boundary_prob(q, k),
-         "routing_triton.boundary_prob", lambda f: (lambda: f(q, k)), route_bytes),
-        ("gather_chunks", f"b{batch} l{length} d{d0}", lambda: routing_ref.gather_chunks(hid, bnd),
-         "routing_triton.gather_chunks", lambda f: (lambda: f(hid, bnd)), gather_bytes),
+        ("boundary_prob", f"b{batch} l{length} d{d0}", lambda: routing_naive.boundary_prob(q, k),
+         "routing.triton.boundary_prob", lambda f: (lambda: f(q, k)), route_bytes),
+        ("gather_chunks", f"b{batch} l{length} d{d0}", lambda: routing_naive.gather_chunks(hid, bnd),
+         "routing.triton.gather_chunks", lambda f: (lambda: f(hid, bnd)), gather_bytes),
     ]
 
 
 def resolve(path):
-    module, fn = path.split(".")
+    """'ssd.triton.ssd_scan' -> the function `ssd_scan` of `kernels.ssd.triton`."""
+    module, fn = path.rsplit(".", 1)
     return getattr(__import__(f"kernels.{module}", fromlist=[fn]), fn)
 
 
@@ -157,7 +163,7 @@ def model_table(preset, lengths, device, repeats, use_triton, note):
     print("| length | torch nt/s | auto nt/s | speedup | max |Δ logit| | boundary decisions differ |")
     print("|---:|---:|---:|---:|---:|---:|")
     previous = os.environ.get("DNAHNET_KERNELS")
-    compare = use_triton or device.type == "cpu"  # auto on a CPU: the numba Mamba-2 interior (kernels/mamba_cpu.py)
+    compare = use_triton or device.type == "cpu"  # auto on a CPU: the numba Mamba-2 interior (kernels/mamba/cpu.py)
     for length in lengths:
         ids = torch.randint(0, 4, (1, length), device=device)
         rates, outs = {}, {}
@@ -178,7 +184,7 @@ def model_table(preset, lengths, device, repeats, use_triton, note):
 
 def agreement_table(device, quick):
     """Boundary decisions of the Triton router vs the reference on random and on p ≈ 0.5 inputs."""
-    from kernels.routing_triton import compare_boundaries
+    from bench.boundary_agreement import compare_boundaries
 
     print("\n## Boundary agreement (Triton vs reference router)\n")
     print("| input | result |")
@@ -195,10 +201,10 @@ def agreement_table(device, quick):
 
 
 def cpu_mamba_table(cfg, batch, lengths, repeats):
-    """CPU inference: the fused numba interior of a Mamba-2 layer (kernels/mamba_cpu.py) against the PyTorch
+    """CPU inference: the fused numba interior of a Mamba-2 layer (kernels/mamba/cpu.py) against the PyTorch
     reference (`Mamba2._inner`: conv + SiLU, chunked SSD, gated RMSNorm), side by side, per stage's shapes."""
     from dnahnet.mamba2 import Mamba2
-    from kernels import mamba_cpu
+    from kernels.mamba import cpu as mamba_cpu
 
     m = cfg.mamba
     print(f"\n## CPU Mamba-2 layer interior: fused numba vs PyTorch reference (batch {batch}, "

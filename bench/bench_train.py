@@ -9,7 +9,7 @@ routers cut at their trained rates. The options are interleaved over `--rounds` 
 median, so a neighbour's load spreads over all rows instead of one. `--baseline-ref` checks out an older commit
 into a temporary git worktree and times it with the same probe: "today's recipe" measured in the same run as the
 new code. The recipe runs twice: with the fused numba Mamba-2 layer (forward and backward,
-`kernels/mamba_cpu_train.py`; DNAHNET_KERNELS=auto) and with its PyTorch reference (DNAHNET_KERNELS=torch).
+`kernels/mamba/cpu_train.py`; DNAHNET_KERNELS=auto) and with its PyTorch reference (DNAHNET_KERNELS=torch).
 """
 import argparse
 import json

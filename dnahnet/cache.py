@@ -31,8 +31,9 @@ def cache_dir(path: str | Path | None = None) -> Path:
     return Path(path).expanduser()
 
 
-def sequence_hash(ids: np.ndarray) -> str:
-    """sha256 of an encoded sequence (uint8 token ids), hex."""
+def token_ids_hash(ids: np.ndarray) -> str:
+    """sha256 of an encoded sequence (uint8 token ids), hex: the "sha256" of each sequence in a trace's metadata.
+    (Not `genome_io.sequence_hash`, which hashes the sequence text.)"""
     return hashlib.sha256(np.ascontiguousarray(ids, dtype=np.uint8).tobytes()).hexdigest()
 
 
@@ -130,4 +131,4 @@ def clear(directory: str | Path | None = None) -> int:
     return n
 
 
-__all__ = ["cache_dir", "sequence_hash", "cache_key", "lookup", "store", "evict", "clear"]
+__all__ = ["cache_dir", "token_ids_hash", "cache_key", "lookup", "store", "evict", "clear"]

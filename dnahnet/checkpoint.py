@@ -1,9 +1,10 @@
 """Save and load a model as `model.safetensors` + `config.json` (no pickle anywhere).
 
 `load()` with no argument opens the bundled default `<repo>/checkpoints/dnahnet-small`; a bare name resolves under
-`<repo>/checkpoints/`. `checkpoint_hash` keys caches of results computed with a checkpoint. `save` records the
-sha256 of both files in `meta.json` ("integrity") and `load` verifies them, so a file changed after saving (a
-config value edited by hand, a damaged download) is a clear error, not a quietly different model.
+`<repo>/checkpoints/`. `checkpoint_hash` (the files) and `model_hash` (the loaded weights) identify a model in
+traces and caches. `save` records the sha256 of both files in `meta.json` ("integrity") and `load` verifies them,
+so a file changed after saving (a config value edited by hand, a damaged download) is a clear error, not a quietly
+different model. `read_card` reads what a checkpoint says about itself (meta.json, its model card).
 """
 import hashlib
 import json
@@ -153,3 +154,47 @@ def checkpoint_hash(path_or_name=None) -> str:
         for block in _blocks(file):
             digest.update(block)
     return digest.hexdigest()[:16]
+
+
+def model_hash(model) -> str:
+    """sha256 over the model's config and weights (names, dtypes, bytes): any weight change changes it."""
+    h = hashlib.sha256()
+    cfg = getattr(model, "config", None)
+    if cfg is not None and hasattr(cfg, "to_json"):
+        h.update(cfg.to_json().encode())
+    for name, t in sorted(model.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:32]
+
+
+def checkpoint_info(model) -> dict:
+    """Name and file hash of the checkpoint the model came from, when known (`load` sets `checkpoint_dir`)."""
+    where = getattr(model, "checkpoint_dir", None) or getattr(model, "checkpoint_path", None)
+    if where is None:
+        return {"checkpoint_name": "in-memory model", "checkpoint_file_hash": None}
+    try:
+        file_hash = checkpoint_hash(where)
+    except (OSError, ValueError):
+        file_hash = None
+    return {"checkpoint_name": Path(str(where)).name, "checkpoint_dir": str(where), "checkpoint_file_hash": file_hash}
+
+
+CARD_NAMES = ("MODEL_CARD.md", "model_card.md", "README.md")  # the first present is the model card
+
+
+def read_card(directory) -> dict:
+    """What a checkpoint directory says about itself: "meta" (meta.json, {} when unreadable) and "card" (the text of
+    its model card, CARD_NAMES), each only when the file is there."""
+    d, out = Path(directory), {}
+    if (d / META).is_file():
+        try:
+            out["meta"] = json.loads((d / META).read_text())
+        except ValueError:
+            out["meta"] = {}
+    for name in CARD_NAMES:
+        if (d / name).is_file():
+            out["card"] = (d / name).read_text()
+            break
+    return out

@@ -25,9 +25,10 @@ from Bio.SeqRecord import SeqRecord
 
 DNA = b"ACGT"
 IUPAC_AMBIGUOUS = b"NRYSWKMBDHV"
-_FORMAT_ALIASES = {"gb": "genbank", "gbk": "genbank", "gbff": "genbank", "genbank": "genbank",
-                   "embl": "embl", "fa": "fasta", "fna": "fasta", "fasta": "fasta", "fas": "fasta",
-                   "gff": "gff3", "gff3": "gff3"}
+# file-name extension (lowercase, no dot; a .gz is looked through) -> format: the one table, also used by the app
+FORMAT_BY_EXTENSION = {"gb": "genbank", "gbk": "genbank", "gbf": "genbank", "gbff": "genbank", "genbank": "genbank",
+                       "embl": "embl", "fa": "fasta", "fna": "fasta", "fasta": "fasta", "fas": "fasta", "ffn": "fasta",
+                       "fsa": "fasta", "gff": "gff3", "gff3": "gff3"}
 _FORMAT_NAMES = {"genbank": "GenBank", "embl": "EMBL", "fasta": "FASTA", "gff3": "GFF3", "plain": "a bare sequence"}
 
 
@@ -73,7 +74,8 @@ class GenomeFile:
 
 
 def sequence_hash(seq) -> str:
-    """First 16 hex digits of the sha256 of the uppercase sequence (str, Seq, SeqRecord or bytes): a cache key."""
+    """First 16 hex digits of the sha256 of the uppercase sequence (str, Seq, SeqRecord or bytes): a cache key.
+    (`cache.token_ids_hash` is the other one: the full sha256 of the encoded tokens, kept in traces.)"""
     if isinstance(seq, SeqRecord):
         seq = seq.seq
     data = seq if isinstance(seq, (bytes, bytearray)) else str(seq).encode("ascii", "replace")
@@ -83,8 +85,8 @@ def sequence_hash(seq) -> str:
 # ---------------------------------------------------------------------------------------------- input
 
 
-def _read_source(source, name: str | None) -> tuple[bytes, str]:
-    """Bytes of a path, bytes, or text/binary stream, and a name to use in messages."""
+def read_source(source, name: str | None) -> tuple[bytes, str]:
+    """Bytes of a path, bytes, or text/binary stream, and a name to use in messages (also reads companion tables)."""
     if isinstance(source, (str, Path)):
         p = Path(source)
         return p.read_bytes(), name or p.name
@@ -120,7 +122,7 @@ def max_inflated_bytes() -> int:
     return cap
 
 
-def _to_text(data: bytes, problems: list[str]) -> str:
+def to_text(data: bytes, problems: list[str]) -> str:
     """Decompress gzip (by magic bytes, capped: `TooLarge`), decode (UTF-8, else Latin-1), normalise line ends."""
     if data[:2] == b"\x1f\x8b":
         data = _gunzip(data, problems)
@@ -193,7 +195,7 @@ def sniff_format(text: str) -> str | None:
 def format_from_name(path) -> str | None:
     """'genbank' | 'embl' | 'fasta' | 'gff3' from a file name's extension (a .gz is looked through), else None."""
     name = Path(str(path)).name.lower().removesuffix(".gz")
-    return _FORMAT_ALIASES.get(name.rpartition(".")[2]) if "." in name else None
+    return FORMAT_BY_EXTENSION.get(name.rpartition(".")[2]) if "." in name else None
 
 
 # ----------------------------------------------------------------------------------------- main entry
@@ -210,15 +212,15 @@ def read_genome(source, fmt: str | None = None, gff=None, name: str | None = Non
     A .gz input may inflate to at most `max_inflated_bytes()`; past it nothing is read (`problems` says why).
     """
     problems: list[str] = []
-    data, source_name = _read_source(source, name)
+    data, source_name = read_source(source, name)
     try:
-        text = _to_text(data, problems)
+        text = to_text(data, problems)
     except TooLarge as e:
         return GenomeFile([], problems + [str(e)], source_name, "")
     if not text.strip():
         return GenomeFile([], problems + ["file is empty"], source_name, "")
 
-    wanted = _FORMAT_ALIASES.get(fmt.lower().lstrip("."), None) if fmt else None
+    wanted = FORMAT_BY_EXTENSION.get(fmt.lower().lstrip("."), None) if fmt else None
     if fmt and wanted is None:
         problems.append(f"unknown format {fmt!r}; guessed from the content instead")
     found = sniff_format(text)
@@ -720,9 +722,9 @@ def read_gff3(source) -> tuple[dict[str, list[SeqFeature]], list[str]]:
     if isinstance(source, str) and "\t" in source and "\n" in source:
         text = source  # already GFF3 text
     else:
-        data, _ = _read_source(source, None)
+        data, _ = read_source(source, None)
         try:
-            text = _to_text(data, problems)
+            text = to_text(data, problems)
         except TooLarge as e:
             return {}, problems + [f"GFF3: {e}"]
     text, _ = _split_gff_fasta(text)
@@ -863,4 +865,5 @@ def _gff_escape(v: str) -> str:
 
 
 __all__ = ["GenomeFile", "read_genome", "read_gff3", "attach_features", "write_gff3", "sequence_hash",
-           "sniff_format", "format_from_name", "TooLarge", "max_inflated_bytes", "MAX_INFLATED_BYTES"]
+           "sniff_format", "format_from_name", "FORMAT_BY_EXTENSION", "read_source", "to_text", "TooLarge",
+           "max_inflated_bytes", "MAX_INFLATED_BYTES"]

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from dnahnet import cache as trace_cache
+from dnahnet.cli import shown
 from dnahnet.trace import FORMAT_VERSION, StageTrack, StrandPass, Trace, non_acgt_runs
 
 DEFAULT_WINDOW = 2048
@@ -268,34 +269,6 @@ def _to_numpy(r) -> dict:
             "latents": r.latents.float().cpu().numpy()}
 
 
-# ---------------------------------------------------------------------------------------------- model identity
-def model_hash(model) -> str:
-    """sha256 over the model's config and weights (names, dtypes, bytes): any weight change changes it."""
-    h = hashlib.sha256()
-    cfg = getattr(model, "config", None)
-    if cfg is not None and hasattr(cfg, "to_json"):
-        h.update(cfg.to_json().encode())
-    for name, t in sorted(model.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:32]
-
-
-def _checkpoint_info(model) -> dict:
-    """Name and file hash of the checkpoint the model came from, when known (`load` via analyze, or an attribute)."""
-    where = getattr(model, "checkpoint_dir", None) or getattr(model, "checkpoint_path", None)
-    if where is None:
-        return {"checkpoint_name": "in-memory model", "checkpoint_file_hash": None}
-    try:
-        from dnahnet.checkpoint import checkpoint_hash
-
-        file_hash = checkpoint_hash(where)
-    except (OSError, ValueError):
-        file_hash = None
-    return {"checkpoint_name": Path(str(where)).name, "checkpoint_dir": str(where), "checkpoint_file_hash": file_hash}
-
-
 # ---------------------------------------------------------------------------------------------- analyze
 def analyze(record_or_sequence, model=None, strands: str = "both", region=None, window: int = DEFAULT_WINDOW,
             margin: int = DEFAULT_MARGIN, batch_size: int = DEFAULT_BATCH_SIZE, max_latents: int | None = 20000,
@@ -321,16 +294,16 @@ def analyze(record_or_sequence, model=None, strands: str = "both", region=None, 
             if not (0 <= region[0] < region[1] <= len(sq.ids)):
                 raise ValueError(f"region {region[0]}-{region[1]} is outside record {sq.record_id!r} "
                                  f"(length {len(sq.ids):,}); need 0 <= start < end <= length")
-    if model is None or isinstance(model, (str, Path)):
-        from dnahnet.checkpoint import load, resolve
+    from dnahnet.checkpoint import checkpoint_info, load, model_hash, resolve
 
+    if model is None or isinstance(model, (str, Path)):
         model = load(resolve(model))
     device = next(model.parameters()).device
     precision = "bf16-autocast" if device.type == "cuda" else "fp32"
     settings = {"strands": strands, "region": list(region) if region else None, "window": window, "margin": margin,
                 "max_latents": max_latents, "latent_seed": LATENT_SEED, "precision": precision,
                 "format_version": FORMAT_VERSION}
-    seq_hashes = [{"record_id": s.record_id, "sha256": trace_cache.sequence_hash(s.ids), "length": len(s.ids),
+    seq_hashes = [{"record_id": s.record_id, "sha256": trace_cache.token_ids_hash(s.ids), "length": len(s.ids),
                    "circular": s.circular} for s in seqs]
     report = progress or (lambda fraction, message: None)
     ckpt_hash = model_hash(model)
@@ -372,7 +345,7 @@ def analyze(record_or_sequence, model=None, strands: str = "both", region=None, 
     finally:
         model.train(was_training)
     meta = {
-        "checkpoint_hash": ckpt_hash, **_checkpoint_info(model),
+        "checkpoint_hash": ckpt_hash, **checkpoint_info(model),
         "model_config": _config_dict(model), "sequences": seq_hashes, "settings": settings,
         "timings": timings, "total_seconds": round(time.perf_counter() - t_start, 3),
         "margin_policy": MARGIN_POLICY, "device": _device_name(device), "torch_threads": torch.get_num_threads(),
@@ -402,35 +375,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-# ---------------------------------------------------------------------------------------------- summary + CLI
-def summarize(trace: Trace) -> list[dict]:
-    """One row per pass: length analysed, chunks and compression per stage, mean bits/nt, time, nt/s.
-
-    bits/nt is the mean over `scored_nt` positions: those with a log-probability that `StrandPass.masked` keeps
-    (non-ACGT runs and MASK_FLANK nt each side are left out); `nt_masked` counts the masked positions of the
-    analysed region (NaN for a trace that does not record its non-ACGT runs: nothing could be masked)."""
-    timing = {(t["record_id"], t["strand"]): t for t in trace.meta.get("timings", [])}
-    rows = []
-    for sp in trace.passes:
-        n = (sp.region[1] - sp.region[0]) if sp.region else sp.length
-        row = {"record": sp.record_id, "strand": sp.strand, "nt": n}
-        n_in = n
-        for s, st in enumerate(sp.stages):
-            row[f"chunks_s{s}"] = st.n_chunks
-            row[f"compression_s{s}"] = n_in / max(st.n_chunks, 1)
-            n_in = st.n_chunks
-        analysed, masked = sp.analysed(), sp.masked()
-        bits = np.where(analysed & ~masked, sp.surprisal_bits(), np.float32(np.nan))  # (length,) NaN = not scored
-        scored = np.isfinite(bits)
-        row["nt_masked"] = int((analysed & masked).sum()) if sp.n_runs is not None else float("nan")
-        row["scored_nt"] = int(scored.sum())
-        row["bits_per_nt"] = float(np.nanmean(bits)) if scored.any() else float("nan")
-        t = timing.get((sp.record_id, sp.strand), {})
-        row["seconds"], row["nt_per_s"] = t.get("seconds", float("nan")), t.get("nt_per_s", float("nan"))
-        rows.append(row)
-    return rows
-
-
+# ---------------------------------------------------------------------------------------------- CLI
 def parse_region(text: str) -> tuple[int, int]:
     """"START-END" (0-based, end exclusive; commas allowed) -> (start, end), or exit with a clear message."""
     try:
@@ -500,10 +445,10 @@ def assign_by_size(sizes: list[int], world_size: int) -> list[list[int]]:
 
 
 def genome_row(trace: Trace) -> dict:
-    """One genome's summary from `summarize`'s per-pass rows: records, nt analysed per strand, bits/nt (mean over
+    """One genome's summary from `Trace.summary()`'s per-pass rows: records, nt analysed per strand, bits/nt (mean over
     every scored position of every pass), compression per stage (input positions / chunks, pooled), nt/s of the
     model (nt of all passes / their seconds; a cached trace keeps the speed it was computed at)."""
-    passes = summarize(trace)
+    passes = trace.summary()
     n_strands = len({r["strand"] for r in passes})
     row = {"records": len(trace.record_ids), "length": sum(r["nt"] for r in passes) // max(n_strands, 1)}
     weights = np.array([r["scored_nt"] for r in passes], float)  # the positions behind each pass's mean
@@ -561,12 +506,6 @@ SUMMARY_COLUMNS = ["genome", "records", "length", "bits_per_nt", "compression_st
                    "nt_per_s", "seconds", "result", "rank", "error", "problems", "path"]
 
 
-def shown(text: str) -> str:
-    """User text (file names, messages) for a terminal: control characters escaped, so a name cannot move the cursor
-    or recolour the screen."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
-
-
 def format_summary(rows: list[dict]) -> str:
     """The per-genome table a batch prints: Stage compression columns as many as the model has stages."""
     n_stages = max((int(k.removeprefix("compression_stage")) for r in rows for k in r
@@ -611,7 +550,7 @@ def run_batch(args, ranks) -> int:
     the rows and prints the table. Returns 0 when every genome was analysed, 1 when some failed, 2 on bad usage."""
     import sys
 
-    from dnahnet.checkpoint import load, resolve
+    from dnahnet.checkpoint import checkpoint_info, load, resolve
     from dnahnet.distributed import gather_to_main, pick_device
 
     say = print if ranks.is_main else (lambda *a, **k: None)
@@ -649,7 +588,7 @@ def run_batch(args, ranks) -> int:
         r.pop("index")
     meta = ""
     if model is not None:
-        ckpt = _checkpoint_info(model)
+        ckpt = checkpoint_info(model)
         meta = f"checkpoint {shown(ckpt['checkpoint_name'])} [{(ckpt.get('checkpoint_file_hash') or '')[:12]}], "
     print(f"{meta}{len(files)} genome(s) over {ranks.world_size} rank(s), {torch.get_num_threads()} thread(s) each")
     print(format_summary(rows))
@@ -753,20 +692,13 @@ def _main_one(args) -> int:
 
     from tqdm import tqdm
 
-    from dnahnet.genome_io import read_genome
+    from dnahnet.cli import open_genome
 
     path = Path(args.genomes[0])
-    if not path.is_file():
-        print(f"error: no such file: {shown(path)}", file=sys.stderr)
+    opened = open_genome(path, args.record)
+    if opened is None:
         return 2
-    genome = read_genome(path)
-    for problem in genome.problems:
-        print(f"note: {shown(problem)}", file=sys.stderr)
-    try:
-        records = genome.select(args.record)
-    except ValueError as e:
-        print(f"error: {shown(e)}", file=sys.stderr)
-        return 2
+    records = opened[1]
     from dnahnet.checkpoint import load, resolve
 
     try:
@@ -800,7 +732,7 @@ def _main_one(args) -> int:
     meta = trace.meta
     ckpt_id = (meta.get("checkpoint_file_hash") or meta.get("checkpoint_hash", ""))[:12]
     print(f"checkpoint {meta.get('checkpoint_name')} [{ckpt_id}]{cached}")
-    for row in summarize(trace):
+    for row in trace.summary():
         stages = "  ".join(f"stage {s + 1}: {row[f'chunks_s{s}']:,} chunks (x{row[f'compression_s{s}']:.2f})"
                            for s in range(trace.n_stages))
         print(f"{shown(row['record'])} {row['strand']}  {row['nt']:,} nt  {stages}  {row['bits_per_nt']:.3f} bits/nt  "

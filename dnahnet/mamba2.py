@@ -3,8 +3,8 @@
 in_proj -> (z, x, B, C, dt); depthwise causal conv1d + SiLU over (x, B, C); A = -exp(A_log);
 dt = softplus(dt + dt_bias); SSD scan (kernels.dispatch); gated RMSNorm(y * silu(z)); out_proj.
 `_inner` is the PyTorch code for everything between the projections; on a CPU the same maths runs fused in numba
-(`kernels/mamba_cpu.py` for inference, `kernels/mamba_cpu_train.py` with its backward for training; chosen by
-`kernels.dispatch.mamba_inner`).
+(`kernels/mamba/cpu.py` for inference, `kernels/mamba/cpu_train.py` with its backward for training), which
+`kernels.dispatch.mamba_inner` runs when it applies.
 """
 import math
 from dataclasses import dataclass
@@ -67,18 +67,19 @@ class Mamba2(nn.Module):
         return (x.reshape(*shape, self.nheads, c.headdim), B.reshape(*shape, c.ngroups, c.d_state),
                 C.reshape(*shape, c.ngroups, c.d_state))
 
+    def _interior_weights(self):
+        """The layer's tensors and sizes between in_proj and out_proj, as `kernels.dispatch.mamba_inner` takes them."""
+        c = self.cfg
+        return dict(conv_weight=self.conv1d.weight, conv_bias=self.conv1d.bias, dt_bias=self.dt_bias,
+                    A_log=self.A_log, D=self.D, norm_weight=self.norm.weight, norm_eps=self.norm.eps,
+                    headdim=c.headdim, d_state=c.d_state, ngroups=c.ngroups)
+
     def forward(self, u):
         """u (b, l, d_model) -> (b, l, d_model)."""
         zxbcdt = self.in_proj(u)  # (b, l, 2 d_inner + 2 g n + h)
-        params = (self.conv1d.weight, self.conv1d.bias, self.dt_bias, self.A_log, self.D, self.norm.weight)
-        fused = dispatch.mamba_inner(zxbcdt, params)
-        if fused is None:
+        y = dispatch.mamba_inner(zxbcdt, **self._interior_weights())  # CPU: fused in numba; else None
+        if y is None:
             y = self._inner(zxbcdt)
-        else:  # CPU: the same maths in numba (kernels/mamba_cpu.py; mamba_cpu_train.py when training)
-            c = self.cfg
-            y = fused(zxbcdt, self.conv1d.weight[:, 0, :], self.conv1d.bias, self.dt_bias,
-                      -torch.exp(self.A_log.float()), self.D, self.norm.weight, self.norm.eps,
-                      headdim=c.headdim, d_state=c.d_state, ngroups=c.ngroups)
         return self.out_proj(y.to(zxbcdt.dtype))  # (b, l, d_model)
 
     def forward_with_state(self, u, state: MambaState | None = None):
@@ -86,19 +87,13 @@ class Mamba2(nn.Module):
         after the last position). Inference only: the fused CPU interior with an initial state when it applies
         (`dispatch.mamba_inner_with_state`), else `_inner` with the state."""
         zxbcdt = self.in_proj(u)  # (b, l, 2 d_inner + 2 g n + h)
-        params = (self.conv1d.weight, self.conv1d.bias, self.dt_bias, self.A_log, self.D, self.norm.weight)
-        fused = dispatch.mamba_inner_with_state(zxbcdt, params)
         conv0, ssm0 = (None, None) if state is None else (state.conv, state.ssm)
-        if fused is None:
+        out = dispatch.mamba_inner_with_state(zxbcdt, **self._interior_weights(), conv_state=conv0, ssm_state=ssm0)
+        if out is None:
             if state is None:
                 state = self.allocate_inference_cache(u.shape[0], dtype=zxbcdt.dtype)
-            y, conv, ssm = self._inner(zxbcdt, state.conv, state.ssm)
-        else:
-            c = self.cfg
-            y, conv, ssm = fused(zxbcdt, self.conv1d.weight[:, 0, :], self.conv1d.bias, self.dt_bias,
-                                 -torch.exp(self.A_log.float()), self.D, self.norm.weight, self.norm.eps,
-                                 headdim=c.headdim, d_state=c.d_state, ngroups=c.ngroups, conv_state=conv0,
-                                 ssm_state=ssm0, return_state=True)
+            out = self._inner(zxbcdt, state.conv, state.ssm)
+        y, conv, ssm = out  # (b, l, d_inner), (b, conv_dim, d_conv), (b, h, p, n)
         return self.out_proj(y.to(zxbcdt.dtype)), MambaState(conv=conv, ssm=ssm)
 
     def _inner(self, zxbcdt, conv_state=None, ssm_state=None):

@@ -60,7 +60,7 @@ class Router(nn.Module):
             hf = h.float()
             q = F.normalize(self.q_proj(state.last), dim=-1)
             k = F.normalize(self.k_proj(hf), dim=-1)
-            cos = (q * k).sum(-1)  # same arithmetic as kernels.routing_ref.boundary_prob
+            cos = (q * k).sum(-1)  # same arithmetic as kernels.routing.naive.boundary_prob
         p = torch.where(state.seen, torch.clamp((1 - cos) / 2, 0.0, 1.0), torch.ones_like(cos))
         keep = torch.ones_like(state.seen) if active is None else active
         state.last = torch.where(keep[:, None], hf, state.last)

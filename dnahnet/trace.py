@@ -155,6 +155,33 @@ class Trace:
     def n_stages(self) -> int:
         return len(self.passes[0].stages) if self.passes else 0
 
+    def summary(self) -> list[dict]:
+        """One row per pass: length analysed, chunks and compression per stage, mean bits/nt, time, nt/s.
+
+        bits/nt is the mean over `scored_nt` positions: those with a log-probability that `StrandPass.masked` keeps
+        (non-ACGT runs and MASK_FLANK nt each side are left out); `nt_masked` counts the masked positions of the
+        analysed region (NaN for a trace that does not record its non-ACGT runs: nothing could be masked)."""
+        timing = {(t["record_id"], t["strand"]): t for t in self.meta.get("timings", [])}
+        rows = []
+        for sp in self.passes:
+            n = (sp.region[1] - sp.region[0]) if sp.region else sp.length
+            row = {"record": sp.record_id, "strand": sp.strand, "nt": n}
+            n_in = n
+            for s, st in enumerate(sp.stages):
+                row[f"chunks_s{s}"] = st.n_chunks
+                row[f"compression_s{s}"] = n_in / max(st.n_chunks, 1)
+                n_in = st.n_chunks
+            analysed, masked = sp.analysed(), sp.masked()
+            bits = np.where(analysed & ~masked, sp.surprisal_bits(), np.float32(np.nan))  # (length,) NaN: not scored
+            scored = np.isfinite(bits)
+            row["nt_masked"] = int((analysed & masked).sum()) if sp.n_runs is not None else float("nan")
+            row["scored_nt"] = int(scored.sum())
+            row["bits_per_nt"] = float(np.nanmean(bits)) if scored.any() else float("nan")
+            t = timing.get((sp.record_id, sp.strand), {})
+            row["seconds"], row["nt_per_s"] = t.get("seconds", float("nan")), t.get("nt_per_s", float("nan"))
+            rows.append(row)
+        return rows
+
     # ---- portable file: one .npz, arrays by name plus a JSON header; no pickle ----
     def save(self, path: str | Path) -> Path:
         path = Path(path)

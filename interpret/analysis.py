@@ -4,9 +4,14 @@
 description used as a caption; `to_csv_dir` writes them all. Stage numbering: code 0/1, labels "Stage 1/2".
 Runs of non-ACGT bases and `MASK_FLANK` nt each side are left out of every table (`StrandPass.masked`); how many
 positions that took is in `settings["masked_nt"]` and, per record, in `problems` (the app's notes, the report).
+
+CLI: `python -m interpret.analysis TRACE.npz GENOME [--companion TABLE] --out DIR` writes every table as CSV and
+prints the main ones (`python -m interpret.stats`, the older name, runs this command too).
 """
 from __future__ import annotations
 
+import argparse
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +22,8 @@ from dnahnet.trace import Trace
 from interpret import baselines as chunkers
 from interpret import nulls, profiles
 from interpret.exports import inert_table
-from interpret.stats import enrichment_table, masking_notes, paper_comparison, pass_tracks
+from interpret.passes import masking_notes, pass_tracks
+from interpret.stats import enrichment_table, paper_comparison
 
 
 @dataclass
@@ -210,3 +216,69 @@ def analyze_boundaries(trace: Trace, annotations: dict, n_null: int = 1000, seed
         settings=settings,
         problems=problems,
     )
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+def load_annotations(genome_path, companion_path=None, problems: list[str] | None = None) -> tuple[dict, dict]:
+    """Annotate every record of a genome file (plus an optional promoter/TSS table).
+
+    Returns ({record_id: RecordAnnotation}, {record_id: SeqRecord}); what was skipped goes to `problems`.
+    """
+    from dnahnet.genome_io import read_genome
+    from interpret.annotations import annotate_all
+
+    problems = problems if problems is not None else []
+    gf = read_genome(genome_path)
+    problems.extend(gf.problems)
+    out = annotate_all(gf, companion_path or None, problems=problems)
+    for rid, ann in out.items():
+        problems.extend(f"{rid}: {p}" for p in ann.problems)
+    return out, {r.id: r for r in gf.records}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m interpret.analysis",
+                                description="Boundary statistics of a dnaHNet trace against a genome's annotation.")
+    p.add_argument("trace", help="trace .npz written by dnahnet.infer")
+    p.add_argument("genome", help="the genome the trace was computed on (GenBank, or FASTA with --gff)")
+    p.add_argument("--companion", help="promoter/TSS table (CSV/TSV/BED/GFF3, RegulonDB)")
+    p.add_argument("--out", required=True, help="directory for the CSV tables")
+    p.add_argument("--n-null", type=int, default=1000, help="null draws (circular shifts and length permutations)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-baselines", action="store_true", help="skip the baseline chunkers")
+    args = p.parse_args(argv)
+
+    from tqdm import tqdm
+
+    trace = Trace.load(args.trace)
+    problems: list[str] = []
+    annotations, records = load_annotations(args.genome, args.companion, problems)
+    trace.record_non_acgt({rid: rec.seq for rid, rec in records.items()})  # traces of format 1 do not carry them
+    bar = tqdm(total=100, unit="%", desc="statistics")
+
+    def progress(frac, msg):
+        bar.set_postfix_str(msg[:40])
+        bar.update(int(frac * 100) - bar.n)
+
+    report = analyze_boundaries(trace, annotations, n_null=args.n_null, seed=args.seed, progress=progress,
+                                baselines=not args.no_baselines)
+    bar.close()
+    report.problems[:0] = problems
+    paths = report.to_csv_dir(args.out)
+    print(f"masked: {report.settings.get('masked_nt', 0):,} positions (non-ACGT runs and "
+          f"{report.settings.get('mask_flank_nt')} nt each side) left out of every statistic")
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_columns", 30)
+    pd.set_option("display.max_rows", 200)
+    for name, text in report.summary_text().items():
+        print(f"\n== {name} ==\n{text}")
+    if report.problems:
+        print("\nproblems:\n" + "\n".join(f"- {x}" for x in report.problems))
+    print(f"\n{len(paths)} tables written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

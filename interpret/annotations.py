@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from interpret.companion import as_table, record_rows
+from interpret.companion import Companion, as_table, match_records, read_companion, record_rows
 
 CLASSES: tuple[str, ...] = (
     "cds_pos1", "cds_pos2", "cds_pos3", "start_codon", "stop_codon", "rbs",
@@ -423,9 +423,21 @@ def _add_companion(table: pd.DataFrame, record, length: int, marks: _Marks, anch
                                                  names, notes)]
 
 
-def annotate_all(genome, companion=None, genetic_code=None) -> dict[str, RecordAnnotation]:
-    """`annotate` every record of a GenomeFile (or a list of SeqRecords), keyed by record id."""
-    records = getattr(genome, "records", genome)
+def annotate_all(genome, companion=None, genetic_code=None, problems: list[str] | None = None
+                 ) -> dict[str, RecordAnnotation]:
+    """`annotate` every record of a GenomeFile (or a list of SeqRecords), keyed by record id: what every command
+    line does with a genome file and an optional promoter/TSS table.
+
+    companion: a path (or bytes) read with `read_companion`, a Companion, or its DataFrame. problems: when given,
+    the companion's notes go there as "companion: ..." (rows it skipped; how its rows meet the records). Each
+    record's own notes stay in its `RecordAnnotation.problems`.
+    """
+    records = list(getattr(genome, "records", genome))
+    if companion is not None and not isinstance(companion, (Companion, pd.DataFrame)):
+        companion = read_companion(companion)
+    if problems is not None and companion is not None:
+        notes = companion.problems if isinstance(companion, Companion) else []
+        problems.extend(f"companion: {p}" for p in notes + match_records(companion, records)[2])
     return {r.id: annotate(r, companion=companion, genetic_code=genetic_code) for r in records}
 
 

@@ -7,7 +7,7 @@
   (per stage, pooled over passes), starting at the first position read.
 Every chunker, the model's stages included, is scored per nucleotide (`as_nucleotide_trace`), with the same
 enrichment table and circular-shift null, so the rows compare like with like. Baseline chunkers lay their
-boundaries over the positions statistics keep (`stats.analysed_positions`: masked non-ACGT runs and flanks cut out),
+boundaries over the positions statistics keep (`passes.analysed_positions`: masked non-ACGT runs and flanks cut out),
 and the model's length distribution leaves out chunks that touch the mask.
 """
 from __future__ import annotations
@@ -18,8 +18,9 @@ import pandas as pd
 from dnahnet.trace import StageTrack, StrandPass, Trace
 from interpret.nulls import add_bh, null_table
 from interpret.profiles import codon_profile
-from interpret.stats import (POOLED, analysed_positions, as_nucleotide_trace, chunks_clear_of_mask, enrichment_table,
-                             pass_tracks, stage_label)
+from interpret.passes import POOLED, analysed_positions, as_nucleotide_trace, chunks_clear_of_mask, pass_tracks
+from interpret.stats import enrichment_table
+from interpret.style import stage_label
 
 
 def fixed_boundaries(n: int, length: int, phase: int) -> np.ndarray:

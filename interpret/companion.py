@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dnahnet.genome_io import TooLarge, _read_source, _to_text, read_gff3
+from dnahnet.genome_io import TooLarge, read_gff3, read_source, to_text
 
 COLUMNS = ["type", "start", "end", "strand", "name", "seqid", "note"]
 TYPES = ("promoter_35", "promoter_10", "tss", "promoter")
@@ -258,9 +258,9 @@ def read_companion(source, fmt: str | None = None, name: str | None = None, one_
     table has no type column.
     """
     problems: list[str] = []
-    data, source_name = _read_source(source, name)
+    data, source_name = read_source(source, name)
     try:
-        text = _to_text(data, problems)
+        text = to_text(data, problems)
     except TooLarge as e:
         return Companion(_empty(), problems + [str(e)], source_name)
     if not text.strip():

@@ -1,21 +1,16 @@
-"""Files a user takes away: figures (PNG/SVG/HTML), tables (CSV), tracks (BED/bedGraph/bigWig/GFF3, BGZF + tabix
-index for browsers), an offline IGV page and zip bundles.
+"""File formats a user takes away: tables (CSV), tracks (BED/bedGraph/bigWig/GFF3, BGZF + tabix index for
+browsers), an offline IGV page and zip bundles. Each writer turns data into bytes; which files a report holds is
+`interpret.report`'s choice, and figures become bytes in `interpret.render`.
 
 Coordinates: a Trace holds 0-based forward-strand positions. BED and bedGraph are 0-based half-open
 (start = first base, end = one past the last); GFF3 is 1-based inclusive (start + 1, end). Chunks are the
 half-open spans of `dnahnet.trace.chunk_spans`, so a chunk of the "-" pass covers (next boundary, boundary].
-Static images come from kaleido (>= 1, driving Chromium) and fall back to matplotlib when it is missing,
-so the user always gets a file.
 """
 from __future__ import annotations
 
-import atexit
 import gzip
 import io
 import re
-import shutil
-import threading
-import warnings
 import zipfile
 from typing import Iterable, Mapping
 from urllib.parse import quote
@@ -25,143 +20,7 @@ import pandas as pd
 
 from dnahnet.csv_cells import inert
 from interpret.fast_tsv import Const, Float, Int, Text, lookup, tsv_bytes
-from interpret.style import WIDTH, stage_label
-
-FIGURE_FORMATS = ("png", "svg", "html", "pdf")
-
-# ------------------------------------------------------------------------------------------ figures
-
-_kaleido_lock = threading.Lock()
-_kaleido_state: dict = {"started": False, "error": None}
-
-
-def find_browser() -> str | None:
-    """Path of a Chrome/Chromium kaleido can drive, or None."""
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
-def static_backend() -> str:
-    """'kaleido' when PNG/SVG come from Chromium, else 'matplotlib (<why>)'."""
-    if _kaleido_state["error"]:
-        return f"matplotlib ({_kaleido_state['error']})"
-    try:
-        import kaleido  # noqa: F401
-    except ImportError:
-        return "matplotlib (kaleido is not installed)"
-    if find_browser() is None:
-        return "matplotlib (no Chromium found: run `make browser` or apt-get install chromium)"
-    return "kaleido"
-
-
-def _ensure_kaleido() -> bool:
-    """Start kaleido's persistent Chromium once (exports then take ~0.1 s instead of ~2 s)."""
-    if _kaleido_state["error"]:
-        return False
-    if _kaleido_state["started"]:
-        return True
-    if static_backend() != "kaleido":
-        return False
-    try:
-        import kaleido
-
-        kaleido.start_sync_server(silence_warnings=True)
-        atexit.register(_stop_kaleido)
-        _kaleido_state["started"] = True
-        return True
-    except Exception as e:  # noqa: BLE001 - any failure means: use the fallback
-        _kaleido_state["error"] = f"kaleido could not start: {e}"
-        return False
-
-
-def _stop_kaleido() -> None:
-    try:
-        import kaleido
-
-        kaleido.stop_sync_server(silence_warnings=True)
-    except Exception:  # noqa: BLE001
-        pass
-
-
-def figure_to_bytes(fig, fmt: str, width: int | None = WIDTH, height: int | None = None,
-                    scale: float = 1.0, backend: str = "auto") -> bytes:
-    """Bytes of a plotly (or matplotlib) figure as png/svg/pdf/html. HTML embeds plotly.js (works offline).
-
-    backend for png/svg/pdf: "auto" (kaleido + Chromium, else matplotlib), "kaleido" (raise if it fails) or
-    "matplotlib" (the browser-free renderer of `interpret.mpl_render`)."""
-    if backend not in ("auto", "kaleido", "matplotlib"):
-        raise ValueError(f"backend must be 'auto', 'kaleido' or 'matplotlib', not {backend!r}")
-    fmt = fmt.lower().lstrip(".")
-    if fmt not in FIGURE_FORMATS:
-        raise ValueError(f"unknown figure format {fmt!r}; choose one of {', '.join(FIGURE_FORMATS)}")
-    if hasattr(fig, "savefig"):  # matplotlib figure (feature maps)
-        return _mpl_bytes(fig, fmt)
-    height = height or fig.layout.height or 500
-    if fmt == "html":
-        return fig.to_html(include_plotlyjs=True, full_html=True,
-                           config={"displaylogo": False, "responsive": True}).encode()
-    with _kaleido_lock:
-        if backend == "kaleido" and not _ensure_kaleido():
-            raise RuntimeError(f"kaleido cannot export: {static_backend()}")
-        if backend != "matplotlib" and _ensure_kaleido():
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    import plotly.io as pio
-
-                    return pio.to_image(static_copy(fig), format=fmt, width=width, height=height, scale=scale,
-                                        validate=False)
-            except Exception as e:  # noqa: BLE001
-                if backend == "kaleido":
-                    raise
-                _kaleido_state["error"] = f"kaleido export failed: {str(e).splitlines()[0][:200]}"
-    from interpret.mpl_render import plotly_to_matplotlib
-
-    mfig = plotly_to_matplotlib(fig, width=width or WIDTH, height=height)
-    return _mpl_bytes(mfig, fmt, dpi=100 * scale, close=True)
-
-
-def static_copy(fig, max_points: int = 300_000, max_markers: int = 5_000) -> dict:
-    """The figure as a dict for a static image: hover-only payload dropped (hovertext, customdata), and WebGL
-    line traces turned into SVG ones (headless Chromium renders WebGL lines slowly and SVG exports would embed
-    them as bitmaps). Large marker clouds stay WebGL: thousands of SVG circles are slower still."""
-    d = fig.to_plotly_json()
-    d = {"data": [dict(t) for t in d["data"]], "layout": d["layout"]}
-    n_points = [len(t.x) if getattr(t, "x", None) is not None else 0 for t in fig.data]  # (dict arrays are base64)
-    for t in d["data"]:
-        t.pop("hovertext", None)
-        t.pop("customdata", None)
-        if "text" in t and "text" not in str(t.get("mode", "")) and t.get("type", "").startswith("scatter"):
-            t.pop("text")
-    gl = [i for i, t in enumerate(d["data"]) if t.get("type") == "scattergl"]
-    clouds = [i for i in gl if str(d["data"][i].get("mode", "")) == "markers"]
-    if sum(n_points[i] for i in clouds) > max_markers:
-        gl = [i for i in gl if i not in clouds]
-    if gl and sum(n_points[i] for i in gl) <= max_points:
-        for i in gl:
-            d["data"][i]["type"] = "scatter"
-    return d
-
-
-def _mpl_bytes(mfig, fmt: str, dpi: float = 150, close: bool = False) -> bytes:
-    buf = io.BytesIO()
-    if fmt == "html":
-        mfig.savefig(buf, format="svg", bbox_inches="tight")
-        svg = buf.getvalue().decode()
-        svg = svg[svg.find("<svg"):]
-        out = f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{svg}</body></html>".encode()
-    else:
-        mfig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
-        out = buf.getvalue()
-    if close and getattr(mfig, "number", None) is not None:  # a pyplot-managed figure: release it
-        import matplotlib.pyplot as plt
-
-        plt.close(mfig)
-    return out
-
+from interpret.style import stage_label
 
 # ------------------------------------------------------------------------------------------- tables
 
@@ -673,17 +532,9 @@ def gzip_bytes(data: bytes | str, level: int = 1) -> bytes:
     return gzip.compress(data.encode() if isinstance(data, str) else data, compresslevel=level, mtime=0)
 
 
-def report_zip(files_or_trace, annotations=None, report=None, sequences=None, record=None,
-               root: str = "dnahnet_report", **kwargs) -> bytes:
-    """A zip of a whole report under `root/`: either a {relative path: bytes} mapping, or a trace (+ its
-    annotation(s), BoundaryReport, record or sequences) from which `interpret.report.build_report_files`
-    makes every table, figure, track and the index.html first (kwargs go to it, e.g. formats=...)."""
-    if isinstance(files_or_trace, Mapping):
-        files = files_or_trace
-    else:
-        from interpret.report import build_report_files
-
-        files = build_report_files(files_or_trace, annotations, report, sequences, record, **kwargs)
+def report_zip(files: Mapping[str, bytes | str], root: str = "dnahnet_report") -> bytes:
+    """A zip of a whole report under `root/`: the {relative path: bytes} of `interpret.report.build_report_files`.
+    Files already compressed (.gz, .png, .zip, .npz) are stored as they are, the rest deflated."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
         for name, data in files.items():
@@ -694,7 +545,6 @@ def report_zip(files_or_trace, annotations=None, report=None, sequences=None, re
     return buf.getvalue()
 
 
-__all__ = ["figure_to_bytes", "static_backend", "find_browser", "inert_table", "table_to_csv", "chunk_table",
-           "boundaries_bed", "bedgraph", "track_values", "chunks_gff3", "gzip_bytes", "tabix_track", "track_line",
-           "track_text", "TBI_MAX_END", "report_zip", "FIGURE_FORMATS", "chrom_sizes", "bigwig", "fasta_bytes",
-           "fasta_index", "features_bed", "data_uri", "igv_js", "igv_page", "GC_WINDOW"]
+__all__ = ["inert_table", "table_to_csv", "chunk_table", "boundaries_bed", "bedgraph", "track_values", "chunks_gff3",
+           "gzip_bytes", "tabix_track", "track_line", "track_text", "TBI_MAX_END", "report_zip", "chrom_sizes",
+           "bigwig", "fasta_bytes", "fasta_index", "features_bed", "data_uri", "igv_js", "igv_page", "GC_WINDOW"]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from dnahnet.trace import StrandPass
-from interpret.stats import stage_label
+from interpret.style import stage_label
 
 SEQ_SHOWN = 60  # nucleotides of a chunk's sequence kept in the table
 # a chunk start in several classes is shown as the most specific one

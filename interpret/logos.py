@@ -167,7 +167,7 @@ def boundary_logos(trace, sequences: dict, annotations: dict | None = None, stag
     reading direction; a group other than "all" keeps the sites whose first base has that class on the pass's
     strand (needs `annotations`). background: None = the analysed sequences as the passes read them."""
     from dnahnet.trace import mask_runs, non_acgt_runs
-    from interpret.vocabulary import analysed_region
+    from interpret.passes import analysed_region
 
     problems = problems if problems is not None else []
     stages = list(range(trace.n_stages)) if stages is None else [int(s) for s in stages]

@@ -6,7 +6,7 @@ Two nulls for "boundaries fall in class c more (or less) often than chance":
 - permuted lengths: the sequence of chunk lengths is shuffled and boundaries rebuilt from the first one, so the
   length distribution is kept and the order is not.
 Each pass gets its own independent draw; pooled rows ("both") add the passes' counts draw by draw.
-Both act on a pass track, which holds no masked position (non-ACGT runs and their flanks, `stats.pass_tracks`):
+Both act on a pass track, which holds no masked position (non-ACGT runs and their flanks, `passes.pass_tracks`):
 a rotation or a shuffle moves boundaries over the kept positions only, as if the masked runs were cut out.
 `NULL_KEEPS` says the same in one sentence each for the page. With n draws a two-sided p (and its BH q) cannot go
 below 2/(n+1): `format_p` writes such a value as "≤ 2/(n+1)" and the z score says how far beyond the null it lies.
@@ -23,7 +23,8 @@ import os
 import numpy as np
 import pandas as pd
 
-from interpret.stats import POOLED, STRANDS, PassTrack, class_codes, stage_label, strand_groups
+from interpret.passes import POOLED, STRANDS, PassTrack, class_codes, strand_groups
+from interpret.style import stage_label
 
 # Rotations are drawn uniformly from all non-zero offsets: that is the group under which a stationary track's
 # rank is exactly uniform. Leaving out small offsets (they keep local alignment, so they can only make the test

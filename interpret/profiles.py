@@ -15,7 +15,8 @@ import pandas as pd
 from scipy import stats as sps
 
 from dnahnet.trace import Trace
-from interpret.stats import POOLED, STRANDS, analysed_positions, chunks_clear_of_mask, stage_label
+from interpret.passes import POOLED, STRANDS, analysed_positions, chunks_clear_of_mask
+from interpret.style import stage_label
 
 PAPER_CODON_STAGE1 = (0.065, 0.426, 0.584)  # dnaHNet paper, Stage 1 boundary rate at codon positions 1/2/3
 CODON_CLASSES = ("cds_pos1", "cds_pos2", "cds_pos3")

@@ -14,50 +14,21 @@ import gzip
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from interpret import exports
+from interpret.render import figure_to_bytes, static_backend
 from interpret.report_html import index_html
 from interpret.style import stage_label
+from interpret.timing import Timer
 
 GZIP_ABOVE_NT = 200_000  # BED/GFF3 of longer analyses: BGZF + tabix index (browsers read regions). Below, plain
 # text tracks fit the IGV page (~100 bytes/nt of GFF3 + bigWig: 20 MB); above, BGZF ones fit it up to ~0.8 Mb
 BASES_VIEW_NT = 120  # the base-level track view
-
-
-# ---------------------------------------------------------------------------------------------- timing
-
-
-class Timer:
-    """Wall and CPU seconds per named step (CPU of this process only: Chromium's share of exports is not in it),
-    printed as a summary at the end."""
-
-    def __init__(self):
-        self.steps: list[tuple[str, float, float]] = []
-
-    @contextmanager
-    def step(self, name: str):
-        t0, c0 = time.perf_counter(), time.process_time()
-        try:
-            yield
-        finally:
-            self.steps.append((name, time.perf_counter() - t0, time.process_time() - c0))
-
-    def table(self) -> pd.DataFrame:
-        return pd.DataFrame(self.steps, columns=["step", "seconds", "cpu_seconds"]).round(2)
-
-    def summary(self) -> str:
-        w = max([len(n) for n, _, _ in self.steps] + [5])
-        lines = [f"  {'step':<{w}}  {'wall':>8}  {'cpu':>8}"]
-        lines += [f"  {n:<{w}}  {s:8.1f}  {c:8.1f}" if c == c else f"  {n:<{w}}  {s:8.1f}  {'-':>8}"
-                  for n, s, c in self.steps]  # cpu NaN: a step that ran alongside others (not in the total)
-        lines.append(f"  {'total':<{w}}  {sum(s for _, s, c in self.steps if c == c):8.1f}  "
-                     f"{sum(c for _, _, c in self.steps if c == c):8.1f}")
-        return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------- pieces
@@ -321,7 +292,7 @@ def build_figures(trace, annotations, report, sequences: dict | None = None, rec
 
 
 def _svg_page(svg: bytes) -> bytes:
-    """An SVG as a small HTML page (what `exports.figure_to_bytes(mfig, "html")` writes), without rendering again."""
+    """An SVG as a small HTML page (what `render.figure_to_bytes(mfig, "html")` writes), without rendering again."""
     text = svg.decode()
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>" + text[text.find("<svg"):]
             + "</body></html>").encode()
@@ -333,11 +304,64 @@ def _timed(fn, *args):
     return out, time.perf_counter() - t0
 
 
+@dataclass(frozen=True)
+class TrackFile:
+    """One track file of an analysis: its file name (the report's tracks/ folder and the app's downloads use the
+    same), what a person reads for it, and `kind`, the key `track_file_bytes` builds it from."""
+
+    name: str  # "stage1.p.plus.bw"
+    label: str  # "Stage 1 p, + pass (bigWig)"
+    kind: str  # "bed:<stage>", "<bw|bedgraph>:<p|surprisal>:<stage>:<strand>", "bw:gc", "gff3:<stage>", "gff3"
+
+
+def track_catalogue(n_stages: int, strands) -> list[TrackFile]:
+    """Every track file of an analysis of `n_stages` stages over the passes in `strands`, in the order the app
+    offers them: BED of the chunks per stage; bigWig, then bedGraph, of p per stage and pass and of surprisal per
+    pass; bigWig of GC; GFF3 of the chunks per stage, and of all stages nested. The report writes the BED, bigWig
+    and per-stage GFF3 files of this list (`track_files`); bedGraph and the nested GFF3 are the app's downloads."""
+    word = {"+": "plus", "-": "minus"}
+    out = [TrackFile(f"stage{s + 1}.chunks.bed", f"{stage_label(s)} boundaries (BED)", f"bed:{s}")
+           for s in range(n_stages)]
+    for fmt, ext in (("bigWig", "bw"), ("bedGraph", "bedgraph")):
+        for s in range(n_stages):
+            for d in strands:
+                out.append(TrackFile(f"stage{s + 1}.p.{word[d]}.{ext}", f"{stage_label(s)} p, {d} pass ({fmt})",
+                                     f"{ext}:p:{s}:{d}"))
+        for d in strands:
+            out.append(TrackFile(f"surprisal.{word[d]}.{ext}", f"Surprisal, {d} pass ({fmt})",
+                                 f"{ext}:surprisal:0:{d}"))
+    out.append(TrackFile("gc.bw", f"GC, {exports.GC_WINDOW} nt window (bigWig)", "bw:gc"))
+    for s in range(n_stages):  # one file per stage: a browser shows each as its own track
+        out.append(TrackFile(f"stage{s + 1}.chunks.gff3", f"{stage_label(s)} chunks (GFF3)", f"gff3:{s}"))
+    out.append(TrackFile("chunks.gff3", "Chunks, all stages nested (GFF3)", "gff3"))
+    return out
+
+
+def track_file_bytes(trace, kind: str, records=None, sequences: dict | None = None) -> bytes:
+    """One track file (a `TrackFile.kind`) as plain bytes: BED, bedGraph or GFF3 text, or bigWig (GC needs the
+    record `sequences`)."""
+    what, *args = kind.split(":")
+    if what == "bw":
+        if args[0] == "gc":
+            return exports.bigwig(trace, "gc", records=records, sequences=sequences)
+        return exports.bigwig(trace, args[0], strand=args[2], stage=int(args[1]), records=records)
+    if what == "bedgraph":
+        what, *args = args
+    if what == "bed":
+        return exports.boundaries_bed(trace, int(args[0]), records=records, as_bytes=True)
+    if what in ("p", "surprisal"):
+        return exports.bedgraph(trace, what, strand=args[1], stage=int(args[0]), records=records, as_bytes=True)
+    if what == "gff3":  # gff3 (all stages, Stage 1 nested in Stage 2 via Parent) or gff3:<stage>
+        return exports.chunks_gff3(trace, [int(args[0])] if args else None, records=records, as_bytes=True)
+    raise ValueError(f"unknown track kind {kind!r}")
+
+
 def track_files(trace, records=None, gz: bool | None = None, sequences: dict | None = None,
                 annotations: dict | None = None) -> dict[str, bytes]:
-    """The report's tracks: BED and GFF3 of the chunks per stage (one file per stage, so a browser shows each
-    stage as its own track), bigWig of p per stage and strand, of surprisal per strand and of GC (with
-    sequences), BED of the genome's features (with annotations), and the IGV page.
+    """The report's tracks (`track_catalogue` less bedGraph and the nested GFF3): BED and GFF3 of the chunks per
+    stage (one file per stage, so a browser shows each stage as its own track), bigWig of p per stage and strand,
+    of surprisal per strand and of GC (with sequences), BED of the genome's features (with annotations), and the
+    IGV page.
 
     Per-base values go to bigWig, not bedGraph: a browser reads the zoom level it shows, and the files are a
     fraction of a bedGraph's size (the app still offers bedGraph of a region). BED/GFF3 of long analyses (`gz`,
@@ -356,16 +380,14 @@ def track_files(trace, records=None, gz: bool | None = None, sequences: dict | N
 
     out: dict[str, bytes] = {}
     strands = list(dict.fromkeys(sp.strand for sp in trace.passes))
-    word = {"+": "plus", "-": "minus"}
-    for s in range(trace.n_stages):
-        put(f"stage{s + 1}.chunks.bed", exports.boundaries_bed(trace, s, records=records, as_bytes=True), "bed")
-        put(f"stage{s + 1}.chunks.gff3", exports.chunks_gff3(trace, [s], records=records, as_bytes=True), "gff3")
-        for d in strands:
-            out[f"tracks/stage{s + 1}.p.{word[d]}.bw"] = exports.bigwig(trace, "p", strand=d, stage=s, records=records)
-    for d in strands:
-        out[f"tracks/surprisal.{word[d]}.bw"] = exports.bigwig(trace, "surprisal", strand=d, records=records)
-    if sequences:
-        out["tracks/gc.bw"] = exports.bigwig(trace, "gc", records=records, sequences=sequences)
+    for t in track_catalogue(trace.n_stages, strands):
+        if t.kind.startswith("bedgraph") or t.kind == "gff3" or (t.kind == "bw:gc" and not sequences):
+            continue
+        data = track_file_bytes(trace, t.kind, records, sequences)
+        if t.name.endswith(".bw"):
+            out[f"tracks/{t.name}"] = data
+        else:
+            put(t.name, data, t.name.rsplit(".", 1)[1])
     if annotations:
         put("annotation.bed", exports.features_bed(annotations), "bed")
     out.update(igv_files(trace, out, sequences))
@@ -477,9 +499,7 @@ def build_report_files(trace, annotations=None, report=None, sequences: dict | N
                 files[f"tables/{t.name}.csv"] = exports.table_to_csv(t.df)
                 tables.append((t.name, t.description, t.df))
             problems += [p for p in report.problems if p not in problems]
-        from dnahnet.infer import summarize
-
-        passes = pd.DataFrame(summarize(trace))
+        passes = pd.DataFrame(trace.summary())
         files["tables/passes.csv"] = exports.table_to_csv(passes)
         tables.insert(0, ("passes", "One row per record and strand pass: nt analysed, chunks and compression per "
                           "stage, bits per nucleotide, inference time.", passes))
@@ -530,10 +550,10 @@ def build_report_files(trace, annotations=None, report=None, sequences: dict | N
                             config={"displaylogo": False, "responsive": True}).encode()
                     elif "mfig" in f and fmt in ("html", "svg"):  # one SVG rendering serves both and index.html
                         if "svg" not in f:
-                            f["svg"] = exports.figure_to_bytes(obj, "svg")
+                            f["svg"] = figure_to_bytes(obj, "svg")
                         files[f"figures/{f['name']}.{fmt}"] = f["svg"] if fmt == "svg" else _svg_page(f["svg"])
                     else:
-                        files[f"figures/{f['name']}.{fmt}"] = exports.figure_to_bytes(obj, fmt)
+                        files[f"figures/{f['name']}.{fmt}"] = figure_to_bytes(obj, fmt)
             if "html" in formats:
                 from plotly.offline import get_plotlyjs
 
@@ -604,24 +624,16 @@ def main(argv=None) -> int:
 
     from tqdm import tqdm
 
-    from dnahnet.genome_io import read_genome
+    from dnahnet.cli import open_genome
 
     timer = Timer()
-    problems: list[str] = []
     path = Path(args.genome)
-    if not path.is_file():
-        print(f"error: no such file: {path}", file=sys.stderr)
-        return 2
     with timer.step("read genome"):
-        genome = read_genome(path, gff=args.gff)
-    for p in genome.problems:
-        print(f"note: {p}", file=sys.stderr)
-    problems += [f"genome: {p}" for p in genome.problems]
-    try:
-        records = genome.select(args.record)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+        opened = open_genome(path, args.record, gff=args.gff)
+    if opened is None:
         return 2
+    genome, records = opened
+    problems = [f"genome: {p}" for p in genome.problems]
     from dnahnet.infer import parse_region  # one parser for every CLI that takes --region
 
     region = parse_region(args.region) if args.region else None
@@ -665,17 +677,16 @@ def main(argv=None) -> int:
     problems += [f"inference: {p}" for p in trace.meta.get("problems", [])]
 
     from interpret.analysis import analyze_boundaries
-    from interpret.annotations import annotate
+    from interpret.annotations import annotate_all
 
     companion = None
     if args.companion:
-        from interpret.companion import match_records, read_companion
+        from interpret.companion import read_companion
 
         with timer.step("read companion"):
             companion = read_companion(args.companion)
-        problems += [f"companion: {p}" for p in companion.problems + match_records(companion, records)[2]]
     with timer.step("annotate"):
-        annotations = {r.id: annotate(r, companion=companion) for r in records}
+        annotations = annotate_all(records, companion, problems=problems)
     with timer.step("boundary statistics"), tqdm(total=1000, desc="statistics", unit="‰", file=sys.stderr) as bar:
         report = analyze_boundaries(trace, annotations, n_null=args.n_null, n_boot=args.n_boot,
                                     n_null_baselines=min(200, args.n_null), progress=_tqdm_progress(bar))
@@ -702,7 +713,7 @@ def main(argv=None) -> int:
           f"  tracks/   {n_trk:3d} BED / bigWig / GFF3\n"
           + ("  igv.html              IGV on the genome and the tracks (offline)\n" if "igv.html" in files else "")
           + "  trace.npz             the raw trace\n"
-          f"static images: {exports.static_backend()}")
+          f"static images: {static_backend()}")
     if problems:
         print(f"{len(problems)} note(s) (also in index.html):", *[f"  - {p}" for p in problems[:20]], sep="\n")
     print("timings (seconds):\n" + timer.summary())

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import html
 import time
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from interpret import exports
+from interpret.render import figure_to_bytes, static_backend
 from interpret.style import FONT_FAMILY
-
-if TYPE_CHECKING:
-    from interpret.report import Timer
+from interpret.timing import Timer
 
 TRACK_NOTES = {  # the first key found in a path gives its note
     ".tbi": "tabix index of the .gz file above: browsers fetch the region they show through it",
@@ -79,7 +76,7 @@ def index_html(trace, figs: list[dict], tables: list[tuple[str, str, pd.DataFram
             parts.append(pio.to_html(f["fig"], full_html=False, include_plotlyjs=False, div_id=f"fig_{f['name']}",
                                      config={"displaylogo": False, "responsive": True}))
         else:
-            svg = files.get(f"figures/{f['name']}.svg") or f.get("svg") or exports.figure_to_bytes(f["mfig"], "svg")
+            svg = files.get(f"figures/{f['name']}.svg") or f.get("svg") or figure_to_bytes(f["mfig"], "svg")
             text = svg.decode()
             parts.append(f"<div class='mfig'>{text[text.find('<svg'):]}</div>")
         links = [f"<a href='figures/{f['name']}.{ext}'>{ext.upper()}</a>" for ext in ("html", "png", "svg")
@@ -126,7 +123,7 @@ def index_html(trace, figs: list[dict], tables: list[tuple[str, str, pd.DataFram
     parts.append("</section><section id='notes'><h2>Notes</h2>")
     if meta.get("margin_policy"):
         parts.append(f"<p class='caption'>Windows: {html.escape(str(meta['margin_policy']))}</p>")
-    parts.append("<p class='caption'>Static images: " + html.escape(exports.static_backend()) + ".</p>")
+    parts.append("<p class='caption'>Static images: " + html.escape(static_backend()) + ".</p>")
     if problems:
         parts.append("<ul class='problems'>" + "".join(f"<li>{html.escape(p)}</li>" for p in problems) + "</ul>")
     if timer is not None and timer.steps:

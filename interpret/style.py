@@ -7,7 +7,10 @@ Okabe-Ito based: distinguishable with the common colour-vision deficiencies, rea
 """
 from __future__ import annotations
 
-import plotly.graph_objects as go
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # plotly loads when a figure is styled: the statistics modules use the labels here without it
+    import plotly.graph_objects as go
 
 # ---- classes (keys = interpret.annotations.CLASSES) ----
 # Okabe-Ito and Paul Tol colours chosen so that every pair of classes stays apart (CIE76 ΔE ≥ 20 for normal
@@ -118,6 +121,7 @@ _TEMPLATE_NAME = "dnahnet"
 
 def template_name() -> str:
     """Register (once) and name the house template: plotly_white + our font, grid and hover label."""
+    import plotly.graph_objects as go
     import plotly.io as pio
 
     if _TEMPLATE_NAME not in pio.templates:

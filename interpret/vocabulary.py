@@ -47,20 +47,15 @@ from dnahnet.tokenizer import decode, encode
 from dnahnet.trace import StrandPass, Trace
 from interpret.analysis import Table
 from interpret.exports import inert_table
+from interpret.passes import STRANDS, analysed_region
 from interpret.style import class_label, stage_label
 
 MAX_K = 32  # longest k-mer counted exactly (base-4 codes in a uint64); longer chunk lengths use MAX_K's counts
-STRANDS = ("+", "-")
 NONE_CLASS = "none"  # a chunk start with no class on its pass's strand (e.g. inside a gene on the other strand)
 _COMPLEMENT = np.array([3, 2, 1, 0, 4], dtype=np.uint8)  # A<->T, C<->G, N<->N on token ids
 
 
 # ------------------------------------------------------------------------------------------- one pass
-
-
-def analysed_region(sp: StrandPass) -> tuple[int, int]:
-    """(start, end) forward coordinates the pass analysed (the whole record when it has no region)."""
-    return tuple(sp.region) if sp.region is not None else (0, sp.length)
 
 
 def pass_sequence(sp: StrandPass, sequence: str) -> np.ndarray:
@@ -653,37 +648,25 @@ def main(argv=None) -> int:
     ap.add_argument("--no-cache", action="store_true", help="neither read nor write the inference cache")
     args = ap.parse_args(argv)
 
-    from dnahnet.genome_io import read_genome
+    from dnahnet.cli import open_genome
     from dnahnet.infer import parse_region
-    from interpret.annotations import annotate
+    from interpret.annotations import annotate_all
 
-    path = Path(args.genome)
-    if not path.is_file():
-        print(f"error: no such file: {path}", file=sys.stderr)
-        return 2
     if args.top < 1 or not 1 <= args.max_k <= 32:
         print("error: --top must be at least 1 and --max-k in 1..32", file=sys.stderr)
         return 2
-    genome = read_genome(path, gff=args.gff)
-    problems = [f"genome: {p}" for p in genome.problems]
-    try:
-        records = genome.select(args.record)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+    opened = open_genome(args.genome, args.record, gff=args.gff, notes=False)
+    if opened is None:
         return 2
+    genome, records = opened
+    problems = [f"genome: {p}" for p in genome.problems]
     region = parse_region(args.region) if args.region else None
     try:
         trace = load_trace_for(args, records, region, problems)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    companion = None
-    if args.companion:
-        from interpret.companion import match_records, read_companion
-
-        companion = read_companion(args.companion)
-        problems += [f"companion: {p}" for p in companion.problems + match_records(companion, records)[2]]
-    annotations = {r.id: annotate(r, companion=companion) for r in records}
+    annotations = annotate_all(records, args.companion or None, problems=problems)
     sequences = {r.id: str(r.seq) for r in records}
     strands = STRANDS if args.strands == "both" else (args.strands,)
     try:
@@ -696,8 +679,9 @@ def main(argv=None) -> int:
     out = Path(args.out)
     paths = vocab.to_csv_dir(out)
 
-    from interpret import exports, logos
+    from interpret import logos
     from interpret.figures_vocabulary import boundary_logo_grid, vocabulary_rank_frequency
+    from interpret.render import figure_to_bytes
 
     logo_list = logos.boundary_logos(trace, sequences, annotations, strands=strands, problems=problems)
     p = out / "boundary_logos.csv"
@@ -713,7 +697,7 @@ def main(argv=None) -> int:
             fig = make()
             for fmt in formats:
                 p = out / f"{name}.{fmt}"
-                p.write_bytes(exports.figure_to_bytes(fig, fmt))
+                p.write_bytes(figure_to_bytes(fig, fmt))
                 paths.append(p)
         except Exception as e:  # noqa: BLE001 - a figure that cannot be drawn must not cost the tables
             problems.append(f"figure {name} skipped: {e}")

@@ -1,19 +1,25 @@
-"""Kernel selection: the model calls these functions; each picks a Triton kernel or the PyTorch reference.
+"""Kernel selection: the model calls these functions; each picks a Triton kernel or the PyTorch path and returns
+its output (the fused Mamba-2 interior: its output, or None when it does not apply).
 
 `DNAHNET_KERNELS` = `auto` (default: Triton on CUDA tensors when the Triton module imports; on CPU, the fused numba
-Mamba-2 interior: `kernels/mamba_cpu.py` for inference, `kernels/mamba_cpu_train.py` (with a backward) for training;
-the references otherwise) | `torch` (the references everywhere) | `triton`.
+Mamba-2 interior: `kernels/mamba/cpu.py` for inference, `kernels/mamba/cpu_train.py` (with a backward) for
+training; the PyTorch paths otherwise) | `torch` (the PyTorch paths everywhere) | `triton`.
 `triton` forces the kernels; on CPU tensors that only works with TRITON_INTERPRET=1 set before Triton is imported
 (the interpreter: slow, for tests). `ssd_scan` and `boundary_prob` have forward-only kernels: when autograd needs
-a gradient through them, the reference runs instead (in every mode). `ema_scan` and `gather_chunks` have
-Triton backward passes. Signatures are the contract in docs/ARCHITECTURE.md; references live in `kernels/*_ref.py`.
+a gradient through them, the PyTorch path runs instead (in every mode). `ema_scan` and `gather_chunks` have
+Triton backward passes. Signatures are the contract in docs/ARCHITECTURE.md. The PyTorch paths are
+`kernels/ssd/chunked.py`, `kernels/ssd/naive.py::ssd_step`, `kernels/ema/chunked.py` and `kernels/routing/naive.py`;
+the Triton kernels `kernels/<op>/triton.py`.
 """
 import importlib
 import os
 
 import torch
 
-from kernels import ema_ref, routing_ref, ssd_ref
+from kernels.ema.chunked import ema_chunked
+from kernels.routing import naive as routing_naive
+from kernels.ssd import naive as ssd_naive
+from kernels.ssd.chunked import ssd_chunked
 
 
 def backend():
@@ -28,8 +34,8 @@ def _needs_grad(tensors):
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
-def _triton(module, fn, tensor, forward_only=False, inputs=()):
-    """The Triton implementation `kernels.<module>.<fn>` when it should be used for this tensor, else None.
+def _triton(op, fn, tensor, forward_only=False, inputs=()):
+    """The Triton implementation `kernels.<op>.triton.<fn>` when it should be used for this tensor, else None.
 
     forward_only: the kernel has no backward pass, so the reference runs whenever autograd needs a gradient
     through `inputs`."""
@@ -42,7 +48,7 @@ def _triton(module, fn, tensor, forward_only=False, inputs=()):
         raise RuntimeError("DNAHNET_KERNELS=triton got CPU tensors: Triton needs a CUDA device, or "
                            "TRITON_INTERPRET=1 set before Triton is imported (the slow interpreter, for tests)")
     try:
-        return getattr(importlib.import_module(f"kernels.{module}"), fn)
+        return getattr(importlib.import_module(f"kernels.{op}.triton"), fn)
     except (ImportError, AttributeError):
         if mode == "triton":
             raise
@@ -52,70 +58,85 @@ def _triton(module, fn, tensor, forward_only=False, inputs=()):
 def ssd_scan(x, dt, A, B, C, chunk_size, D=None, initial_state=None):
     """x (b,l,h,p), dt (b,l,h) softplus'ed, A (h,) < 0, B/C (b,l,g,n) -> (y (b,l,h,p), final_state (b,h,p,n))."""
     inputs = (x, dt, A, B, C, D, initial_state)
-    impl = _triton("ssd_triton", "ssd_scan", x, forward_only=True, inputs=inputs)
+    impl = _triton("ssd", "ssd_scan", x, forward_only=True, inputs=inputs)
     if impl is not None:
         return impl(x, dt, A, B, C, chunk_size, D=D, initial_state=initial_state)
-    return ssd_ref.ssd_chunked(x, dt, A, B, C, chunk_size, D=D, initial_state=initial_state)
+    return ssd_chunked(x, dt, A, B, C, chunk_size, D=D, initial_state=initial_state)
 
 
-def mamba_inner(zxbcdt, params):
-    """The fused CPU interior of a Mamba-2 layer when it applies, else None (the layer runs `Mamba2._inner`).
+def _fused_mamba_weights(conv_weight, conv_bias, dt_bias, A_log, D, norm_weight, norm_eps):
+    """A Mamba-2 layer's tensors as the numba kernels take them: depthwise taps (conv_dim, k), A = -exp(A_log)."""
+    return conv_weight[:, 0, :], conv_bias, dt_bias, -torch.exp(A_log.float()), D, norm_weight, norm_eps
 
-    It applies in `auto` mode to CPU tensors when numba imports: `kernels/mamba_cpu.mamba_inner` (forward only)
-    when no gradient is needed through zxbcdt or the layer's `params` (inference), `kernels/mamba_cpu_train.
-    mamba_inner` (numba forward and backward, same signature) when one is (training)."""
+
+def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A_log, D, norm_weight, norm_eps, *, headdim, d_state,
+                ngroups):
+    """The interior of a Mamba-2 layer fused for a CPU: zxbcdt (b,l,2·d_inner + 2·g·n + h), in_proj's output ->
+    y (b,l,d_inner), out_proj's input; None when the fused path does not apply (the layer runs `Mamba2._inner`).
+
+    The layer's tensors as it holds them: conv_weight (conv_dim, 1, k) and conv_bias (conv_dim,) of its depthwise
+    Conv1d, dt_bias, A_log, D (h,), the gated norm's weight (d_inner,) and eps. It applies in `auto` mode to CPU
+    tensors when numba imports: `kernels/mamba/cpu.py` (forward only, y fp32) when no gradient is needed through
+    zxbcdt or the weights (inference), `kernels/mamba/cpu_train.py` (numba forward and backward, y in zxbcdt's
+    dtype) when one is (training)."""
+    weights = (conv_weight, conv_bias, dt_bias, A_log, D, norm_weight)
     if backend() != "auto" or zxbcdt.device.type != "cpu":
         return None
     try:
-        if _needs_grad((zxbcdt, *params)):
-            from kernels import mamba_cpu_train as fused
+        if _needs_grad((zxbcdt, *weights)):
+            from kernels.mamba import cpu_train as fused
         else:
-            from kernels import mamba_cpu as fused
+            from kernels.mamba import cpu as fused
     except ImportError:
         return None
-    return fused.mamba_inner
+    return fused.mamba_inner(zxbcdt, *_fused_mamba_weights(*weights, norm_eps), headdim=headdim, d_state=d_state,
+                             ngroups=ngroups)
 
 
-def mamba_inner_with_state(zxbcdt, params):
-    """The fused CPU interior that starts from a state and returns the final one (`kernels/mamba_cpu.mamba_inner`
-    with conv_state / ssm_state / return_state) when it applies: `auto` mode, CPU, no gradient, numba present.
+def mamba_inner_with_state(zxbcdt, conv_weight, conv_bias, dt_bias, A_log, D, norm_weight, norm_eps, *, headdim,
+                           d_state, ngroups, conv_state=None, ssm_state=None):
+    """`mamba_inner` continuing from a state and returning the one after the last position: conv_state
+    (b, conv_dim, k), ssm_state (b,h,p,n), either None = zeros -> (y (b,l,d_inner) fp32, conv_state, ssm_state
+    (b,h,p,n) fp32) from `kernels/mamba/cpu.py` when it applies (`auto` mode, CPU, no gradient, numba present);
     None otherwise (the layer runs its PyTorch reference with the state)."""
-    if backend() != "auto" or zxbcdt.device.type != "cpu" or _needs_grad((zxbcdt, *params)):
+    weights = (conv_weight, conv_bias, dt_bias, A_log, D, norm_weight)
+    if backend() != "auto" or zxbcdt.device.type != "cpu" or _needs_grad((zxbcdt, *weights)):
         return None
     try:
-        from kernels import mamba_cpu
+        from kernels.mamba import cpu
     except ImportError:
         return None
-    return mamba_cpu.mamba_inner
+    return cpu.mamba_inner(zxbcdt, *_fused_mamba_weights(*weights, norm_eps), headdim=headdim, d_state=d_state,
+                           ngroups=ngroups, conv_state=conv_state, ssm_state=ssm_state, return_state=True)
 
 
 def ssd_step(state, x, dt, A, B, C, D=None):
     """state (b,h,p,n), x (b,h,p), dt (b,h), A (h,), B/C (b,g,n) -> (y (b,h,p), new_state (b,h,p,n))."""
-    impl = _triton("ssd_triton", "ssd_step", x, forward_only=True, inputs=(state, x, dt, A, B, C, D))
+    impl = _triton("ssd", "ssd_step", x, forward_only=True, inputs=(state, x, dt, A, B, C, D))
     if impl is not None:
         return impl(state, x, dt, A, B, C, D=D)
-    return ssd_ref.ssd_step(state, x, dt, A, B, C, D=D)
+    return ssd_naive.ssd_step(state, x, dt, A, B, C, D=D)
 
 
 def ema_scan(z, P):
     """z (b,m,d), P (b,m) -> (b,m,d): z̄_k = P_k z_k + (1-P_k) z̄_{k-1}; fp32 inside, z's dtype out."""
-    impl = _triton("ema_triton", "ema_scan", z)
+    impl = _triton("ema", "ema_scan", z)
     if impl is not None:
         return impl(z, P)
-    return ema_ref.ema_chunked(z, P)
+    return ema_chunked(z, P)
 
 
 def boundary_prob(q, k):
     """q, k (b,l,d) -> (p (b,l) fp32, b (b,l) bool); p_0 = 1."""
-    impl = _triton("routing_triton", "boundary_prob", q, forward_only=True, inputs=(q, k))
+    impl = _triton("routing", "boundary_prob", q, forward_only=True, inputs=(q, k))
     if impl is not None:
         return impl(q, k)
-    return routing_ref.boundary_prob(q, k)
+    return routing_naive.boundary_prob(q, k)
 
 
 def gather_chunks(h, b):
     """h (b,l,d), b (b,l) bool -> (chunks (b,m,d), chunk_mask (b,m) bool, idx (b,m) long)."""
-    impl = _triton("routing_triton", "gather_chunks", h)
+    impl = _triton("routing", "gather_chunks", h)
     if impl is not None:
         return impl(h, b)
-    return routing_ref.gather_chunks(h, b)
+    return routing_naive.gather_chunks(h, b)

@@ -28,18 +28,24 @@ class SampleNotAvailable(FileNotFoundError):
     """No source could provide the genome; the message lists every source tried and why it failed."""
 
 
-def _data_dir_status() -> tuple[Path | None, str]:
+def data_dir_status() -> tuple[Path | None, str]:
+    """(the data directory, "") or (None, why there is none). The one rule for app, bench and tests:
+    `$DNAHNET_DATA_DIR` when set (a wrong one is not replaced, so it can also switch the data off), else
+    <repo>/../shared/data; either counts only when it holds genomes/."""
     env = os.environ.get("DNAHNET_DATA_DIR")
     if env:
-        p = Path(env).expanduser()
-        return (p, "") if p.is_dir() else (None, f"DNAHNET_DATA_DIR={env} does not exist")
-    p = REPO_ROOT.parent / "shared" / "data"
-    return (p, "") if p.is_dir() else (None, f"no DNAHNET_DATA_DIR set and {p} does not exist")
+        p, what = Path(env).expanduser(), f"DNAHNET_DATA_DIR={env}"
+    else:
+        p = REPO_ROOT.parent / "shared" / "data"
+        what = f"no DNAHNET_DATA_DIR set and {p}"
+    if (p / "genomes").is_dir():
+        return p, ""
+    return None, f"{what} {'has no genomes/ folder' if p.is_dir() else 'does not exist'}"
 
 
 def data_dir() -> Path | None:
-    """The data directory: $DNAHNET_DATA_DIR, else <repo>/../shared/data when present, else None."""
-    return _data_dir_status()[0]
+    """The data directory (genomes/, annotations/, essentiality/), or None: see `data_dir_status`."""
+    return data_dir_status()[0]
 
 
 def cache_dir() -> Path:
@@ -145,7 +151,7 @@ def load_sample(key_or_accession: str, progress: Progress | None = None, offline
     tried: list[str] = []
     if progress:
         progress(0.0, f"Looking for {e.organism}")
-    d, why = _data_dir_status()
+    d, why = data_dir_status()
     if d is None:
         tried.append(f"data directory: {why}")
     else:
@@ -183,5 +189,5 @@ def _done(g: GenomeFile, progress: Progress | None) -> GenomeFile:
     return g
 
 
-__all__ = ["data_dir", "cache_dir", "load_sample", "resolve_path", "list_available", "companion_path",
-           "fetch_ncbi", "SampleNotAvailable"]
+__all__ = ["data_dir", "data_dir_status", "cache_dir", "load_sample", "resolve_path", "list_available",
+           "companion_path", "fetch_ncbi", "SampleNotAvailable"]

@@ -1,7 +1,7 @@
-"""Shared pytest fixtures: where the real genomes live (tests that need them skip cleanly without them)."""
+"""Shared pytest fixtures: where the real genomes live (tests that need them skip cleanly without them), and the
+helpers several test files use (GenBank text, a scrambled tiny model, a tiny checkpoint, a free port)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -19,22 +19,15 @@ def _one_torch_thread():
     torch.set_num_threads(n)
 
 
-def _find_data_dir() -> Path | None:
-    env = os.environ.get("DNAHNET_DATA_DIR")
-    candidates = [Path(env)] if env else []
-    candidates.append(REPO_ROOT.parent / "shared" / "data")
-    for c in candidates:
-        if (c / "genomes").is_dir():
-            return c
-    return None
-
-
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The shared data directory (genomes/, annotations/, essentiality/), or skip the test."""
-    d = _find_data_dir()
+    """The shared data directory (genomes/, annotations/, essentiality/), or skip the test
+    (`sample_genomes.loader.data_dir_status`: $DNAHNET_DATA_DIR, else ../shared/data)."""
+    from sample_genomes.loader import data_dir_status
+
+    d, why = data_dir_status()
     if d is None:
-        pytest.skip("../shared/data not found: set DNAHNET_DATA_DIR")
+        pytest.skip(f"no data directory ({why}): set DNAHNET_DATA_DIR")
     return d
 
 
@@ -76,3 +69,53 @@ def genbank_text():
 def gb_feature():
     """Builder of GenBank feature lines: gb_feature("CDS", "join(1..3,7..9)", locus_tag="x") -> str."""
     return feature_line
+
+
+# ---- helpers shared by several test files ------------------------------------------------------------------------
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (for torchrun's master or a local server)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrambled_model(config=None, seed=0):
+    """A tiny model whose routers, residual projections and pad vectors are random (not identity / zero), so
+    routing decisions vary inside a sequence and every path carries signal."""
+    from dnahnet.config import tiny
+    from dnahnet.hnet import DnaHNet
+
+    torch.manual_seed(seed)
+    model = DnaHNet(config or tiny()).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "router" in name:
+                p.normal_(0, 1)
+            elif "residual_proj" in name or name.endswith("pad"):
+                p.normal_(0, 0.3)
+    return model
+
+
+def window_ll(model, seq: str) -> float:
+    """Total log-likelihood of one window as the model reads it (every position but the first)."""
+    import numpy as np
+
+    from dnahnet.tokenizer import encode
+
+    x = torch.from_numpy(encode(seq).astype(np.int64))[None]
+    with torch.inference_mode():
+        logp = torch.log_softmax(model(x).logits.float(), dim=-1)[0]
+    return float(logp[:-1].gather(-1, x[0, 1:, None]).double().sum())
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A randomly initialised `tiny` model (seed 0) saved as a checkpoint directory."""
+    from dnahnet.checkpoint import save
+    from dnahnet.config import tiny
+    from dnahnet.hnet import DnaHNet
+
+    torch.manual_seed(0)
+    return save(DnaHNet(tiny()), tmp_path_factory.mktemp("ckpt") / "tiny", extra_meta={"note": "random, for tests"})

@@ -197,6 +197,24 @@ def test_companion_rows_per_record_and_seqids_that_match_none():
     assert match_records(ok, recs[:1]) == ({"NC_1.1": 1}, {}, [])
 
 
+def test_annotate_all_reads_a_companion_file_and_says_its_notes(tmp_path):
+    """What every command line does with a genome file: one annotation per record, the companion's notes prefixed."""
+    from interpret.annotations import annotate_all
+
+    path = tmp_path / "tss.csv"
+    path.write_bytes(b"seqid,type,position,strand\nNC_1,TSS,10,+\nchrX,TSS,5,+\n,weird,3,+\n")
+    recs = [SeqRecord(Seq("A" * 100), id="NC_1.1", name="NC_1"), SeqRecord(Seq("A" * 50), id="pB.2", name="pB")]
+    problems: list[str] = []
+    out = annotate_all(recs, path, problems=problems)
+    assert list(out) == ["NC_1.1", "pB.2"] and positions(out["NC_1.1"], "+", "tss") == [9]
+    assert problems and all(p.startswith("companion: ") for p in problems)
+    assert any("chrX" in p for p in problems) and any("weird" in p for p in problems)
+    again: list[str] = []  # a table read before gives the same annotation and the same notes
+    same = annotate_all(recs, read_companion(path), problems=again)
+    assert again == problems and positions(same["NC_1.1"], "+", "tss") == [9]
+    assert not annotate_all(recs)["NC_1.1"].mask("+", "tss").any()
+
+
 @pytest.mark.data
 def test_regulondb_table_is_one_based(data_dir):
     c = read_companion(data_dir / "annotations/ecoli/Ecoli_MG1655_regulondb_tss.csv")

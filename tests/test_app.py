@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import random
 import re
 import zipfile
@@ -22,23 +23,11 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from tests.conftest import REPO_ROOT, _genbank_text, feature_line  # noqa: E402
 
 APP = REPO_ROOT / "app" / "main.py"
-PAGES = ("enrichment", "latents", "levels", "about")
+PAGES = ("enrichment", "latents", "levels", "vocabulary", "about")
 TIMEOUT = 300
 
 
 # ---------------------------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    import torch
-
-    from dnahnet.checkpoint import save
-    from dnahnet.config import tiny
-    from dnahnet.hnet import DnaHNet
-
-    torch.manual_seed(0)
-    return save(DnaHNet(tiny()), tmp_path_factory.mktemp("ckpt") / "tiny", extra_meta={"note": "random, for tests"})
-
-
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("dnahnet_cache")
@@ -159,7 +148,7 @@ def test_upload_synthetic_genbank_browser_and_exports(app_env, downloads):
     assert "<svg" in svg[:2000]
     html = payload(downloads, "_tracks.html").decode()
     assert "<html" in html.lower() and "plotly" in html.lower()
-    bed = payload(downloads, ".stage1.boundaries.bed").decode().splitlines()
+    bed = payload(downloads, ".stage1.chunks.bed").decode().splitlines()  # named as in the report's tracks/
     assert bed[0].startswith("track") and len(bed) > 100
     fields = bed[1].split("\t")
     assert len(fields) == 6 and fields[0] == "SYNTH1.1" and int(fields[1]) < int(fields[2]) and fields[5] in "+-"
@@ -254,8 +243,12 @@ def test_gene_search_zooms_to_bases(app_env):
     at.number_input(key="view_start").set_value(1401).run()
     at.number_input(key="view_end").set_value(1500).run()
     no_exception(at)
-    fig = at.get("plotly_chart")[0].proto.spec
-    assert "Sequence" in fig or "codon" in fig.lower()
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    titles = {v["title"]["text"] for k, v in fig["layout"].items() if k.startswith("yaxis") and "title" in v}
+    assert "Sequence" in titles  # the bases row
+    names = {t.get("name") for t in fig["data"]}
+    assert "sequence" in names and "codon positions -" in names  # the letters, and SYN_0002's codon positions
+    assert "codon positions +" not in names  # no gene on the + strand in 1,401..1,500
 
 
 def test_report_zip(app_env, downloads):
@@ -772,8 +765,9 @@ def test_locus_box_moves_the_window(app_env):
     at.text_input(key="gene_query").set_value("SYNTH1.1:1,401-1,500").run()
     no_exception(at)
     assert at.session_state["view"][1] == (1400, 1500) and at.number_input(key="view_start").value == 1401
-    spec = at.get("plotly_chart")[0].proto.spec
-    assert "frame \u2212" in spec or "frame \\u2212" in spec  # SYN_0002 is on the − strand: its three frames
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    frames = {t["name"] for t in spec["data"] if t.get("name", "").startswith("frame ")}
+    assert frames == {"frame \u22121", "frame \u22122", "frame \u22123"}  # only SYN_0002 (− strand) is here
     at.text_input(key="gene_query").set_value("synA").run()  # one match: Enter goes there
     no_exception(at)
     assert at.session_state["view"][1] == viewport.around(200, 1100, (0, 4000))
@@ -965,7 +959,7 @@ def test_tables_never_write_a_p_value_as_zero():
     from app import tables
     from interpret.analysis import analyze_boundaries
     from interpret.annotations import annotate
-    from interpret.synthetic import make_genome, trace_for
+    from tests.synthetic import make_genome, trace_for
 
     assert tables.analytic_p_text(0.0) == "< 1e-300" and tables.analytic_p_text(3.1e-5) == "3.1e-05"
     rec = make_genome(6_000, 5, seed=3)
@@ -1102,7 +1096,8 @@ def _vocabulary_checks(at: AppTest, downloads: dict) -> None:
 
 def test_vocabulary_page_on_an_upload(app_env, downloads, monkeypatch):
     """A synthetic upload: the Vocabulary page renders its tables, chart and Stage 1 logos; picking Stage 2 draws
-    that stage's logos; a rerun computes nothing again."""
+    that stage's logos and puts `stage=2` in the URL; a URL saying `stage=1` brings Stage 1 back; a rerun computes
+    nothing again."""
     import interpret.vocabulary
 
     at = upload(new_app(), "synthetic.gbk", synthetic_genbank().encode())
@@ -1114,6 +1109,13 @@ def test_vocabulary_page_on_an_upload(app_env, downloads, monkeypatch):
     sites = next(d.value for d in at.dataframe
                  if "number of sites" in d.value.columns and "base" not in d.value.columns)
     assert set(sites["stage"]) == {"Stage 2"} and "All boundaries" in set(sites["sites"])
+    assert at.query_params["stage"] == "2"  # the stage choice travels in the URL
+    at.query_params["stage"] = "1"  # back: the URL's stage seeds the page's choice
+    at.run()
+    no_exception(at)
+    sites = next(d.value for d in at.dataframe
+                 if "number of sites" in d.value.columns and "base" not in d.value.columns)
+    assert set(sites["stage"]) == {"Stage 1"} and "stage" not in at.query_params  # the default stays out of it
     real, calls = interpret.vocabulary.chunk_vocabulary, []
     monkeypatch.setattr(interpret.vocabulary, "chunk_vocabulary", lambda *x, **k: calls.append(1) or real(*x, **k))
     at.run()

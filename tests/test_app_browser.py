@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.screenshots import chromium_page, chromium_path, streamlit_server, upload_genome, wait_idle
 from tests.test_app import synthetic_genbank
-from tests.test_app import tiny_checkpoint as _tiny_checkpoint
-
-tiny_checkpoint = _tiny_checkpoint  # the fixture, shared with the AppTest tests
+from tools.screenshots import chromium_page, chromium_path, streamlit_server, upload_genome, wait_idle
 
 pytest.importorskip("playwright")
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -69,6 +69,18 @@ def test_loader_reads_from_the_data_dir(data_dir, monkeypatch, tmp_path):
     assert loader.companion_path("ecoli_k12").name == "Ecoli_MG1655_regulondb_tss.csv"
 
 
+def test_data_dir_is_the_env_var_else_shared_data_and_needs_genomes(monkeypatch, tmp_path):
+    monkeypatch.setenv("DNAHNET_DATA_DIR", str(tmp_path))
+    assert loader.data_dir_status() == (None, f"DNAHNET_DATA_DIR={tmp_path} has no genomes/ folder")
+    (tmp_path / "genomes").mkdir()
+    assert loader.data_dir() == tmp_path
+    monkeypatch.setenv("DNAHNET_DATA_DIR", str(tmp_path / "gone"))  # a wrong setting is not replaced
+    assert loader.data_dir() is None and loader.data_dir_status()[1].endswith("gone does not exist")
+    monkeypatch.delenv("DNAHNET_DATA_DIR")
+    shared = loader.REPO_ROOT.parent / "shared" / "data"
+    assert loader.data_dir() == (shared if (shared / "genomes").is_dir() else None)
+
+
 def test_loader_error_lists_every_source_tried(monkeypatch, tmp_path):
     monkeypatch.setenv("DNAHNET_DATA_DIR", str(tmp_path / "no_such_dir"))
     monkeypatch.setenv("DNAHNET_CACHE_DIR", str(tmp_path / "cache"))

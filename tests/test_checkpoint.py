@@ -48,6 +48,23 @@ def test_hash_is_stable_and_tracks_content(saved):
     assert checkpoint.checkpoint_hash(path) != h
 
 
+def test_model_hash_checkpoint_info_and_card(saved):
+    model, path = saved
+    loaded = checkpoint.load(path, device="cpu")
+    assert checkpoint.model_hash(loaded) == checkpoint.model_hash(model) and len(checkpoint.model_hash(model)) == 32
+    with torch.no_grad():
+        model.backbone.residual_proj.weight[0, 0] += 1
+    assert checkpoint.model_hash(model) != checkpoint.model_hash(loaded)
+    assert checkpoint.checkpoint_info(loaded) == {"checkpoint_name": "ck", "checkpoint_dir": str(path),
+                                                  "checkpoint_file_hash": checkpoint.checkpoint_hash(path)}
+    assert checkpoint.checkpoint_info(model)["checkpoint_name"] == "in-memory model"
+    assert checkpoint.read_card(path) == {"meta": json.loads((path / "meta.json").read_text())}
+    (path / "README.md").write_text("# a readme")
+    (path / "MODEL_CARD.md").write_text("# the card")
+    (path / "meta.json").write_text("{not json")
+    assert checkpoint.read_card(path) == {"meta": {}, "card": "# the card"}
+
+
 def test_missing_and_corrupt_files_give_clear_errors(saved, tmp_path):
     _, path = saved
     with pytest.raises(FileNotFoundError, match="not found"):

@@ -12,8 +12,9 @@ from dnahnet.config import HNetConfig
 from dnahnet.essentiality import (CASSETTE, auroc, evaluate, match_labels, read_labels, score_essentiality,
                                   stop_cassette)
 from dnahnet.hnet import DnaHNet
-from dnahnet.tokenizer import encode, reverse_complement
+from dnahnet.tokenizer import reverse_complement
 from dnahnet.variants import Genome, VariantError
+from tests.conftest import window_ll
 from tests.synthetic_variants import synthetic_genbank, synthetic_genome, synthetic_sequences
 
 W = 64
@@ -36,13 +37,6 @@ def mutated(seq: str, edits) -> str:
         assert s[e.pos] == e.ref
         s[e.pos] = e.alt
     return "".join(s)
-
-
-def window_ll(model, seq: str) -> float:
-    x = torch.from_numpy(encode(seq).astype(np.int64))[None]
-    with torch.inference_mode():
-        logp = torch.log_softmax(model(x).logits.float(), dim=-1)[0]
-    return float(logp[:-1].gather(-1, x[0, 1:, None]).double().sum())
 
 
 def test_cassette_lands_on_codons_5_to_9_on_both_strands(genome):
@@ -168,7 +162,7 @@ def test_genome_wide_table_and_sense_scores(model, genome):
 
 def test_command_line(model, tmp_path, capsys):
     from dnahnet.checkpoint import save
-    from dnahnet.variants import main
+    from dnahnet.variants_cli import main
 
     ckpt = save(model, tmp_path / "ckpt")
     gbk = tmp_path / "syn.gbk"

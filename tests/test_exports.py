@@ -1,6 +1,6 @@
 """Exports: track coordinates (BED/bedGraph 0-based half-open, GFF3 1-based) checked line by line on a hand-made
 trace, files parsed back and validated against the format rules, BGZF + tabix files read back region by region,
-track lines igv.js parses whole, figure bytes (HTML offline, PNG, SVG)."""
+track lines igv.js parses whole, figure bytes (`interpret.render`: HTML offline, PNG, SVG)."""
 from __future__ import annotations
 
 import gzip
@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import pytest
 
 from dnahnet.trace import StageTrack, StrandPass, Trace
-from interpret import exports
+from interpret import exports, render
 from interpret.fast_tsv import Const, Float, Int, Text, lookup, tsv_bytes
 
 L = 10
@@ -147,7 +147,7 @@ def test_gff3_follows_the_spec_and_nests(two_chunk_trace):
 
 
 def test_gff3_on_a_planted_trace_is_valid_and_complete():
-    from interpret.synthetic import random_trace
+    from tests.synthetic import random_trace
 
     tr = random_trace(5000, 0.3, seed=1, record_id="rec A")  # a space in the id must be escaped
     text = exports.chunks_gff3(tr)
@@ -319,14 +319,14 @@ def _small_figure() -> go.Figure:
 
 
 def test_html_embeds_plotly_for_offline_use():
-    html = exports.figure_to_bytes(_small_figure(), "html").decode()
+    html = render.figure_to_bytes(_small_figure(), "html").decode()
     assert len(html) > 1_000_000 and "Plotly.newPlot" in html
     assert 'src="https://cdn.plot.ly' not in html
 
 
 @pytest.mark.parametrize("fmt", ["png", "svg"])
 def test_matplotlib_fallback_always_works(fmt):
-    data = exports.figure_to_bytes(_small_figure(), fmt, backend="matplotlib")
+    data = render.figure_to_bytes(_small_figure(), fmt, backend="matplotlib")
     if fmt == "png":
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
     else:
@@ -336,9 +336,9 @@ def test_matplotlib_fallback_always_works(fmt):
 @pytest.mark.browser
 @pytest.mark.parametrize("fmt", ["png", "svg"])
 def test_kaleido_export(fmt):
-    if exports.find_browser() is None:
+    if render.find_browser() is None:
         pytest.skip("no Chromium: PNG/SVG use the matplotlib fallback (run `make browser`)")
-    data = exports.figure_to_bytes(_small_figure(), fmt, backend="kaleido")
+    data = render.figure_to_bytes(_small_figure(), fmt, backend="kaleido")
     if fmt == "png":
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
     else:
@@ -347,7 +347,7 @@ def test_kaleido_export(fmt):
 
 def test_bad_format_is_refused():
     with pytest.raises(ValueError, match="unknown figure format"):
-        exports.figure_to_bytes(_small_figure(), "gif")
+        render.figure_to_bytes(_small_figure(), "gif")
 
 
 FORMULAS = ['=HYPERLINK("http://127.0.0.1:9/x","click")', "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",

@@ -15,7 +15,7 @@ from interpret.figures_tracks import bin_index
 def synthetic():
     """A 12-kb genome with 10 genes, its annotation, a trace with boundaries planted at codon position 3."""
     from interpret.annotations import annotate
-    from interpret.synthetic import make_genome, trace_for
+    from tests.synthetic import make_genome, trace_for
 
     rec = make_genome(12_000, 10, seed=2, n_trna=1)
     ann = annotate(rec)
@@ -47,7 +47,10 @@ def test_whole_record_tracks_have_the_expected_rows_and_traces(synthetic):
     assert len(p_traces) == 4  # 2 stages x 2 strand passes
     assert all(len(t.x) == 1600 for t in p_traces)  # binned to max_bins
     assert tuple(fig.layout.xaxis.range) == (0.5, 12_000.5)
-    assert "Stage 1" in fig.layout.yaxis2.title.text or fig.layout.yaxis2.title.text.startswith("Boundaries")
+    assert [fig.layout[k].title.text for k in _yaxes(fig)] == [
+        "Features", "Boundaries<br>per nt", "p (boundary)", "Surprisal<br>(bits)", "GC %<br>(81 nt)"]
+    # the boundaries row: one line per stage and strand pass, named as users read stages
+    assert [t.name for t in fig.data if t.yaxis == "y2"] == ["Stage 1 +", "Stage 1 -", "Stage 2 +", "Stage 2 -"]
 
 
 def test_feature_arrows_span_the_gene(synthetic):
@@ -350,8 +353,8 @@ def _hand_saturation(kind: str = "cds"):
 def test_saturation_heatmap_cells_wild_type_and_boundaries(kind):
     """The heat map puts cell (row, col) at (row's position, col's index), outlines each wild type, draws the mean
     of the changes (wild type left out) above and boundary ticks between; the matplotlib fallback renders it."""
-    from interpret import exports
     from interpret import figures_variants as FV
+    from interpret.render import figure_to_bytes
 
     sat = _hand_saturation(kind)
     coords = np.arange(200, 209) if kind == "cds" else None
@@ -370,7 +373,7 @@ def test_saturation_heatmap_cells_wild_type_and_boundaries(kind):
     assert list(tick.x) == ([2.0] if kind == "cds" else [101, 102])  # 204: residue 2's middle base
     churn = FV.boundary_churn(sat.table, 0)
     assert (churn == 3).all()
-    png = exports.figure_to_bytes(fig, "png", backend="matplotlib")
+    png = figure_to_bytes(fig, "png", backend="matplotlib")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -431,7 +434,7 @@ def test_stars_sit_above_the_error_bar_caps(report):
     assert not model.text and mark.text[j] == "***" and mark.textposition == "outside"
     assert mark.offsetgroup == model.offsetgroup  # the same slot of the group as the model's bar
     assert mark.y[j] == pytest.approx(model.y[j] + model.error_y.array[j])
-    from interpret.mpl_render import _text_anchor
+    from interpret.render import _text_anchor
 
     assert _text_anchor("top center") == ("center", "bottom") and _text_anchor("middle right") == ("left", "center")
 

@@ -72,6 +72,33 @@ def test_sniff_format():
     assert sniff_format("##gff-version 3\n") == "gff3"
 
 
+def test_format_from_name_is_the_one_extension_table():
+    from dnahnet.genome_io import FORMAT_BY_EXTENSION, format_from_name
+
+    assert [format_from_name(n) for n in ("a.gbf", "a.GBK.gz", "b.ffn", "c.fsa.gz", "d.embl", "e.gff3", "f.txt",
+                                           "noext")] == ["genbank", "genbank", "fasta", "fasta", "embl", "gff3", None,
+                                                         None]
+    assert set(FORMAT_BY_EXTENSION.values()) == {"genbank", "embl", "fasta", "gff3"}
+    # the app's upload box reads a name by the same table
+    from app.inputs import format_for
+
+    assert all(format_for(f"x.{ext}.gz") == fmt for ext, fmt in FORMAT_BY_EXTENSION.items())
+
+
+def test_open_genome_for_a_command_line(tmp_path, capsys):
+    from dnahnet.cli import open_genome
+
+    p = tmp_path / "two.fa"
+    p.write_text(">a\nACGTACGT\n>b\nGGGG\n>c\nGG!G\n")
+    genome, records = open_genome(p, ["b"])
+    assert [r.id for r in records] == ["b"] and genome.ids == ["a", "b"]
+    assert capsys.readouterr().err.startswith("note: record c: skipped")
+    assert open_genome(p, ["c"]) is None and "error: no record c" in capsys.readouterr().err
+    assert open_genome(tmp_path / "none\x1b[2J.fa") is None  # a file name cannot clear the screen
+    assert capsys.readouterr().err == f"error: no such file: {tmp_path}/none\\x1b[2J.fa\n"
+    assert open_genome(p, notes=False) is not None and capsys.readouterr().err == ""
+
+
 def test_genbank_multi_record_and_topology(genbank_text, gb_feature):
     text = (genbank_text("A", ACGT60, gb_feature("CDS", "1..9", locus_tag="a1"), topology="circular")
             + genbank_text("B", ACGT60[:30]))

@@ -16,7 +16,7 @@ import torch
 
 from dnahnet.config import HNetConfig
 from dnahnet.hnet import DnaHNet
-from dnahnet.infer import analyze, plan_windows, summarize
+from dnahnet.infer import analyze, plan_windows
 from dnahnet.trace import Trace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -234,7 +234,7 @@ def test_trace_save_load_round_trip(model, tmp_path):
     assert meta["settings"]["window"] == 1024 and meta["settings"]["margin"] == 384
     assert "margin" in meta["margin_policy"] and meta["sequences"][0]["length"] == 1200
     assert len(meta["checkpoint_hash"]) == 32 and meta["device"].startswith("cpu")
-    rows = summarize(trace)
+    rows = trace.summary()
     assert rows[0]["nt"] == 1200 and rows[0]["chunks_s0"] == trace.passes[0].stages[0].n_chunks
     assert 0 < rows[0]["bits_per_nt"] < 10
 
@@ -314,7 +314,7 @@ def test_benchmark_script_versus_checkpoint():
 
 
 def test_parameter_matched_transformer_baseline(model):
-    from dnahnet.transformer_lm import TransformerLM, matched_config, matched_transformer
+    from bench.transformer_lm import TransformerLM, matched_config, matched_transformer
 
     for preset in ("tiny", "small"):
         n = DnaHNet(HNetConfig.preset(preset)).num_parameters()

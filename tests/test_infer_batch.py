@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import gzip
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ import torch
 
 from dnahnet.infer import assign_by_size, format_summary, genome_files, genome_size, main, write_summary_csv
 from dnahnet.trace import Trace
-from tests.conftest import _genbank_text
+from tests.conftest import _genbank_text, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 OPTIONS = ["--window", "512", "--margin", "128", "--threads", "1"]
@@ -52,12 +51,6 @@ def batch(tmp_path_factory):
 def _rows(path) -> dict[str, dict]:
     with open(path, newline="") as f:
         return {r["genome"]: r for r in csv.DictReader(f)}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_longest_first_assignment_by_hand():
@@ -109,7 +102,7 @@ def test_one_process_and_two_gloo_ranks_agree(batch, tmp_path, capsys):
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "--master_port", str(_free_port()), "-m", "dnahnet.infer", *common,
+           "--master_port", str(free_port()), "-m", "dnahnet.infer", *common,
            "--cache-dir", str(tmp_path / "cache2"), "--out-dir", str(tmp_path / "two"),
            "--summary-csv", str(tmp_path / "two.csv")]
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)

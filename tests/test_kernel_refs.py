@@ -4,7 +4,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kernels import dispatch, ema_ref, routing_ref, ssd_ref
+from kernels import dispatch
+from kernels.ema.chunked import ema_chunked
+from kernels.ema.naive import ema_loop
+from kernels.routing import naive as routing_naive
+from kernels.ssd.chunked import scan_chunked, scan_chunked_per_head, ssd_chunked
+from kernels.ssd.naive import ssd_sequential, ssd_step
 
 
 def _ssd_inputs(b=2, l=37, h=4, p=8, g=1, n=16, seed=0):
@@ -22,16 +27,16 @@ def _ssd_inputs(b=2, l=37, h=4, p=8, g=1, n=16, seed=0):
 @pytest.mark.parametrize("l,chunk,g", [(37, 8, 1), (64, 16, 2), (5, 8, 1), (1, 4, 4), (100, 32, 1)])
 def test_ssd_chunked_matches_sequential(l, chunk, g):
     x, dt, A, B, C, D, s0 = _ssd_inputs(l=l, g=g)
-    y1, f1 = ssd_ref.ssd_chunked(x, dt, A, B, C, chunk, D=D, initial_state=s0)
-    y2, f2 = ssd_ref.ssd_sequential(x, dt, A, B, C, D=D, initial_state=s0)
+    y1, f1 = ssd_chunked(x, dt, A, B, C, chunk, D=D, initial_state=s0)
+    y2, f2 = ssd_sequential(x, dt, A, B, C, D=D, initial_state=s0)
     torch.testing.assert_close(y1, y2, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(f1, f2, atol=1e-4, rtol=1e-4)
 
 
 def test_ssd_chunked_without_initial_state_and_D():
     x, dt, A, B, C, _, _ = _ssd_inputs(l=23)
-    y1, f1 = ssd_ref.ssd_chunked(x, dt, A, B, C, 8)
-    y2, f2 = ssd_ref.ssd_sequential(x, dt, A, B, C)
+    y1, f1 = ssd_chunked(x, dt, A, B, C, 8)
+    y2, f2 = ssd_sequential(x, dt, A, B, C)
     torch.testing.assert_close(y1, y2, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(f1, f2, atol=1e-4, rtol=1e-4)
 
@@ -52,7 +57,7 @@ def _mamba_layer(g=1, d_model=32, seed=0):
 @pytest.mark.parametrize("b,l,g", [(2, 37, 1), (1, 300, 2), (3, 3, 1), (1, 1, 4)])
 def test_cpu_mamba_inner_matches_the_pytorch_layer(b, l, g):
     """The fused numba interior used for CPU inference: groups, lengths below d_conv, past one 256-token block."""
-    from kernels import mamba_cpu
+    from kernels.mamba import cpu as mamba_cpu
 
     layer = _mamba_layer(g)
     u = torch.randn(b, l, 32, generator=torch.Generator().manual_seed(1))
@@ -74,7 +79,7 @@ def test_cpu_mamba_inner_matches_the_pytorch_layer(b, l, g):
 def test_dispatch_auto_fuses_the_mamba_layer_for_cpu_inference_only(monkeypatch):
     """auto + no gradient: the numba inference interior, same output as the reference; training: not this one
     (the training kernel, tests/test_mamba_train_kernel.py); `torch`: the reference."""
-    from kernels import mamba_cpu
+    from kernels.mamba import cpu as mamba_cpu
 
     calls = []
     real = mamba_cpu.mamba_inner
@@ -85,7 +90,7 @@ def test_dispatch_auto_fuses_the_mamba_layer_for_cpu_inference_only(monkeypatch)
     with torch.inference_mode():
         y_fused = layer(u)
     assert calls == [1]
-    y_train = layer(u)  # parameters require grad: a differentiable path (mamba_cpu_train in auto)
+    y_train = layer(u)  # parameters require grad: a differentiable path (kernels.mamba.cpu_train in auto)
     assert y_train.requires_grad and calls == [1]
     torch.testing.assert_close(y_fused, y_train.detach(), atol=1e-4, rtol=1e-4)
     monkeypatch.setenv("DNAHNET_KERNELS", "torch")
@@ -98,8 +103,8 @@ def test_ssd_chunked_gradients_match_sequential():
     x, dt, A, B, C, D, s0 = _ssd_inputs(l=19, h=2, p=4, n=8)
     leaves = [t.clone().requires_grad_() for t in (x, dt, B, C)]
     grads = []
-    for fn in (lambda *a: ssd_ref.ssd_chunked(*a, 8, D=D, initial_state=s0),
-               lambda *a: ssd_ref.ssd_sequential(*a, D=D, initial_state=s0)):
+    for fn in (lambda *a: ssd_chunked(*a, 8, D=D, initial_state=s0),
+               lambda *a: ssd_sequential(*a, D=D, initial_state=s0)):
         xx, dd, bb, cc = leaves
         y, f = fn(xx, dd, A, bb, cc)
         grads.append(torch.autograd.grad(y.square().sum() + f.sum(), leaves))
@@ -121,8 +126,8 @@ def test_ssd_large_decays_take_the_exact_path():
     """Chunks whose total decay would overflow the factored form fall back to the per-head form: no NaN."""
     x, dt, A, B, C, D, s0 = _ssd_inputs(l=45)
     dt = dt * 40  # dt·A down to about -500 per step
-    y1, f1 = ssd_ref.ssd_chunked(x, dt, A, B, C, 16, D=D, initial_state=s0)
-    y2, f2 = ssd_ref.ssd_sequential(x, dt, A, B, C, D=D, initial_state=s0)
+    y1, f1 = ssd_chunked(x, dt, A, B, C, 16, D=D, initial_state=s0)
+    y2, f2 = ssd_sequential(x, dt, A, B, C, D=D, initial_state=s0)
     assert torch.isfinite(y1).all()
     torch.testing.assert_close(y1, y2, atol=1e-3, rtol=1e-4)
     torch.testing.assert_close(f1, f2, atol=1e-3, rtol=1e-4)
@@ -131,9 +136,9 @@ def test_ssd_large_decays_take_the_exact_path():
 def test_factored_and_per_head_forms_agree():
     x, dt, A, B, C, _, s0 = _ssd_inputs(l=50, g=2)
     X, logA = x * dt[..., None], dt * A
-    y1, f1 = ssd_ref.scan_chunked(X, logA, B, C, 16, s0)
-    y2, f2 = ssd_ref.scan_chunked(X, logA, B, C, 16, s0, safe_decay=-1.0)  # forces the per-head form
-    y3, f3 = ssd_ref.scan_chunked_per_head(X, logA, B, C, 16, s0)
+    y1, f1 = scan_chunked(X, logA, B, C, 16, s0)
+    y2, f2 = scan_chunked(X, logA, B, C, 16, s0, safe_decay=-1.0)  # forces the per-head form
+    y3, f3 = scan_chunked_per_head(X, logA, B, C, 16, s0)
     torch.testing.assert_close(y1, y3, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(y2, y3)
     torch.testing.assert_close(f1, f3, atol=1e-4, rtol=1e-4)
@@ -141,7 +146,7 @@ def test_factored_and_per_head_forms_agree():
 
 def test_ssd_step_is_one_recurrence_step():
     x, dt, A, B, C, D, s0 = _ssd_inputs(l=1)
-    y, s1 = ssd_ref.ssd_step(s0, x[:, 0], dt[:, 0], A, B[:, 0], C[:, 0], D)
+    y, s1 = ssd_step(s0, x[:, 0], dt[:, 0], A, B[:, 0], C[:, 0], D)
     decay = torch.exp(dt[:, 0] * A)[..., None, None]
     expected = decay * s0 + (dt[:, 0, :, None] * x[:, 0])[..., None] * B[:, 0, 0][:, None, None, :]
     torch.testing.assert_close(s1, expected)
@@ -153,7 +158,7 @@ def test_ema_chunked_matches_loop(m, chunk):
     gen = torch.Generator().manual_seed(1)
     z = torch.randn(2, m, 5, generator=gen)
     P = torch.rand(2, m, generator=gen).clamp(1e-4, 1 - 1e-4)
-    out = ema_ref.ema_chunked(z, P, chunk)
+    out = ema_chunked(z, P, chunk)
     expected = torch.zeros_like(z)
     for bi in range(2):
         acc = torch.zeros(5)
@@ -161,7 +166,7 @@ def test_ema_chunked_matches_loop(m, chunk):
             acc = P[bi, k] * z[bi, k] + (1 - P[bi, k]) * acc
             expected[bi, k] = acc
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(ema_ref.ema_loop(z, P), expected, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(ema_loop(z, P), expected, atol=1e-6, rtol=1e-6)
 
 
 def test_ema_is_differentiable_and_keeps_dtype():
@@ -176,7 +181,7 @@ def test_ema_is_differentiable_and_keeps_dtype():
 def test_boundary_prob_known_values():
     q = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]])
     k = torch.tensor([[[9.0, 9.0], [1.0, 0.0], [-1.0, 0.0]]])
-    p, b = routing_ref.boundary_prob(q, k)
+    p, b = routing_naive.boundary_prob(q, k)
     # p0 = 1; cos(q0, k1) = 1 -> 0; cos(q1, k2) = 0 -> 0.5 (not > 0.5)
     torch.testing.assert_close(p, torch.tensor([[1.0, 0.0, 0.5]]))
     assert b.tolist() == [[True, False, False]]
@@ -187,7 +192,7 @@ def test_gather_chunks_planted():
     b = torch.zeros(2, 10, dtype=torch.bool)
     b[0, [0, 3, 6, 9]] = True
     b[1, [0, 5]] = True
-    chunks, chunk_mask, idx = routing_ref.gather_chunks(h, b)
+    chunks, chunk_mask, idx = routing_naive.gather_chunks(h, b)
     assert chunks.shape == (2, 4, 1)
     assert chunk_mask.tolist() == [[True] * 4, [True, True, False, False]]
     assert idx[0].tolist() == [0, 3, 6, 9] and idx[1, :2].tolist() == [0, 5]
@@ -204,7 +209,7 @@ def test_dispatch_rejects_unknown_backend(monkeypatch):
 def test_cpu_mamba_inner_continues_from_a_state(b, l1, l2, g):
     """The fused interior run in two pieces, the second from the first's (conv, SSM) state, equals the PyTorch
     reference over the whole sequence; its final state equals the reference's (pieces shorter than d_conv too)."""
-    from kernels import mamba_cpu
+    from kernels.mamba import cpu as mamba_cpu
 
     layer = _mamba_layer(g)
     u = torch.randn(b, l1 + l2, 32, generator=torch.Generator().manual_seed(3))
@@ -235,7 +240,7 @@ def test_cpu_mamba_inner_continues_from_a_state(b, l1, l2, g):
 def test_forward_with_state_takes_the_fused_path_in_auto_only(monkeypatch):
     """Mamba2.forward_with_state: the fused interior with a state under auto + no gradient (counted), the
     reference with the state under `torch`; both equal the whole-sequence forward when run in two pieces."""
-    from kernels import mamba_cpu
+    from kernels.mamba import cpu as mamba_cpu
 
     calls = []
     real = mamba_cpu.mamba_inner
@@ -253,3 +258,29 @@ def test_forward_with_state_takes_the_fused_path_in_auto_only(monkeypatch):
         assert calls == expected_calls
         torch.testing.assert_close(torch.cat([y1, y2], 1), whole, atol=1e-4, rtol=1e-4)
         assert state.ssm.shape == (2, layer.nheads, layer.cfg.headdim, layer.cfg.d_state)
+
+
+def test_dispatch_mamba_inner_with_state_returns_the_kernels_output_or_none(monkeypatch):
+    """dispatch.mamba_inner_with_state runs the fused interior from a state and returns (y, conv_state, ssm_state)
+    exactly as the kernel gives them for the layer's weights (auto, no gradient); None under `torch` or when a
+    gradient is needed (the layer then runs its reference with the state)."""
+    from kernels.mamba import cpu as mamba_cpu
+
+    layer = _mamba_layer()
+    u = torch.randn(2, 30, 32, generator=torch.Generator().manual_seed(5))
+    c = layer.cfg
+    args = (layer.conv1d.weight[:, 0, :], layer.conv1d.bias, layer.dt_bias, -torch.exp(layer.A_log), layer.D,
+            layer.norm.weight, layer.norm.eps)
+    kw = dict(headdim=c.headdim, d_state=c.d_state, ngroups=c.ngroups)
+    monkeypatch.setenv("DNAHNET_KERNELS", "auto")
+    with torch.inference_mode():
+        zxbcdt = layer.in_proj(u)
+        _, conv0, ssm0 = mamba_cpu.mamba_inner(zxbcdt[:, :9], *args, **kw, return_state=True)
+        got = dispatch.mamba_inner_with_state(zxbcdt[:, 9:], **layer._interior_weights(), conv_state=conv0,
+                                              ssm_state=ssm0)
+        want = mamba_cpu.mamba_inner(zxbcdt[:, 9:], *args, **kw, conv_state=conv0, ssm_state=ssm0, return_state=True)
+        assert len(got) == 3 and all(torch.equal(a, b) for a, b in zip(got, want))
+        monkeypatch.setenv("DNAHNET_KERNELS", "torch")
+        assert dispatch.mamba_inner_with_state(zxbcdt, **layer._interior_weights()) is None
+    monkeypatch.setenv("DNAHNET_KERNELS", "auto")
+    assert dispatch.mamba_inner_with_state(layer.in_proj(u), **layer._interior_weights()) is None  # needs a gradient

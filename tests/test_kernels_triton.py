@@ -15,12 +15,21 @@ import torch.nn.functional as F  # noqa: E402
 
 triton = pytest.importorskip("triton", reason="triton is not importable; the Triton kernels cannot be tested")
 
-from kernels import dispatch, ema_ref, routing_ref, ssd_ref  # noqa: E402
+from bench.boundary_agreement import compare_boundaries  # noqa: E402
+from kernels import dispatch  # noqa: E402
+from kernels.ema.chunked import ema_chunked  # noqa: E402
+from kernels.ema.naive import ema_loop  # noqa: E402
+from kernels.routing import naive as routing_naive  # noqa: E402
+from kernels.ssd import naive as ssd_naive  # noqa: E402
+from kernels.ssd.chunked import ssd_chunked  # noqa: E402
 
-for _name in ("kernels.ssd_triton", "kernels.ema_triton", "kernels.routing_triton"):
-    if _name in sys.modules:  # imported earlier without the interpreter: rebuild the jitted functions
+# imported earlier without the interpreter: rebuild the jitted functions, the shared helpers first
+for _name in ("kernels.triton_utils", "kernels.ssd.triton", "kernels.ema.triton", "kernels.routing.triton"):
+    if _name in sys.modules:
         importlib.reload(sys.modules[_name])
-from kernels import ema_triton, routing_triton, ssd_triton  # noqa: E402
+from kernels.ema import triton as ema_triton  # noqa: E402
+from kernels.routing import triton as routing_triton  # noqa: E402
+from kernels.ssd import triton as ssd_triton  # noqa: E402
 
 FP32_TOL = dict(rtol=1e-4, atol=1e-4)
 
@@ -62,7 +71,7 @@ def test_ssd_scan_matches_sequential_reference(b, l, h, p, g, n, chunk, dtype, u
     x, dt, A, B, C, D, s0 = _ssd_inputs(b, l, h, p, g, n, dtype, seed=l, noncontiguous=(l == 37))
     D, s0 = (D if use_d else None), (s0 if use_init else None)
     y, final = ssd_triton.ssd_scan(x, dt, A, B, C, chunk, D=D, initial_state=s0)
-    y_ref, final_ref = ssd_ref.ssd_sequential(x, dt, A, B, C, D=D, initial_state=s0)
+    y_ref, final_ref = ssd_naive.ssd_sequential(x, dt, A, B, C, D=D, initial_state=s0)
     assert y.dtype == x.dtype and final.dtype == torch.float32 and final.shape == (b, h, p, n)
     torch.testing.assert_close(final, final_ref, **FP32_TOL)
     if dtype == torch.float32:
@@ -84,7 +93,7 @@ def test_ssd_scan_then_step_continues_the_sequence():
 def test_ssd_step_matches_reference(dtype):
     x, dt, A, B, C, D, s0 = _ssd_inputs(3, 1, 4, 12, 2, 10, dtype, seed=5)
     y, new = ssd_triton.ssd_step(s0, x[:, 0], dt[:, 0], A, B[:, 0], C[:, 0], D=D)
-    y_ref, new_ref = ssd_ref.ssd_step(s0, x[:, 0], dt[:, 0], A, B[:, 0], C[:, 0], D=D)
+    y_ref, new_ref = ssd_naive.ssd_step(s0, x[:, 0], dt[:, 0], A, B[:, 0], C[:, 0], D=D)
     torch.testing.assert_close(new, new_ref, **FP32_TOL)
     assert y.dtype == dtype
     torch.testing.assert_close(y.float(), y_ref.float(), **(FP32_TOL if dtype == torch.float32 else
@@ -116,7 +125,7 @@ def _ema_inputs(b, m, d, dtype, seed, p_value=None):
 def test_ema_forward_matches_loop(b, m, d, dtype, p_value):
     z, P = _ema_inputs(b, m, d, dtype, seed=m + d, p_value=p_value)
     out = ema_triton.ema_scan(z, P)
-    ref = ema_ref.ema_loop(z.double(), P.double())
+    ref = ema_loop(z.double(), P.double())
     assert out.dtype == dtype and out.shape == z.shape
     if dtype == torch.float32:
         torch.testing.assert_close(out.double(), ref, **FP32_TOL)
@@ -144,7 +153,7 @@ def test_ema_gradients_match_reference_autograd(b, m, d, dtype, p_value):
     dz, dP = torch.autograd.grad(ema_triton.ema_scan(z, P), (z, P), grad_out.to(dtype))
     z64 = z.detach().double().requires_grad_()
     P64 = P.detach().double().requires_grad_()
-    dz_ref, dP_ref = torch.autograd.grad(ema_ref.ema_loop(z64, P64), (z64, P64), grad_out.to(dtype).double())
+    dz_ref, dP_ref = torch.autograd.grad(ema_loop(z64, P64), (z64, P64), grad_out.to(dtype).double())
     assert dz.dtype == dtype and dP.dtype == P.dtype
     if dtype == torch.float32:
         torch.testing.assert_close(dz.double(), dz_ref, **FP32_TOL)
@@ -159,7 +168,7 @@ def test_ema_gradient_of_z_only():
     z.requires_grad_()
     (dz,) = torch.autograd.grad(ema_triton.ema_scan(z, P).sum(), (z,))
     z2 = z.detach().double().requires_grad_()
-    (dz_ref,) = torch.autograd.grad(ema_ref.ema_loop(z2, P.double()).sum(), (z2,))
+    (dz_ref,) = torch.autograd.grad(ema_loop(z2, P.double()).sum(), (z2,))
     torch.testing.assert_close(dz.double(), dz_ref, **FP32_TOL)
 
 
@@ -170,7 +179,7 @@ def test_boundary_prob_matches_reference(b, l, d, dtype):
     gen = _gen(l)
     q, k = torch.randn(b, l, d, generator=gen).to(dtype), torch.randn(b, l, d, generator=gen).to(dtype)
     p, bnd = routing_triton.boundary_prob(q, k)
-    p_ref, b_ref = routing_ref.boundary_prob(q, k)
+    p_ref, b_ref = routing_naive.boundary_prob(q, k)
     assert p.dtype == torch.float32 and bnd.dtype == torch.bool
     torch.testing.assert_close(p, p_ref, rtol=0, atol=1e-6)
     assert torch.equal(bnd, b_ref)
@@ -190,7 +199,7 @@ def test_boundary_prob_extremes_and_mask():
     assert torch.equal(b_m, mask) and torch.equal(p_m, p)
     zeros = torch.zeros(1, 5, 4)  # zero vectors: cos = 0, p = 0.5 exactly, not a boundary (as the reference)
     p0, b0 = routing_triton.boundary_prob(zeros, zeros)
-    p0_ref, b0_ref = routing_ref.boundary_prob(zeros, zeros)
+    p0_ref, b0_ref = routing_naive.boundary_prob(zeros, zeros)
     assert torch.equal(p0, p0_ref) and torch.equal(b0, b0_ref)
 
 
@@ -210,7 +219,7 @@ def test_gather_chunks_matches_reference_with_gradient(case):
     if case == "empty_row":
         bnd[1] = False
     chunks, cmask, idx = routing_triton.gather_chunks(h, bnd)
-    chunks_ref, cmask_ref, idx_ref = routing_ref.gather_chunks(h, bnd)
+    chunks_ref, cmask_ref, idx_ref = routing_naive.gather_chunks(h, bnd)
     assert torch.equal(chunks, chunks_ref) and torch.equal(cmask, cmask_ref) and torch.equal(idx, idx_ref)
     grad = torch.randn(chunks.shape, generator=gen).to(dtype)
     (dh,) = torch.autograd.grad(chunks, h, grad)
@@ -227,14 +236,14 @@ def test_gather_chunks_without_any_boundary():
 def test_compare_boundaries_counts_flips_only_near_one_half():
     gen = _gen(4)
     q, k = torch.randn(2, 60, 32, generator=gen), torch.randn(2, 60, 32, generator=gen)
-    report = routing_triton.compare_boundaries(q, k)
+    report = compare_boundaries(q, k)
     assert report.n_positions == 120 and report.n_flips == 0 and report.max_abs_dp < 1e-6
     # k_t orthogonal to q_{t-1} (+ a tiny tilt): p sits at 0.5 within rounding, where decisions may flip
     prev = q[:, :-1]
     ortho = k[:, 1:] - (k[:, 1:] * prev).sum(-1, keepdim=True) / (prev * prev).sum(-1, keepdim=True) * prev
     k_half = torch.cat([k[:, :1], ortho + 1e-7 * torch.randn(ortho.shape, generator=gen)], dim=1)
-    report = routing_triton.compare_boundaries(q, k_half)
-    p_ref, b_ref = routing_ref.boundary_prob(q, k_half)
+    report = compare_boundaries(q, k_half)
+    p_ref, b_ref = routing_naive.boundary_prob(q, k_half)
     _, b_tri = routing_triton.boundary_prob(q, k_half)
     assert report.n_flips == int((b_ref != b_tri).sum()) and report.n_near_half >= 100
     assert all(abs(p_r - 0.5) < 1e-5 and abs(p_t - 0.5) < 1e-5 for _, _, p_r, p_t in report.flips)
@@ -266,11 +275,11 @@ def test_dispatch_forced_triton_uses_kernels(monkeypatch, spy):
     monkeypatch.setenv("DNAHNET_KERNELS", "triton")
     x, dt, A, B, C, D, s0 = _ssd_inputs(1, 20, 2, 8, 1, 8, torch.float32, seed=9)
     y, final = dispatch.ssd_scan(x, dt, A, B, C, 16, D=D, initial_state=s0)
-    y_ref, final_ref = ssd_ref.ssd_chunked(x, dt, A, B, C, 16, D=D, initial_state=s0)
+    y_ref, final_ref = ssd_chunked(x, dt, A, B, C, 16, D=D, initial_state=s0)
     torch.testing.assert_close(y, y_ref, **FP32_TOL)
     dispatch.ssd_step(s0, x[:, 0], dt[:, 0], A, B[:, 0], C[:, 0], D=D)
     z, P = _ema_inputs(1, 12, 8, torch.float32, seed=2)
-    torch.testing.assert_close(dispatch.ema_scan(z, P), ema_ref.ema_chunked(z, P), **FP32_TOL)
+    torch.testing.assert_close(dispatch.ema_scan(z, P), ema_chunked(z, P), **FP32_TOL)
     p, bnd = dispatch.boundary_prob(x[..., 0, :], x[..., 1, :])
     dispatch.gather_chunks(x[..., 0, :], bnd)
     assert spy == {"ssd_scan": 1, "ssd_step": 1, "ema_scan": 1, "boundary_prob": 1, "gather_chunks": 1}

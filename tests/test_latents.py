@@ -6,7 +6,7 @@ import pytest
 
 from interpret.annotations import annotate
 from interpret.latents import chunk_table, chunk_tables, embed, pca_2d, primary_class
-from interpret.synthetic import make_genome, plant_boundaries
+from tests.synthetic import make_genome, plant_boundaries
 
 _COMP = str.maketrans("ACGT", "TGCA")
 

@@ -88,7 +88,7 @@ def test_information_matrix_matches_logomaker():
 
 def test_class_groups_at_start_codons():
     from interpret.annotations import annotate
-    from interpret.synthetic import make_genome, plant_boundaries
+    from tests.synthetic import make_genome, plant_boundaries
 
     rec = make_genome(20_000, 20, seed=5, gene_len=(300, 600))
     ann = annotate(rec)

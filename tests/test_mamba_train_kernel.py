@@ -1,4 +1,4 @@
-"""The fused CPU Mamba-2 interior for training (`kernels/mamba_cpu_train.py`): its forward against the layer's
+"""The fused CPU Mamba-2 interior for training (`kernels/mamba/cpu_train.py`): its forward against the layer's
 PyTorch code (`Mamba2._inner`), its gradients against autograd through that code (fp32) and against finite
 differences (float64 gradcheck), its dispatch, and a tiny DnaHNet training with it vs the references."""
 import copy
@@ -6,7 +6,9 @@ import copy
 import pytest
 import torch
 
-from kernels import dispatch, mamba_cpu, mamba_cpu_train
+from kernels import dispatch
+from kernels.mamba import cpu as mamba_cpu
+from kernels.mamba import cpu_train as mamba_cpu_train
 
 
 def _layer(g=1, d_model=16, headdim=4, d_state=4, seed=0):
@@ -105,27 +107,34 @@ def test_bad_shapes_are_refused_in_words():
         _fused(layer, zxbcdt[0])
 
 
-def test_dispatch_picks_the_training_kernel_when_a_gradient_is_needed(monkeypatch):
-    """auto: the numba training path when autograd needs a gradient, the inference kernel without; torch: the
-    reference. Through the whole layer (in_proj and out_proj included) the output and every gradient agree."""
+def test_dispatch_runs_the_training_kernel_when_a_gradient_is_needed(monkeypatch):
+    """auto: dispatch runs the numba training path when autograd needs a gradient, the inference kernel without,
+    and returns what the kernel returns for the layer's weights; torch: None (the reference). Through the whole
+    layer (in_proj and out_proj included) the output and every gradient agree."""
     layer = _layer()
     u = torch.randn(2, 21, 16, generator=torch.Generator().manual_seed(5))
-    params = (layer.conv1d.weight, layer.conv1d.bias, layer.dt_bias, layer.A_log, layer.D, layer.norm.weight)
+    weights = layer._interior_weights()
     zx = layer.in_proj(u)
-    monkeypatch.setenv("DNAHNET_KERNELS", "auto")
-    assert dispatch.mamba_inner(zx, params) is mamba_cpu_train.mamba_inner
-    with torch.no_grad():
-        assert dispatch.mamba_inner(layer.in_proj(u), params) is mamba_cpu.mamba_inner
     calls = []
-    real = mamba_cpu_train.mamba_inner
-    monkeypatch.setattr(mamba_cpu_train, "mamba_inner", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for module, name in ((mamba_cpu_train, "train"), (mamba_cpu, "inference")):
+        monkeypatch.setattr(module, "mamba_inner",
+                            lambda *a, _real=module.mamba_inner, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    monkeypatch.setenv("DNAHNET_KERNELS", "auto")
+    y_train = dispatch.mamba_inner(zx, **weights)
+    assert calls == ["train"] and y_train.requires_grad
+    assert torch.equal(y_train, _fused(layer, zx))  # the weights reach the kernel as it takes them
+    with torch.no_grad():
+        y_infer = dispatch.mamba_inner(zx, **weights)
+    assert calls == ["train", "train", "inference"] and not y_infer.requires_grad
+    _close(y_infer, y_train.detach(), "inference kernel")
+    calls.clear()
     y_fused = layer(u)
-    assert calls == [1]
+    assert calls == ["train"]
     grads_fused = torch.autograd.grad(y_fused.square().sum(), list(layer.parameters()))
     monkeypatch.setenv("DNAHNET_KERNELS", "torch")
-    assert dispatch.mamba_inner(zx, params) is None
+    assert dispatch.mamba_inner(zx, **weights) is None
     y_ref = layer(u)
-    assert calls == [1]
+    assert calls == ["train"]
     grads_ref = torch.autograd.grad(y_ref.square().sum(), list(layer.parameters()))
     _close(y_fused, y_ref, "layer output")
     for (name, _), a, e in zip(layer.named_parameters(), grads_fused, grads_ref):

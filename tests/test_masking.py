@@ -18,13 +18,13 @@ from Bio.Seq import Seq
 from Bio.SeqRecord import SeqRecord
 
 import dnahnet.trace as trace_mod
-from dnahnet.infer import summarize
 from dnahnet.tokenizer import encode
 from dnahnet.trace import MASK_FLANK, StageTrack, StrandPass, Trace, mask_runs, non_acgt_runs
 from interpret.analysis import analyze_boundaries
 from interpret.annotations import annotate
-from interpret.stats import PassTrack, enrichment_table, pass_tracks, reading_order
-from interpret.synthetic import make_genome, plant_boundaries
+from interpret.passes import PassTrack, pass_tracks, reading_order
+from interpret.stats import enrichment_table
+from tests.synthetic import make_genome, plant_boundaries
 
 F = MASK_FLANK
 RUN = 3_000  # nt of N inserted
@@ -150,7 +150,7 @@ def test_n_run_gives_the_statistics_of_the_genome_without_it(base, flank, monkey
     rec, x = base
     (full, ann_n), (cut, ann_cut) = _compare(rec, x, f)
 
-    s_full, s_cut = summarize(full), summarize(cut)
+    s_full, s_cut = full.summary(), cut.summary()
     for a, b in zip(s_full, s_cut):
         assert a["nt_masked"] == RUN + 2 * f and b["nt_masked"] == 0
         assert a["scored_nt"] == b["scored_nt"] == b["nt"]
@@ -198,7 +198,7 @@ def test_genome_without_n_takes_the_unmasked_path(base):
             np.testing.assert_array_equal(a.coord, b.coord)
         pd.testing.assert_frame_equal(enrichment_table(new, ann.classes, n_boot=50),
                                       enrichment_table(old, ann.classes, n_boot=50), check_exact=True)
-    row = summarize(tr)[0]
+    row = tr.summary()[0]
     assert row["nt_masked"] == 0 and row["scored_nt"] == row["nt"]
     assert row["bits_per_nt"] == float(np.nanmean(tr.passes[0].surprisal_bits()))  # exactly the old mean
 
@@ -215,19 +215,19 @@ def test_inference_records_runs_and_the_summary_masks_them():
     trace = analyze(seq, local_model(), strands="both", window=512, margin=128, cache=False)
     for sp in trace.passes:
         assert sp.n_runs.tolist() == [[200, 300]]
-    rows = summarize(trace)
+    rows = trace.summary()
     for row in rows:
         assert row["nt_masked"] == 100 + 2 * F
         assert row["scored_nt"] == 600 - 1 - (100 + 2 * F)  # the first base read has no log-probability
-    region = summarize(analyze(seq, local_model(), strands="+", region=(250, 600), window=512, margin=128,
-                               cache=False))[0]
+    region = analyze(seq, local_model(), strands="+", region=(250, 600), window=512, margin=128,
+                     cache=False).summary()[0]
     assert region["nt_masked"] == 300 + F - 250
 
 
 def test_stats_cli_prints_masked_count_for_a_format_1_trace(base, tmp_path, capsys):
     from Bio import SeqIO
 
-    from interpret.stats import main
+    from interpret.analysis import main
 
     rec, x = base
     (full, _), _ = _compare(rec, x, F)

@@ -5,20 +5,7 @@ import torch
 
 from dnahnet.config import AttentionConfig, HNetConfig, MambaConfig, tiny
 from dnahnet.hnet import DnaHNet
-
-
-def scrambled_model(config=None, seed=0):
-    """A tiny model whose routers, residual projections and pad vectors are random (not identity / zero), so
-    routing decisions vary inside a sequence and every path carries signal."""
-    torch.manual_seed(seed)
-    model = DnaHNet(config or tiny()).eval()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "router" in name:
-                p.normal_(0, 1)
-            elif "residual_proj" in name or name.endswith("pad"):
-                p.normal_(0, 0.3)
-    return model
+from tests.conftest import scrambled_model
 
 
 def ids(batch, length, seed=0):
@@ -48,7 +35,12 @@ def test_forward_shapes_and_losses():
 
 def test_routing_positions_map_to_nucleotides():
     model = scrambled_model()
+    encoded = {}  # each stage's encoder output, (B, L_s, D_s)
+    hooks = [enc.register_forward_hook(lambda m, i, o, s=s: encoded.setdefault(s, o))
+             for s, enc in enumerate((model.backbone.encoder, model.backbone.inner.encoder))]
     out = model(ids(2, 120), return_routing=True)
+    for h in hooks:
+        h.remove()
     r0, r1 = out.routing
     assert torch.equal(r0.positions, torch.arange(120).expand(2, 120))
     for row in range(2):
@@ -61,7 +53,10 @@ def test_routing_positions_map_to_nucleotides():
         assert torch.equal(r1.positions[row, :n], starts) and r1.mask[row].sum() == n
         s1 = r1.chunk_positions[row][r1.chunk_mask[row]]
         assert torch.isin(s1, starts).all() and torch.equal(s1, r1.positions[row][r1.b[row]])
-        # latents are the stage-0 encoder outputs at those rows (what stage 1 reads)
+        # latents are each stage's encoder outputs at its boundary rows (what the next stage reads)
+        assert torch.equal(r0.latents[row, :n], encoded[0][row, starts])
+        n1 = int(r1.chunk_mask[row].sum())
+        assert torch.equal(r1.latents[row, :n1], encoded[1][row, r1.b[row]])
     assert 1 < out.compression[0] < 120 and out.compression[1] > 1
 
 

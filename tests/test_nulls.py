@@ -9,8 +9,8 @@ import pytest
 from interpret.annotations import annotate
 from interpret.nulls import (add_bh, add_p_text, bh_adjust, draw_shifts, empirical_p, format_p, null_table,
                              p_floor, perm_counts, shift_counts, z_scores)
-from interpret.stats import pass_tracks
-from interpret.synthetic import make_genome, random_trace
+from interpret.passes import pass_tracks
+from tests.synthetic import make_genome, random_trace
 
 
 def _random_case(n, rng, n_classes=4):
@@ -120,7 +120,7 @@ def test_random_tracks_are_rarely_significant():
 def test_null_table_flags_planted_signal_and_skips_empty_classes():
     rec = make_genome(20_000, 20, seed=4, gene_len=(300, 900))
     ann = annotate(rec)
-    from interpret.synthetic import plant_boundaries
+    from tests.synthetic import plant_boundaries
 
     tr = plant_boundaries(ann, "codon3", rate_elsewhere=0.3, seed=0)
     df = add_bh(null_table(pass_tracks(tr, {ann.record_id: ann}, 0), ann.classes, n_shift=300, n_perm=300))
@@ -144,7 +144,7 @@ def test_planted_effect_sits_at_the_floor_and_z_is_against_the_null():
     z is (observed − null mean) / null sd of the same draws and far beyond what p can say."""
     rec = make_genome(20_000, 20, seed=4, gene_len=(300, 900))
     ann = annotate(rec)
-    from interpret.synthetic import plant_boundaries
+    from tests.synthetic import plant_boundaries
 
     tr = plant_boundaries(ann, "codon3", rate_elsewhere=0.3, seed=0)
     df = add_p_text(add_bh(null_table(pass_tracks(tr, {ann.record_id: ann}, 0), ann.classes, n_shift=99,

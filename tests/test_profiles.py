@@ -11,8 +11,9 @@ from dnahnet.trace import StageTrack, StrandPass, Trace
 from interpret.annotations import annotate
 from interpret.profiles import (cds_series, chunk_lengths, codon_profile, codon_stats, metagene, nesting,
                                 periodicity)
-from interpret.stats import enrichment_table, pass_tracks
-from interpret.synthetic import make_genome, plant_boundaries, random_trace
+from interpret.passes import pass_tracks
+from interpret.stats import enrichment_table
+from tests.synthetic import make_genome, plant_boundaries, random_trace
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ def genome_and_checkpoint(tmp_path_factory):
     from dnahnet.checkpoint import save
     from dnahnet.config import HNetConfig
     from dnahnet.hnet import DnaHNet
-    from interpret.synthetic import make_genome
+    from tests.synthetic import make_genome
 
     d = tmp_path_factory.mktemp("report_inputs")
     torch.manual_seed(0)
@@ -76,14 +76,16 @@ def synthetic_report_zip(genome_and_checkpoint):
     5-kb genome, built once (the boundary logo grid takes seconds to draw), with the progress it reported."""
     from interpret import exports
     from interpret.annotations import annotate
-    from interpret.synthetic import trace_for
+    from interpret.report import build_report_files
+    from tests.synthetic import trace_for
 
     _, _, rec = genome_and_checkpoint
     ann = annotate(rec)
     trace = trace_for(ann, "codon3")
     told: list[tuple[float, str]] = []
-    data = exports.report_zip(trace, ann, record=rec, formats=("html",), n_null=20,
-                              progress=lambda f, m: told.append((f, m)))
+    files = build_report_files(trace, ann, record=rec, formats=("html",), n_null=20,
+                               progress=lambda f, m: told.append((f, m)))
+    data = exports.report_zip(files)
     return rec, ann, trace, data, told
 
 

@@ -11,11 +11,10 @@ import pandas as pd
 import pytest
 import torch
 
-from dnahnet.config import HNetConfig
-from dnahnet.hnet import DnaHNet
 from dnahnet.scoring import saturate, score_variants
-from dnahnet.tokenizer import encode, reverse_complement
+from dnahnet.tokenizer import reverse_complement
 from dnahnet.variants import Genome, VariantError
+from tests.conftest import scrambled_model, window_ll
 from tests.synthetic_variants import synthetic_genome, synthetic_sequences
 
 W = 96  # window for the tests: a few forwards of 96 nt each take milliseconds
@@ -23,28 +22,12 @@ W = 96  # window for the tests: a few forwards of 96 nt each take milliseconds
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    m = DnaHNet(HNetConfig.preset("tiny")).eval()
-    with torch.no_grad():
-        for name, p in m.named_parameters():
-            if "router" in name:
-                p.normal_(0, 1)
-            elif "residual_proj" in name or name.endswith("pad"):
-                p.normal_(0, 0.3)
-    return m
+    return scrambled_model(seed=0)
 
 
 @pytest.fixture(scope="module")
 def genome():
     return Genome.from_source(synthetic_genome())
-
-
-def window_ll(model, seq: str) -> float:
-    """Total log-likelihood of one window as the model reads it (every position but the first)."""
-    x = torch.from_numpy(encode(seq).astype(np.int64))[None]
-    with torch.inference_mode():
-        logp = torch.log_softmax(model(x).logits.float(), dim=-1)[0]
-    return float(logp[:-1].gather(-1, x[0, 1:, None]).double().sum())
 
 
 def snv(rec: str, seq: str, pos: int, alt: str | None = None) -> str:
@@ -165,7 +148,7 @@ def test_boundary_response_is_causal(model, genome):
 
 def test_command_line(model, tmp_path):
     from dnahnet.checkpoint import save
-    from dnahnet.variants import main
+    from dnahnet.variants_cli import main
     from tests.synthetic_variants import synthetic_genbank
 
     ckpt = save(model, tmp_path / "ckpt")
@@ -233,7 +216,7 @@ def test_resume_from_a_prefix_state_equals_the_whole_forward(model):
 def test_reuse_runs_the_fused_kernel_from_a_state_and_changes_no_score(model, genome, monkeypatch):
     """reuse (the default fast path) continues every window from its prefix's state through the fused CPU
     interior with an initial state, and gives the scores and boundary changes of whole-window rows."""
-    from kernels import mamba_cpu
+    from kernels.mamba import cpu as mamba_cpu
 
     monkeypatch.setenv("DNAHNET_KERNELS", "auto")
     calls = []

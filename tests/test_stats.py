@@ -8,9 +8,9 @@ import pytest
 from dnahnet.trace import StageTrack, StrandPass, Trace
 from interpret.analysis import analyze_boundaries
 from interpret.annotations import CLASSES, annotate
-from interpret.stats import (as_nucleotide_trace, class_codes, enrichment_table, pass_tracks, reading_order,
-                             wilson_interval)
-from interpret.synthetic import make_genome, plant_boundaries
+from interpret.passes import as_nucleotide_trace, class_codes, pass_tracks, reading_order
+from interpret.stats import enrichment_table, wilson_interval
+from tests.synthetic import make_genome, plant_boundaries
 
 SIGNIFICANT = 0.01
 # Empirical p-values bottom out at 2/(draws + 1); with ~40 tests in the BH family, q < 0.01 for a handful of
@@ -185,7 +185,7 @@ def test_report_tables_and_csv(genome, tmp_path):
 def test_cli_writes_tables(genome, tmp_path, capsys):
     from Bio import SeqIO
 
-    from interpret.stats import main
+    from interpret.analysis import main
 
     rec, ann = genome
     gb = tmp_path / "g.gb"
@@ -198,9 +198,21 @@ def test_cli_writes_tables(genome, tmp_path, capsys):
     assert (tmp_path / "out" / "enrichment.csv").exists()
 
 
+def test_old_command_name_runs_the_same_cli():
+    """`python -m interpret.stats` (the command's older name) runs interpret.analysis's command line."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-m", "interpret.stats", "--help"], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "usage: python -m interpret.analysis" in done.stdout and "--no-baselines" in done.stdout
+
+
 def test_cli_annotations_say_which_companion_rows_match_no_record(tmp_path, genbank_text):
     """The CLIs' companion notes: rows of seqids that are no record of the genome are counted and named."""
-    from interpret.stats import load_annotations
+    from interpret.analysis import load_annotations
 
     (tmp_path / "g.gb").write_text(genbank_text("CHR", "ACGT" * 50))
     (tmp_path / "tss.csv").write_text("seqid,type,position,strand\nCHR,TSS,10,+\nchr9,TSS,20,+\n")

@@ -17,7 +17,7 @@ pyBigWig = pytest.importorskip("pyBigWig")
 
 from dnahnet.trace import StrandPass, Trace  # noqa: E402
 from interpret import exports, report  # noqa: E402
-from interpret.synthetic import random_trace  # noqa: E402
+from tests.synthetic import random_trace  # noqa: E402
 from tests.test_exports import L, P0_MINUS, P0_PLUS, _stage  # noqa: E402 - the planted per-base p, shared
 
 
@@ -214,6 +214,24 @@ def test_long_analysis_tracks_are_bgzf_with_a_tabix_index(hand_trace, monkeypatc
     assert {"tracks/stage1.chunks.gff3.gz", "tracks/stage1.chunks.gff3.gz.tbi"} <= set(report.track_files(hand_trace))
 
 
+def test_report_tracks_are_the_apps_list(hand_trace):
+    """One list of track files (`report.track_catalogue`, also the app's downloads): every plain track the report
+    writes is in it under the same name, with the bytes of that kind; bedGraph and the nested GFF3 are the app's
+    only; names and kinds are unique."""
+    seqs = {"chr1": "ACGTACGTAC", "chr2": "GGGGCCCCAAAA"}
+    files = report.track_files(hand_trace, gz=False, sequences=seqs)
+    catalogue = report.track_catalogue(hand_trace.n_stages, ["+", "-"])
+    by_name = {t.name: t for t in catalogue}
+    assert len({t.kind for t in catalogue}) == len(by_name) == len(catalogue) == 18
+    written = {p.removeprefix("tracks/") for p in files if p.startswith("tracks/")}
+    assert written == {n for n, t in by_name.items() if not t.kind.startswith("bedgraph") and t.kind != "gff3"}
+    for name in written:
+        assert files[f"tracks/{name}"] == report.track_file_bytes(hand_trace, by_name[name].kind, sequences=seqs)
+    assert by_name["stage1.chunks.bed"].label == "Stage 1 boundaries (BED)"
+    assert report.track_file_bytes(hand_trace, "bedgraph:p:1:-") == exports.bedgraph(hand_trace, "p", "-", 1,
+                                                                                     as_bytes=True)
+
+
 def test_serve_answers_range_requests(tmp_path):
     """interpret.serve: what igv.js asks for an indexed file (a byte range) comes back as 206 with those bytes."""
     import threading
@@ -265,7 +283,7 @@ def test_vendored_igv_js_is_the_npm_build():
 
 def _browser_or_skip():
     pytest.importorskip("playwright")
-    from app.screenshots import chromium_path
+    from tools.screenshots import chromium_path
 
     if chromium_path() is None:
         pytest.skip("no Chromium (make browser)")
@@ -283,7 +301,7 @@ def test_igv_page_opens_its_tracks_in_headless_chromium(tmp_path, monkeypatch, e
     import contextlib
     import threading
 
-    from app.screenshots import chromium_page
+    from tools.screenshots import chromium_page
     from interpret.serve import server
 
     _browser_or_skip()

@@ -4,7 +4,6 @@ fp32 fallback, router diagnostics, and a short real run on lambda phage."""
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,9 @@ import pytest
 import torch
 
 from dnahnet import train as train_module
+from dnahnet.config import tiny
 from dnahnet.train import TrainArgs, lr_factor, parse_args, train
+from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -117,21 +118,45 @@ def test_short_lambda_run_lowers_validation_loss(genomes_dir, tmp_path):
     assert before > math.log2(4) and after < before - 0.2
     from dnahnet import load
     model = load(tmp_path / "lambda")
-    assert model.num_parameters() > 0
+    assert model.config.arch_layout == tiny().arch_layout
+    assert model.num_parameters() == tiny_parameter_count(model.config) == 147_076
+
+
+def tiny_parameter_count(c) -> int:
+    """DnaHNet's parameter count for the `tiny` layout (m2 | T1m1 | T1 | m1T1 | m2), added up by hand from config c."""
+    mc = c.mamba
+
+    def mamba(d):  # block norm, in_proj -> (z, xBC, dt), depthwise conv + bias, dt_bias/A_log/D, gated norm, out_proj
+        e = mc.expand * d
+        heads, conv = e // mc.headdim, e + 2 * mc.ngroups * mc.d_state
+        return d + d * (e + conv + heads) + conv * (mc.d_conv + 1) + 3 * heads + e + e * d
+
+    def attention(d, hidden):  # norm1, Wqkv, out_proj, norm2, SwiGLU fc1 (2 x hidden) and fc2
+        return 2 * d + 3 * d * d + d * d + 3 * d * hidden
+
+    def glue(d, d_next):  # encoder and decoder norms, router q and k, width pad, residual projection with bias
+        return 2 * d + 2 * d * d + (d_next - d) + d * d + d
+
+    (d0, d1, d2), (_, h1, h2) = c.d_model, c.d_intermediate
+    outer = 4 * mamba(d0) + glue(d0, d1)  # m2 encoder, m2 decoder
+    middle = 2 * attention(d1, h1) + 2 * mamba(d1) + glue(d1, d2)  # T1m1 encoder, m1T1 decoder
+    inner = attention(d2, h2) + d2  # T1 and its final norm
+    return 2 * c.vocab_size * d0 + outer + middle + inner  # + the embedding and the untied LM head
+
+
+def test_tiny_parameter_count_by_hand():
+    """The hand count above is the model's (so the lambda run's loaded checkpoint is checked against it)."""
+    from dnahnet.hnet import DnaHNet
+
+    assert DnaHNet(tiny()).num_parameters() == tiny_parameter_count(tiny()) == 147_076
 
 
 # ---- data parallel, precision, router diagnostics -------------------------------------------------------------
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _torchrun(nproc, argv, tmp_path):
     """`torchrun --nproc_per_node nproc -m dnahnet.train argv` on this CPU (gloo), one thread per rank."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_addr",
-           "127.0.0.1", "--master_port", str(_free_port()), "-m", "dnahnet.train", *argv]
+           "127.0.0.1", "--master_port", str(free_port()), "-m", "dnahnet.train", *argv]
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout + done.stderr

@@ -130,7 +130,7 @@ def test_class_enrichment_fold_and_fisher():
 
 def test_planted_genome_invariants():
     from interpret.annotations import annotate
-    from interpret.synthetic import make_genome, plant_boundaries
+    from tests.synthetic import make_genome, plant_boundaries
 
     rec = make_genome(6000, 5, seed=3, gene_len=(300, 600))
     ann = annotate(rec)
@@ -176,7 +176,7 @@ def test_cli_on_a_saved_trace(tmp_path, capsys):
     from Bio import SeqIO
 
     from interpret.annotations import annotate
-    from interpret.synthetic import make_genome, plant_boundaries
+    from tests.synthetic import make_genome, plant_boundaries
 
     rec = make_genome(3000, 3, seed=4, gene_len=(300, 600), record_id="syn1")
     gb = tmp_path / "g.gbk"

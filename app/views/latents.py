@@ -52,10 +52,10 @@ name = f"{a.file_stem}_{stage_label(stage).replace(' ', '')}"
 @st.cache_data(max_entries=8, show_spinner="Drawing the logo of the chunk starts…")
 def _logo_png(key, stage: int, rows: tuple, _logos) -> bytes:
     """PNG of the selection's start logo beside all chunks' (logomaker is slow: once per selection)."""
-    from interpret import exports
     from interpret.logos import logo_figure
+    from interpret.render import figure_to_bytes
 
-    return exports.figure_to_bytes(logo_figure(_logos, ncols=2), "png")
+    return figure_to_bytes(logo_figure(_logos, ncols=2), "png")
 
 
 def _chunk_label(r) -> str:

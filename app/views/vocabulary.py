@@ -59,13 +59,13 @@ def _vocabulary():
 def _logo_grid(stage: int, logos):
     """(matplotlib figure, PNG bytes) of one stage's logos, drawn once per analysis and stage."""
     def draw(progress):
-        from interpret import exports
         from interpret.figures_vocabulary import boundary_logo_grid
+        from interpret.render import figure_to_bytes
 
         fig = boundary_logo_grid([lg for lg in logos if lg.stage == stage],
                                  title=f"{stage_label(stage)}: sequence around chunk starts (±10 nt, read in each "
                                        "pass's direction; bits against the background composition)")
-        return fig, exports.figure_to_bytes(fig, "png")
+        return fig, figure_to_bytes(fig, "png")
 
     if state.has_derived("vocabulary_logos", f"{_key()}|{stage}"):
         return state.derived("vocabulary_logos", f"{_key()}|{stage}", draw)

@@ -6,32 +6,22 @@ program owns a (BLOCK_P, n) slice of the state in fp32 registers and walks the s
   1. within the chunk (T positions): y = ((C Bᵀ) ∘ L) (dt·x), L[i, j] = exp(a_cs[i] - a_cs[j]) for j <= i,
   2. from the entering state: y += exp(a_cs) ∘ (C stateᵀ),
   3. state ← exp(a_total) state + (dt·x ∘ exp(a_total - a_cs))ᵀ B.
-This is the same algebra as `kernels/ssd_ref.py::scan_chunked` (the Mamba-2 paper's `ssd_minimal`), but the
+This is the same algebra as `kernels/ssd/chunked.py::scan_chunked` (the Mamba-2 paper's `ssd_minimal`), but the
 inter-chunk recurrence happens in registers, so nothing of size (chunks × p × n) ever reaches memory and one
 kernel launch does the whole scan. The price is a sequential loop over chunks per program; parallelism comes from
 batch × heads × head-dim slices (the wrapper shrinks BLOCK_P until there are enough programs to fill a GPU).
 The model's `chunk_size` is only a hint: any chunk length gives the same result up to rounding; the kernel uses
 T = 16..64 so the (T, T) and (T, n) tiles fit in registers.
 Matrix products use `tl.dot` in full fp32 ("ieee") so results match the fp32 reference closely; see
-`DOT_PRECISION` to trade accuracy for tensor-core speed ("tf32").
+`kernels.triton_utils.DOT_PRECISION` to trade accuracy for tensor-core speed ("tf32").
+References: `kernels/ssd/naive.py` (the loop, the ground truth) and `kernels/ssd/chunked.py`.
 """
 import torch
 import triton
 import triton.language as tl
 
-DOT_PRECISION = "ieee"  # "tf32" is faster on tensor cores but adds ~1e-3 relative error
-_MIN_BLOCK = 16  # tl.dot needs every tile dimension >= 16 on a GPU
-
-
-def _pow2(n, lo=_MIN_BLOCK, hi=None):
-    size = max(lo, triton.next_power_of_2(max(int(n), 1)))
-    return min(size, hi) if hi is not None else size
-
-
-def _num_sms(device):
-    if device.type == "cuda":
-        return torch.cuda.get_device_properties(device).multi_processor_count
-    return 64  # the interpreter on CPU: any number works, this one keeps block choices like a GPU's
+from kernels import triton_utils
+from kernels.triton_utils import MIN_DOT_BLOCK, block_size, masked_exp, num_sms
 
 
 @triton.jit
@@ -91,8 +81,7 @@ def _ssd_scan_kernel(
 
         # 1. within the chunk
         CB = tl.dot(Cc, tl.trans(Bc), input_precision=PRECISION)  # (T, T)
-        seg = tl.where(causal, a_cs[:, None] - a_cs[None, :], 0.0)
-        L = tl.where(causal, tl.exp(seg), 0.0)
+        L = masked_exp(a_cs[:, None] - a_cs[None, :], causal)
         y = tl.dot(CB * L, xdt, input_precision=PRECISION)  # (T, BLOCK_P)
         # 2. from the state entering the chunk
         y += tl.dot(Cc, tl.trans(state), input_precision=PRECISION) * tl.exp(a_cs)[:, None]
@@ -125,11 +114,11 @@ def ssd_scan(x, dt, A, B, C, chunk_size=64, D=None, initial_state=None, block_p=
     final = torch.empty(b, h, p, n, device=x.device, dtype=torch.float32)
     if initial_state is not None and initial_state.shape != (b, h, p, n):
         raise ValueError(f"ssd: initial_state {tuple(initial_state.shape)} should be {(b, h, p, n)}")
-    chunk = _pow2(chunk_size, hi=64)
-    block_n = _pow2(n)
+    chunk = block_size(chunk_size, hi=64)
+    block_n = block_size(n)
     if block_p is None:  # shrink the p slice until batch × heads × slices can fill the device
-        block_p = _pow2(p, hi=64)
-        while block_p > _MIN_BLOCK and b * h * triton.cdiv(p, block_p) < 2 * _num_sms(x.device):
+        block_p = block_size(p, hi=64)
+        while block_p > MIN_DOT_BLOCK and b * h * triton.cdiv(p, block_p) < 2 * num_sms(x.device):
             block_p //= 2
     init = initial_state if initial_state is not None else final  # dummy pointer when absent
     Dt = D if D is not None else A  # dummy pointer when absent
@@ -139,7 +128,7 @@ def ssd_scan(x, dt, A, B, C, chunk_size=64, D=None, initial_state=None, block_p=
         l, p, n, h // g,
         *x.stride(), *dt.stride(), *B.stride(), *C.stride(), *y.stride(), *init.stride(), *final.stride(),
         CHUNK=chunk, BLOCK_P=block_p, BLOCK_N=block_n,
-        HAS_D=D is not None, HAS_INIT=initial_state is not None, PRECISION=DOT_PRECISION,
+        HAS_D=D is not None, HAS_INIT=initial_state is not None, PRECISION=triton_utils.DOT_PRECISION,
     )
     return y, final
 
@@ -194,7 +183,7 @@ def ssd_step(state, x, dt, A, B, C, D=None):
                          f"dt {tuple(dt.shape)}, B {tuple(B.shape)}, C {tuple(C.shape)}")
     y = torch.empty_like(x)
     new_state = torch.empty(b, h, p, n, device=x.device, dtype=torch.float32)
-    block_p, block_n = _pow2(p, lo=1, hi=64), _pow2(n, lo=1)
+    block_p, block_n = block_size(p, lo=1, hi=64), block_size(n, lo=1)
     Dt = D if D is not None else A
     _ssd_step_kernel[(b, h, triton.cdiv(p, block_p))](
         state, x, dt, A, B, C, Dt, y, new_state,

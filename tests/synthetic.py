@@ -1,4 +1,4 @@
-"""Synthetic genomes with planted boundaries: statistics with known answers (for tests and demos).
+"""Synthetic genomes with planted boundaries: statistics with known answers, for the tests.
 
 `make_genome` writes random genes (proper start and stop codons, no internal stops) on both strands of a
 random sequence; `plant_boundaries` puts chunk boundaries where a rule says (every codon position 3 of every

@@ -7,14 +7,14 @@ Forward only (no autograd): `kernels.dispatch` uses the reference when a gradien
 each row to its slot. Boundary rows fill slots 0..count-1 in order; like the reference, the padded slots hold the
 first non-boundary rows (masked out by `chunk_mask`). Differentiable: the backward pass is the same kernel
 run the other way (each source row reads the gradient of its slot).
-`compare_boundaries` runs both paths on the same q, k and reports where rounding flips a decision at p ≈ 0.5.
-References: `kernels/routing_ref.py`.
+`bench/boundary_agreement.py` runs both paths on the same q, k and reports where rounding flips a decision.
+References: `kernels/routing/naive.py`.
 """
-from dataclasses import dataclass, field
-
 import torch
 import triton
 import triton.language as tl
+
+from kernels.triton_utils import block_size
 
 _NORM_EPS = 1e-12  # F.normalize's eps, as in the reference
 
@@ -69,7 +69,7 @@ def boundary_prob(q, k, mask=None):
             raise ValueError(f"boundary_prob: mask {tuple(mask.shape)} should be {(bsz, l)}")
         mask = mask.to(torch.int8)
     m = mask if mask is not None else b  # dummy pointer when absent
-    block_l, block_d = 32, min(128, triton.next_power_of_2(max(d, 1)))
+    block_l, block_d = 32, block_size(d, lo=1, hi=128)
     _boundary_prob_kernel[(bsz, triton.cdiv(l, block_l))](
         q, k, m, p, b, l, d, *q.stride(), *k.stride(), *m.stride(), *p.stride(), *b.stride(),
         BLOCK_L=block_l, BLOCK_D=block_d, HAS_MASK=mask is not None, EPS=_NORM_EPS,
@@ -116,7 +116,7 @@ def _move_rows(src, slot, n_rows_out, to_slots, flag=None):
     cmask = torch.empty(bsz, n_rows_out if to_slots else 0, device=src.device, dtype=torch.int8)
     if bsz == 0 or l == 0 or (to_slots and n_rows_out == 0):
         return dst.zero_(), idx, cmask.bool()
-    block_l, block_d = 32, min(128, triton.next_power_of_2(max(d, 1)))
+    block_l, block_d = 32, block_size(d, lo=1, hi=128)
     flag = flag if flag is not None else slot
     grid = (bsz, triton.cdiv(l, block_l), triton.cdiv(d, block_d))
     _move_rows_kernel[grid](
@@ -155,42 +155,10 @@ class _GatherChunks(torch.autograd.Function):
 def gather_chunks(h, b):
     """h (b,l,d), b (b,l) bool -> chunks (b,m,d), chunk_mask (b,m) bool, idx (b,m) long; m = largest count.
 
-    Same output as `routing_ref.gather_chunks`, bit for bit (a pure copy); differentiable in h."""
+    Same output as `kernels.routing.naive.gather_chunks`, bit for bit (a pure copy); differentiable in h."""
     if h.dim() != 3 or b.shape != h.shape[:2]:
         raise ValueError(f"gather_chunks: expected h (b,l,d) and b (b,l), got {tuple(h.shape)}, {tuple(b.shape)}")
     b = b.bool()
     slot, counts = chunk_slots(b)
     m = int(counts.max()) if counts.numel() else 0
     return _GatherChunks.apply(h, slot, b.to(torch.int8), m)
-
-
-@dataclass
-class BoundaryComparison:
-    """Where the Triton and reference routers disagree on the same q, k."""
-    n_positions: int
-    n_flips: int  # positions whose boundary decision differs
-    flips: list = field(default_factory=list)  # (batch, position, p_reference, p_triton) per flip
-    max_abs_dp: float = 0.0  # largest |p_triton - p_reference|
-    n_near_half: int = 0  # positions with |p_reference - 0.5| <= near: where a flip is possible at all
-    near: float = 1e-6
-
-    def summary(self):
-        rate = self.n_flips / max(self.n_positions, 1)
-        return (f"{self.n_flips} of {self.n_positions} boundary decisions differ ({rate:.2e}); "
-                f"{self.n_near_half} positions have abs(p - 0.5) <= {self.near:g}; max abs Δp = {self.max_abs_dp:.2e}")
-
-
-def compare_boundaries(q, k, near=1e-6, max_listed=100):
-    """Run `routing_ref.boundary_prob` and this module's kernel on q, k (b,l,d); report decision flips."""
-    from kernels import routing_ref
-
-    with torch.no_grad():
-        p_ref, b_ref = routing_ref.boundary_prob(q, k)
-        p_tri, b_tri = boundary_prob(q, k)
-    diff = (b_ref != b_tri).nonzero().tolist()
-    flips = [(i, t, float(p_ref[i, t]), float(p_tri[i, t])) for i, t in diff[:max_listed]]
-    return BoundaryComparison(
-        n_positions=p_ref.numel(), n_flips=len(diff), flips=flips,
-        max_abs_dp=float((p_ref - p_tri).abs().max()) if p_ref.numel() else 0.0,
-        n_near_half=int(((p_ref - 0.5).abs() <= near).sum()), near=near,
-    )

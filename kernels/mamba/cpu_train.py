@@ -2,7 +2,7 @@
 
 PyTorch reference: `Mamba2._inner` in `dnahnet/mamba2.py`; its autograd graph keeps a dozen (b, l, C)-sized
 intermediates and its backward is a long chain of memory-bound element-wise passes. `MambaInnerTrain` is one
-`torch.autograd.Function` instead. Forward (the maths of `kernels/mamba_cpu.py`, which serves inference):
+`torch.autograd.Function` instead. Forward (the maths of `kernels/mamba/cpu.py`, which serves inference):
   conv = causal depthwise conv(xBC) + bias; u = silu(conv) = [x | B | C]; dt = softplus(dt + dt_bias);
   state_t = exp(dt_t A) state_{t-1} + dt_t x_t B_tᵀ; y_t = state_t C_t + D x_t;
   out = RMSNorm(y · silu(z)) · weight.
@@ -12,7 +12,7 @@ and SiLU recomputed; a reverse-time scan per (batch, head) that rebuilds each bl
 (in a private (every + 1, p, n) buffer that stays in L2) and carries G_t = ∂L/∂state_t = a_{t+1} G_{t+1} + dy_t C_tᵀ,
 giving ∂x, ∂B, ∂C, ∂dt (also through the decay a_t = exp(dt_t A)), ∂A and ∂D; then SiLU and conv backward in one pass.
 fp32 inside for fp32/bf16/fp16 input (float64 input runs in float64: the tests' gradcheck); output and ∂zxbcdt in
-the input's dtype. `kernels.dispatch.mamba_inner` picks it on CPU when autograd needs a gradient (auto mode).
+the input's dtype. `kernels.dispatch.mamba_inner` runs it on CPU when autograd needs a gradient (auto mode).
 First use compiles the kernels (cached on disk: `cache=True`).
 """
 import contextlib
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from kernels.mamba_cpu import _BLOCK, _LOCK, _causal_conv
+from kernels.mamba.cpu import _BLOCK, _LOCK, _causal_conv
 
 CHECKPOINT_EVERY = 32  # SSM state saved every this many steps; the backward keeps one block's states in L2
 
@@ -259,8 +259,9 @@ def _conv_backward(src, offset, w, pre, sig, dx, dB_h, dC_h, ngroups, dsrc, dw, 
 # ---- the autograd Function --------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _numba_threads():
-    """Run numba kernels with torch's thread count, one caller at a time (`mamba_cpu._LOCK`: numba's workqueue layer
-    must not be entered by two threads); numba's OpenMP layer resets torch's thread count, so put it back."""
+    """Run numba kernels with torch's thread count, one caller at a time (`kernels.mamba.cpu._LOCK`: numba's
+    workqueue layer must not be entered by two threads); numba's OpenMP layer resets torch's thread count, so put it
+    back."""
     threads = torch.get_num_threads()
     with _LOCK:
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
@@ -358,13 +359,13 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm
                 ngroups, every=CHECKPOINT_EVERY):
     """zxbcdt (b,l,2·d_inner + 2·g·n + h) on the CPU, the output of in_proj -> (b,l,d_inner) in zxbcdt's dtype, the
     input of out_proj; differentiable in zxbcdt and every parameter. Same signature and maths as
-    `mamba_cpu.mamba_inner` (conv_weight (conv_dim, k) depthwise taps; A (h,) = -exp(A_log)), which the tests
+    `kernels.mamba.cpu.mamba_inner` (conv_weight (conv_dim, k) depthwise taps; A (h,) = -exp(A_log)), which the tests
     compare with `Mamba2._inner`. `every`: steps between saved SSM states (memory vs. recompute)."""
     if zxbcdt.dim() != 3 or conv_weight.dim() != 2:
         raise ValueError(f"zxbcdt must be (b, l, f) and conv_weight (conv_dim, k), got {tuple(zxbcdt.shape)} and "
                          f"{tuple(conv_weight.shape)}")
     if zxbcdt.device.type != "cpu":
-        raise ValueError(f"mamba_cpu_train runs on CPU tensors, got {zxbcdt.device}")
+        raise ValueError(f"kernels.mamba.cpu_train runs on CPU tensors, got {zxbcdt.device}")
     conv_dim = conv_weight.shape[0]
     d_inner = conv_dim - 2 * ngroups * d_state
     h = zxbcdt.shape[-1] - d_inner - conv_dim

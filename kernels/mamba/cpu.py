@@ -7,15 +7,15 @@ passes. Here:
   1. `_causal_conv` reads the xBC columns of in_proj's output in place and writes the conv in one pass
      (SiLU then runs in place in PyTorch, whose vectorised exp is ~2.5x numba's scalar one);
   2. `_gated_scan` is the SSD recurrence, state_t = exp(dt_t A) state_{t-1} + dt_t x_t B_tᵀ, y_t = state_t C_t + D x_t
-     (`ssd_ref.ssd_sequential`), one (batch, head) per thread with the state in L1; it reads x, B, C straight from
+     (`kernels/ssd/naive.py`), one (batch, head) per thread with the state in L1; it reads x, B, C straight from
      the conv's buffer, multiplies y by silu(z) as it goes and sums its squares per head;
   3. `_normalize` scales each token by rsqrt(mean square + eps) * weight in place.
 A sequence may continue from a state (`conv_state`, `ssm_state`: the last d_conv conv inputs and the SSM state, as
 in `dnahnet.mamba2.MambaState`) and return the state at its end, so variant scoring can resume after a shared
 prefix (`dnahnet/resume.py`); without a state every sequence starts from zeros, exactly as before. Forward only,
 fp32 inside (other dtypes are cast); `kernels.dispatch.mamba_inner` (`mamba_inner_with_state` with a state) decides
-when it runs (CPU, no gradient, numba present). The first call in a fresh checkout compiles the kernels (~5 s;
-cached on disk after).
+when it runs (CPU, no gradient, numba present) and calls it. The first call in a fresh checkout compiles the
+kernels (~5 s; cached on disk after).
 """
 import math
 import threading
@@ -32,7 +32,7 @@ _BLOCK = 256  # tokens per parallel work item in the per-token kernels (so batch
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def _causal_conv(src, offset, w, bias, out):  # pragma: no cover - compiled; covered through mamba_inner
     """src (b,l,f) in_proj output; conv over columns [offset, offset + c); w (k, c), tap k-1 = current position;
-    bias (c,); out (b,l,c). (Also used by kernels/mamba_cpu_train.py.)"""
+    bias (c,); out (b,l,c). (Also used by kernels/mamba/cpu_train.py.)"""
     b, l, _ = src.shape
     k, c = w.shape
     blocks = (l + _BLOCK - 1) // _BLOCK

@@ -1,6 +1,6 @@
 """Drive the real app in a headless Chromium: start `streamlit run`, upload a genome, screenshot every page.
 
-`python -m app.screenshots GENOME [--out docs/screenshots]` writes one PNG per page at 1280 px wide; the browser
+`python -m tools.screenshots GENOME [--out docs/screenshots]` writes one PNG per page at 1280 px wide; the browser
 test (tests/test_app_browser.py) uses the same helpers. Needs Playwright and Debian's chromium
 (/usr/bin/chromium; Playwright cannot download its own browser here).
 """

@@ -1,17 +1,12 @@
-"""Reference SSD (Mamba-2 scan) in plain PyTorch: chunked einsum form, sequential recurrence, single step.
+"""The SSD (Mamba-2 scan) in chunked PyTorch form: loop-free over time, differentiable; the fast path on a CPU.
 
 Recurrence (per head h, per batch): state_t = exp(dt_t A) state_{t-1} + dt_t x_t B_tᵀ;  y_t = state_t C_t + D x_t.
 The chunked form follows the Mamba-2 paper's `ssd_minimal`: diagonal blocks (quadratic within a chunk),
-chunk states, a recurrence between chunks, and state→output for each chunk. It is the fast path on a CPU.
+chunk states, a recurrence between chunks, and state→output for each chunk. Tested against the loop in
+`kernels/ssd/naive.py`; `kernels/ema/chunked.py` runs the EMA through `scan_chunked` too.
 """
 import torch
 import torch.nn.functional as F
-
-
-def _expand_groups(B, nheads):
-    """(b, l, g, n) -> (b, l, h, n) by repeating each group over its heads."""
-    g = B.shape[-2]
-    return B if g == nheads else B.repeat_interleave(nheads // g, dim=-2)
 
 
 def scan_chunked_per_head(X, logA, B, C, chunk_size, initial_state=None):
@@ -145,7 +140,6 @@ def scan_chunked(X, logA, B, C, chunk_size, initial_state=None, x_scale=None, sa
     return Y.reshape(b, c * T, h, p)[:, :l], state
 
 
-
 def ssd_chunked(x, dt, A, B, C, chunk_size, D=None, initial_state=None):
     """SSD via the chunked form. x (b,l,h,p), dt (b,l,h) softplus'ed, A (h,) negative, B/C (b,l,g,n).
 
@@ -159,30 +153,3 @@ def ssd_chunked(x, dt, A, B, C, chunk_size, D=None, initial_state=None):
             D = D.float()[:, None]
             y = torch.addcmul(y, xf, D) if y.requires_grad else y.addcmul_(xf, D)
     return y.to(dtype), final
-
-
-def ssd_step(state, x, dt, A, B, C, D=None):
-    """One recurrence step. state (b,h,p,n), x (b,h,p), dt (b,h), A (h,), B/C (b,g,n) -> (y (b,h,p), new_state)."""
-    h = x.shape[1]
-    xf, dtf = x.float(), dt.float()
-    Bh = _expand_groups(B.float()[:, None], h)[:, 0]  # (b, h, n)
-    Ch = _expand_groups(C.float()[:, None], h)[:, 0]
-    decay = torch.exp(dtf * A.float())  # (b, h)
-    new_state = decay[..., None, None] * state.float() + (dtf[..., None] * xf)[..., None] * Bh[:, :, None, :]
-    y = torch.einsum("bhpn,bhn->bhp", new_state, Ch)
-    if D is not None:
-        y = y + xf * D.float()[:, None]
-    return y.to(x.dtype), new_state
-
-
-def ssd_sequential(x, dt, A, B, C, D=None, initial_state=None):
-    """SSD as a plain loop over time (slow; the ground truth for tests)."""
-    b, l, h, p = x.shape
-    n = B.shape[-1]
-    state = x.new_zeros(b, h, p, n, dtype=torch.float32) if initial_state is None else initial_state.float()
-    ys = []
-    for t in range(l):
-        y, state = ssd_step(state, x[:, t], dt[:, t], A, B[:, t], C[:, t], D)
-        ys.append(y)
-    y = torch.stack(ys, dim=1) if ys else x.new_zeros(b, 0, h, p)
-    return y, state

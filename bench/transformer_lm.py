@@ -1,4 +1,4 @@
-"""A plain causal Transformer language model over nucleotides: the speed baseline for dnaHNet.
+"""A plain causal Transformer language model over nucleotides: the speed baseline for dnaHNet (bench only).
 
 Same blocks as dnaHNet's Transformer layers (`dnahnet.transformer`), every layer at full nucleotide rate, no
 routing. `matched_config(n_params)` picks a width and depth whose parameter count is within a few percent of a

@@ -1,4 +1,9 @@
-"""Reference routing ops: boundary probability from adjacent-position cosine similarity, and chunk gathering."""
+"""The routing ops that define the answer, in plain PyTorch: boundary probability from the cosine similarity of
+adjacent positions, and the gather of boundary rows into chunks.
+
+Loop-free already, so they are also the CPU path (and the GPU path when a gradient is needed through
+`boundary_prob`); the Triton kernels (`kernels/routing/triton.py`) are tested against them.
+"""
 import torch
 import torch.nn.functional as F
 

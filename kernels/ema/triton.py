@@ -10,13 +10,14 @@ tiles in reverse with Lᵀ:
 the last one reduced over d per program and summed over the d slices on the host.
 (A `tl.associative_scan` with a custom combine would do the same, but the Triton interpreter runs it element by
 element in Python, which makes the CPU tests unbearably slow.)
-Reference: `kernels/ema_ref.py` (`ema_loop` is the ground truth, `ema_chunked` the fast CPU path).
+References: `kernels/ema/naive.py` (`ema_loop`, the ground truth) and `kernels/ema/chunked.py` (the fast CPU path).
 """
 import torch
 import triton
 import triton.language as tl
 
-from kernels.ssd_triton import DOT_PRECISION
+from kernels import triton_utils
+from kernels.triton_utils import block_size, masked_exp
 
 
 @triton.jit
@@ -48,7 +49,7 @@ def _ema_fwd_kernel(
         P, log_a, cs = _tile_log_decay(P_ptr + pid_b * sp_b, k, mask_m, sp_m)
         z = tl.load(z_ptr + pid_b * sz_b + k[:, None] * sz_m + cols[None, :] * sz_d, mask=mask, other=0.0)
         u = P[:, None] * z.to(tl.float32)  # (BLOCK_M, BLOCK_D)
-        L = tl.where(lower, tl.exp(tl.where(lower, cs[:, None] - cs[None, :], 0.0)), 0.0)
+        L = masked_exp(cs[:, None] - cs[None, :], lower)
         zbar = tl.dot(L, u, input_precision=PRECISION) + tl.exp(cs)[:, None] * carry[None, :]
         tl.store(out_ptr + pid_b * so_b + k[:, None] * so_m + cols[None, :] * so_d,
                  zbar.to(out_ptr.dtype.element_ty), mask=mask)
@@ -77,7 +78,7 @@ def _ema_bwd_kernel(
         P, log_a, cs = _tile_log_decay(P_ptr + pid_b * sp_b, k, mask_m, sp_m)
         gout = tl.load(gout_ptr + pid_b * sg_b + k[:, None] * sg_m + cols[None, :] * sg_d, mask=mask, other=0.0)
         # g_k = sum_{j >= k} exp(cs_j - cs_k) gout_j + exp(cs_last - cs_k) carry
-        U = tl.where(upper, tl.exp(tl.where(upper, cs[None, :] - cs[:, None], 0.0)), 0.0)  # U[k, j]
+        U = masked_exp(cs[None, :] - cs[:, None], upper)  # U[k, j]
         cs_last = tl.sum(log_a, 0)
         g = tl.dot(U, gout.to(tl.float32), input_precision=PRECISION) + tl.exp(cs_last - cs)[:, None] * carry[None, :]
         first = (rows == 0)[:, None]
@@ -94,7 +95,8 @@ def _ema_bwd_kernel(
 
 
 def _blocks(m, d):
-    return min(32, max(16, triton.next_power_of_2(max(m, 1)))), min(64, max(16, triton.next_power_of_2(max(d, 1))))
+    """Tile sizes: BLOCK_M rows of the chunk axis (16..32), BLOCK_D columns of d (16..64)."""
+    return block_size(m, hi=32), block_size(d, hi=64)
 
 
 def _ema_forward(z, P, out_dtype):
@@ -105,7 +107,7 @@ def _ema_forward(z, P, out_dtype):
     block_m, block_d = _blocks(m, d)
     _ema_fwd_kernel[(b, triton.cdiv(d, block_d))](
         z, P, out, m, d, *z.stride(), *P.stride(), *out.stride(),
-        BLOCK_M=block_m, BLOCK_D=block_d, PRECISION=DOT_PRECISION)
+        BLOCK_M=block_m, BLOCK_D=block_d, PRECISION=triton_utils.DOT_PRECISION)
     return out
 
 
@@ -120,7 +122,7 @@ def _ema_backward(gout, z, P, zbar):
     _ema_bwd_kernel[(b, n_slices)](
         gout, z, P, zbar, dz, dP_part, m, d,
         *gout.stride(), *z.stride(), *P.stride(), *zbar.stride(), *dz.stride(), *dP_part.stride(),
-        BLOCK_M=block_m, BLOCK_D=block_d, PRECISION=DOT_PRECISION)
+        BLOCK_M=block_m, BLOCK_D=block_d, PRECISION=triton_utils.DOT_PRECISION)
     return dz, dP_part.sum(1).to(P.dtype)
 
 
