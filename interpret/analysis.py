@@ -26,6 +26,23 @@ from interpret.passes import masking_notes, pass_tracks
 from interpret.stats import enrichment_table, paper_comparison
 
 
+def write_tables(directory, tables, settings: dict, problems: list[str], readme: str) -> tuple[list[Path], Path]:
+    """Write each table as <name>.csv (cells through `inert_table`) and a `readme` text file of captions, settings
+    and problems into `directory` (created); returns (csv paths, readme path)."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for t in tables:
+        p = d / f"{t.name}.csv"
+        inert_table(t.df).to_csv(p, index=False)
+        paths.append(p)
+    lines = [f"{t.name}.csv: {t.description}" for t in tables]
+    lines += ["", "settings: " + ", ".join(f"{k}={v}" for k, v in settings.items())]
+    lines += ["", "problems:"] + [f"- {x}" for x in problems]
+    (d / readme).write_text("\n".join(lines) + "\n")
+    return paths, d / readme
+
+
 @dataclass
 class Table:
     """A DataFrame with the name it is saved under and a one-line caption."""
@@ -65,18 +82,8 @@ class BoundaryReport:
         raise KeyError(name)
 
     def to_csv_dir(self, directory) -> list[Path]:
-        """Write every table as <name>.csv plus README.txt (captions, settings, problems); returns the paths."""
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for t in self.tables():
-            p = d / f"{t.name}.csv"
-            inert_table(t.df).to_csv(p, index=False)
-            paths.append(p)
-        lines = [f"{t.name}.csv: {t.description}" for t in self.tables()]
-        lines += ["", "settings: " + ", ".join(f"{k}={v}" for k, v in self.settings.items())]
-        lines += ["", "problems:"] + [f"- {x}" for x in self.problems]
-        (d / "README.txt").write_text("\n".join(lines) + "\n")
+        """Write every table as <name>.csv plus README.txt (captions, settings, problems); returns the csv paths."""
+        paths, _ = write_tables(directory, self.tables(), self.settings, self.problems, "README.txt")
         return paths
 
     def summary_text(self) -> dict[str, str]:

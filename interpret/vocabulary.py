@@ -45,7 +45,7 @@ import pandas as pd
 
 from dnahnet.tokenizer import decode, encode
 from dnahnet.trace import StrandPass, Trace
-from interpret.analysis import Table
+from interpret.analysis import Table, write_tables
 from interpret.exports import inert_table
 from interpret.passes import STRANDS, analysed_region
 from interpret.style import class_label, stage_label
@@ -128,19 +128,8 @@ class Vocabulary:
     def to_csv_dir(self, directory) -> list[Path]:
         """Write every table as <name>.csv (cells through `inert_table`) and vocabulary_README.txt (captions,
         settings, problems); returns the paths."""
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for t in self.tables():
-            p = d / f"{t.name}.csv"
-            inert_table(t.df).to_csv(p, index=False)
-            paths.append(p)
-        lines = [f"{t.name}.csv: {t.description}" for t in self.tables()]
-        lines += ["", "settings: " + ", ".join(f"{k}={v}" for k, v in self.settings.items())]
-        lines += ["", "problems:"] + [f"- {x}" for x in self.problems]
-        p = d / "vocabulary_README.txt"
-        p.write_text("\n".join(lines) + "\n")
-        return paths + [p]
+        paths, readme = write_tables(directory, self.tables(), self.settings, self.problems, "vocabulary_README.txt")
+        return paths + [readme]
 
     def summary_text(self, n: int = 10) -> str:
         """A few lines per stage: size, entropy against the baseline, and the most frequent strings."""
