@@ -8,6 +8,19 @@ import sys
 from pathlib import Path
 
 
+def add_genome_arguments(ap) -> None:
+    """The arguments every genome command line shares: the file, --out, --checkpoint, --gff, --record, --region,
+    --strands and --trace (one wording for all of them)."""
+    ap.add_argument("genome", help="GenBank/EMBL/FASTA(+GFF3) file, gzip ok")
+    ap.add_argument("--out", required=True, help="output folder (created)")
+    ap.add_argument("--checkpoint", default=None, help="checkpoint directory or name (default: the bundled one)")
+    ap.add_argument("--gff", default=None, help="GFF3 features for a FASTA genome")
+    ap.add_argument("--record", action="append", default=None, help="analyse only this record id (repeatable)")
+    ap.add_argument("--region", default=None, help="START-END, 0-based half-open forward coordinates")
+    ap.add_argument("--strands", default="both", choices=["both", "+", "-"])
+    ap.add_argument("--trace", default=None, help="reuse a trace .npz (from dnahnet.infer) instead of inference")
+
+
 def shown(text) -> str:
     """User text (file names, messages) for a terminal: control characters escaped, so a name cannot move the cursor
     or recolour the screen."""

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dnahnet.cli import add_genome_arguments, open_genome
 from interpret import exports
 from interpret.render import figure_to_bytes, static_backend
 from interpret.report_html import index_html
@@ -605,26 +606,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m interpret.report",
                                  description="Run dnaHNet over a genome and write every table, figure and track, "
                                              "with an offline index.html.")
-    ap.add_argument("genome", help="GenBank/EMBL/FASTA(+GFF3) file, gzip ok")
-    ap.add_argument("--out", required=True, help="output folder (created)")
-    ap.add_argument("--checkpoint", default=None, help="checkpoint directory or name (default: the bundled one)")
+    add_genome_arguments(ap)
     ap.add_argument("--companion", default=None, help="promoter/TSS table (RegulonDB CSV, CSV/TSV, BED, GFF3)")
-    ap.add_argument("--gff", default=None, help="GFF3 features for a FASTA genome")
-    ap.add_argument("--record", action="append", default=None, help="analyse only this record id (repeatable)")
-    ap.add_argument("--region", default=None, help="START-END, 0-based half-open forward coordinates")
-    ap.add_argument("--strands", default="both", choices=["both", "+", "-"])
     ap.add_argument("--n-null", type=int, default=1000, help="null draws per stage (circular shifts, permutations)")
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap draws (fold intervals, metagene bands)")
     ap.add_argument("--embedding", default="pca", choices=["pca", "umap"], help="latent map (umap: ~1 min more)")
     ap.add_argument("--formats", default="html,png,svg", help="figure formats, comma-separated")
-    ap.add_argument("--trace", default=None, help="reuse a trace .npz (from dnahnet.infer) instead of inference")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--no-cache", action="store_true", help="neither read nor write the inference cache")
     args = ap.parse_args(argv)
 
     from tqdm import tqdm
 
-    from dnahnet.cli import open_genome
 
     timer = Timer()
     path = Path(args.genome)

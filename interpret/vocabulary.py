@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dnahnet.cli import add_genome_arguments, open_genome
 from dnahnet.tokenizer import decode, encode
 from dnahnet.trace import StrandPass, Trace
 from interpret.analysis import Table, write_tables
@@ -621,15 +622,8 @@ def main(argv=None) -> int:
                                  description="The chunk vocabulary of dnaHNet on a genome (frequent chunk strings, "
                                              "their classes and consistency, Zipf data, a k-mer baseline) and "
                                              "boundary sequence logos.")
-    ap.add_argument("genome", help="GenBank/EMBL/FASTA(+GFF3) file, gzip ok")
-    ap.add_argument("--out", required=True, help="output folder (created)")
-    ap.add_argument("--checkpoint", default=None, help="checkpoint directory or name (default: the bundled one)")
-    ap.add_argument("--trace", default=None, help="reuse a trace .npz (from dnahnet.infer) instead of inference")
-    ap.add_argument("--gff", default=None, help="GFF3 features for a FASTA genome")
+    add_genome_arguments(ap)
     ap.add_argument("--companion", default=None, help="promoter/TSS table (RegulonDB CSV, CSV/TSV, BED, GFF3)")
-    ap.add_argument("--record", action="append", default=None, help="analyse only this record id (repeatable)")
-    ap.add_argument("--region", default=None, help="START-END, 0-based half-open forward coordinates")
-    ap.add_argument("--strands", default="both", choices=["both", "+", "-"])
     ap.add_argument("--top", type=int, default=50, help="frequent strings listed per stage")
     ap.add_argument("--kmers", type=int, default=10, help="k-mers listed per length")
     ap.add_argument("--max-k", type=int, default=MAX_K, help="longest k-mer counted exactly (1-32)")
@@ -637,7 +631,6 @@ def main(argv=None) -> int:
     ap.add_argument("--no-cache", action="store_true", help="neither read nor write the inference cache")
     args = ap.parse_args(argv)
 
-    from dnahnet.cli import open_genome
     from dnahnet.infer import parse_region
     from interpret.annotations import annotate_all
 
