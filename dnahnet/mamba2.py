@@ -173,7 +173,10 @@ class MambaBlock(nn.Module):
         self.mixer = Mamba2(d_model, cfg)
 
     def forward(self, x):
-        return x + self.mixer(self.norm(x))
+        y = self.mixer(self.norm(x))  # (b, l, d_model), a fresh tensor from out_proj
+        if torch.is_grad_enabled():
+            return x + y
+        return y.add_(x)  # inference: the same sum (x + y == y + x exactly), without a new (b, l, d_model) buffer
 
     def allocate_inference_cache(self, batch_size, device=None, dtype=None):
         return self.mixer.allocate_inference_cache(batch_size, device, dtype)

@@ -50,6 +50,26 @@ def test_mamba_is_causal():
     assert (y[:, 6:] - y2[:, 6:]).abs().max() > 1e-3
 
 
+def test_mamba_block_inference_residual_is_the_same_sum():
+    """Without grad the block adds the residual in place into the mixer's output: the same bits as x + mixer(norm(x)),
+    the input untouched; with grad it is the plain sum and the gradient reaches the input."""
+    torch.manual_seed(0)
+    block = MambaBlock(16, MambaConfig(d_state=8, headdim=8, chunk_size=4))
+    x = torch.randn(2, 13, 16)
+    x_before = x.clone()
+    with torch.no_grad():
+        expected = x + block.mixer(block.norm(x))
+        got = block(x)
+    assert torch.equal(got, expected) and torch.equal(x, x_before)
+    with torch.inference_mode():
+        assert torch.equal(block(x), expected)
+    xg = x.clone().requires_grad_(True)
+    y = block(xg)
+    torch.testing.assert_close(y.detach(), expected)  # the training kernel: same maths, its own rounding
+    (grad,) = torch.autograd.grad(y.sum(), xg)
+    assert grad.abs().sum() > 0
+
+
 def test_mamba_step_inactive_rows_keep_state():
     """A row marked inactive must leave its state untouched (the inner stage of an H-Net relies on it)."""
     torch.manual_seed(0)
