@@ -37,9 +37,19 @@ from dnahnet.variants import (AMINO_ACIDS, BASES, Edit, Genome, ResolvedVariant,
 
 DEFAULT_WINDOW = 1024  # the bundled checkpoint was trained on 1,025-nt windows
 DEFAULT_BATCH_SIZE = 16  # windows per forward; 8-32 run at about the same speed on a CPU
-STRAND_CHOICES = ("mean", "sense", "antisense", "+", "-")
-STRAND_POLICY = ("score = mean of the two strands' log-likelihood ratios (default; 'sense' = the gene's reading "
-                 "direction for amino-acid changes and '+' otherwise, 'antisense' the other, '+'/'-' one strand)")
+STRAND_MEANING = {  # strand policy -> what fills the `score` column, in words (CLI help, app captions, STRAND_POLICY)
+    "mean": "the mean of the two strands' log-likelihood ratios",
+    "sense": "the log-likelihood ratio read in the gene's direction (amino-acid changes; '+' for nucleotide changes)",
+    "antisense": "the log-likelihood ratio read against the gene's direction ('-' for nucleotide changes)",
+    "+": "the + strand's log-likelihood ratio",
+    "-": "the - strand's log-likelihood ratio",
+}
+STRAND_CHOICES = tuple(STRAND_MEANING)
+# The default policy, the one place it is set (ScoreOptions, score_variants, the CLI and the app follow it);
+# bench/bench_strand_choice.py measures which policy agrees best with known effects (docs/BENCHMARKS.md).
+DEFAULT_STRAND = "mean"
+STRAND_POLICY = (f"score = {STRAND_MEANING[DEFAULT_STRAND]} (default '{DEFAULT_STRAND}'; "
+                 + "; ".join(f"'{k}' = {v}" for k, v in STRAND_MEANING.items() if k != DEFAULT_STRAND) + ")")
 
 
 @dataclass
@@ -48,7 +58,7 @@ class ScoreOptions:
     is '+' or '-'. `boundaries` adds the Stage-1/2 boundary response; `errors='report'` keeps bad variants as rows."""
 
     window: int = DEFAULT_WINDOW
-    strand: str = "mean"
+    strand: str = DEFAULT_STRAND
     batch_size: int = DEFAULT_BATCH_SIZE
     fast: bool = True
     boundaries: bool = False
@@ -268,9 +278,9 @@ def _load_model(model):
 
 
 # ---------------------------------------------------------------------------------------------- scoring
-def score_variants(record_or_sequence, variants, model=None, *, window: int = DEFAULT_WINDOW, strand: str = "mean",
-                   batch_size: int = DEFAULT_BATCH_SIZE, fast: bool = True, boundaries: bool = False,
-                   errors: str = "raise", circular: bool | None = None, progress=None,
+def score_variants(record_or_sequence, variants, model=None, *, window: int = DEFAULT_WINDOW,
+                   strand: str = DEFAULT_STRAND, batch_size: int = DEFAULT_BATCH_SIZE, fast: bool = True,
+                   boundaries: bool = False, errors: str = "raise", circular: bool | None = None, progress=None,
                    options: ScoreOptions | None = None, reuse: bool = True) -> pd.DataFrame:
     """Score variants -> DataFrame, one row per variant (in input order).
 
@@ -519,4 +529,4 @@ def saturate(record_or_sequence, target, model=None, *, record: str | None = Non
 
 
 __all__ = ["score_variants", "score_resolved", "saturate", "Saturation", "ScoreOptions", "table_for_csv",
-           "DEFAULT_WINDOW", "STRAND_CHOICES", "STRAND_POLICY"]
+           "DEFAULT_WINDOW", "DEFAULT_STRAND", "STRAND_CHOICES", "STRAND_MEANING", "STRAND_POLICY"]

@@ -1,7 +1,8 @@
 """Mutagenesis: the model as a variant scorer — score typed or uploaded variants, and saturate a gene or a region.
 
 A score is log p(mutant window) − log p(reference window) in nats, read on both strands (an autoregressive model sees
-one side of the variant only) and averaged; negative = the model finds the mutant less likely. Runs are cached per
+one side of the variant only) and combined as `dnahnet.scoring.DEFAULT_STRAND` says (wording: STRAND_MEANING);
+negative = the model finds the mutant less likely. Runs are cached per
 checkpoint + sequence + input (`app.variant_runs`), so nothing is scored twice.
 """
 import numpy as np
@@ -9,7 +10,7 @@ import streamlit as st
 
 from app import components, results, variant_runs, viewport
 from app.components import plain
-from dnahnet.scoring import DEFAULT_WINDOW, table_for_csv
+from dnahnet.scoring import DEFAULT_STRAND, DEFAULT_WINDOW, STRAND_MEANING, table_for_csv
 from dnahnet.variants import NOTATION_HELP, VariantError
 from interpret import figures_variants as FV
 from interpret.style import stage_label
@@ -18,8 +19,9 @@ a = components.require_analysis()
 components.page_header(
     "Mutagenesis", a,
     "What does a mutation do, according to the model? Each variant is scored as the **log-likelihood ratio** of "
-    "the mutant vs the reference window around it (nats; negative = less likely), read on both strands and averaged. "
-    "Score a list of variants, or change every base of a region or every codon of a gene.")
+    "the mutant vs the reference window around it (nats; negative = less likely), read on both strands; the score "
+    f"is {STRAND_MEANING[DEFAULT_STRAND]}. Score a list of variants, or change every base of a region or every codon "
+    "of a gene.")
 
 with st.expander("Scoring options", expanded=False):
     o1, o2 = st.columns(2)
@@ -119,8 +121,9 @@ elif specs:
             extra = [c for c in ok.columns if c.startswith(("s1_", "s2_", "s3_"))]
             shown = table_for_csv(ok[[c for c in SCORE_COLUMNS + extra if c in ok.columns]])
             components.table(shown, f"{a.file_stem}_variant_scores", "mut_scores",
-                             "score_plus / score_minus: log-likelihood ratio read on the + and − strand; score = "
-                             "their mean (nats; negative = less likely). nt_change: the forward-strand change "
+                             "score_plus / score_minus: log-likelihood ratio read on the + and − strand; "
+                             f"score_mean: their mean; score = {STRAND_MEANING[DEFAULT_STRAND]} (nats; negative = "
+                             "less likely). nt_change: the forward-strand change "
                              "scored; for amino-acid changes, the codon chosen (fewest changes from the wild type, "
                              "ties by this genome's codon usage)."
                              + (" s1_/s2_ columns: Stage 1/2 boundaries gained and lost after the change, per "
