@@ -1,7 +1,8 @@
 """Inference benchmark: (a) whole-genome throughput of `dnahnet.analyze`; (b) dnaHNet against a
 parameter-matched plain Transformer, forward only, at several lengths, side by side in one run; (c) with --sweep,
 window settings side by side (speed, bits/nt, boundary agreement); (d) with --versus-checkpoint, two checkpoints'
-`analyze` throughput side by side on one E. coli slice.
+`analyze` throughput side by side on one E. coli slice; (e) with --contention, each thread policy's throughput
+quiet and beside one busy process that the script starts and stops itself (`dnahnet.threads`).
 
     python bench/bench_inference.py                    # E. coli K-12, both strands, bundled checkpoint, 2 threads
     python bench/bench_inference.py --limit 200000     # time a 200 kb prefix instead of the whole genome
@@ -9,21 +10,29 @@ window settings side by side (speed, bits/nt, boundary agreement); (d) with --ve
     python bench/bench_inference.py --quick            # tiny random model, short lengths (CI smoke run)
     python bench/bench_inference.py --sweep 2048:256:8,4096:256:4,2048:128:8   # E. coli 1.0-1.4 Mb, both strands
     python bench/bench_inference.py --versus-checkpoint checkpoints/dnahnet-v2      # the bundled one against it
+    python bench/bench_inference.py --contention       # spin / fixed / adaptive threads, quiet vs one busy process
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import multiprocessing
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from dnahnet import threads  # noqa: E402 (before torch: it sets OMP_WAIT_POLICY, see dnahnet.threads)
+import torch  # noqa: E402
 
 from dnahnet.infer import DEFAULT_BATCH_SIZE, DEFAULT_MARGIN, DEFAULT_WINDOW  # noqa: E402
 from bench.transformer_lm import matched_transformer  # noqa: E402
@@ -241,6 +250,122 @@ def bench_versus_transformer(model, trained, args):
                   "does not show dnaHNet at its design compression.")
 
 
+# ---------------------------------------------------------------------------------------------- (e) contention
+CONTENTION_POLICIES = {  # policy -> (what the row says, OMP_WAIT_POLICY for its process; None = OpenMP's default)
+    "spin": ("all cores, OpenMP default waiting (before dnahnet.threads)", None),
+    "fixed": ("all cores, passive waiting", "PASSIVE"),
+    "adaptive": ("cores others leave free, passive waiting (the default)", "PASSIVE"),
+}
+
+
+def _busy_loop(parent: int) -> None:
+    """One CPU-bound process (pure Python arithmetic); ignores Ctrl-C (its parent stops it) and ends by itself
+    when its parent is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    x = 1
+    while os.getppid() == parent:
+        for _ in range(100_000):
+            x = (x * 1103515245 + 12345) & 0xFFFFFFFF
+
+
+@contextlib.contextmanager
+def busy_process():
+    """A competing CPU-bound process for the duration of the block; stopped (killed if need be) however the block
+    ends, Ctrl-C included."""
+    proc = multiprocessing.get_context("fork").Process(target=_busy_loop, args=(os.getpid(),), daemon=True)
+    proc.start()
+    try:
+        time.sleep(0.5)  # let it get going before anything is timed
+        yield proc
+    finally:
+        proc.terminate()
+        proc.join(2)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+
+
+def _contention_child_argv(args, policy: str) -> list[str]:
+    argv = [sys.executable, str(Path(__file__).resolve()), "--contention-child", policy,
+            "--contention-nt", str(args.contention_nt), "--repeats", str(args.repeats),
+            "--window", str(args.window), "--margin", str(args.margin), "--batch-size", str(args.batch_size)]
+    if args.quick:
+        argv.append("--quick")
+    if args.checkpoint:
+        argv += ["--checkpoint", args.checkpoint]
+    if args.config:
+        argv += ["--config", args.config]
+    return argv
+
+
+def _measure_policy(args, policy: str) -> dict:
+    """One fresh process under `policy` (OpenMP reads its wait policy once, at load): its JSON result line."""
+    env = {**os.environ, threads.POLICY_ENV: policy, "PYTHONPATH": str(REPO)}
+    env.pop("OMP_NUM_THREADS", None)  # the policy decides the count
+    wait = CONTENTION_POLICIES[policy][1]
+    if wait is None:
+        env.pop("OMP_WAIT_POLICY", None)
+    else:
+        env["OMP_WAIT_POLICY"] = wait
+    done = subprocess.run(_contention_child_argv(args, policy), env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the {policy} measurement failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def contention_child(args) -> int:
+    """In a process of its own: `analyze` throughput of a slice under this process's thread policy, one JSON line."""
+    from Bio.Seq import Seq
+    from Bio.SeqRecord import SeqRecord
+
+    from dnahnet.infer import analyze
+
+    choice = threads.configure_threads()
+    start = choice.threads
+    model, _, _ = load_model(args)
+    seq, name, _, record_id = genome_sequence(args.contention_nt, args.quick)
+    record = SeqRecord(Seq(seq), id=record_id)
+    options = dict(window=args.window, margin=args.margin, batch_size=args.batch_size, cache=False, circular=False)
+    analyze(SeqRecord(Seq(seq[:min(len(seq), 2 * args.window)]), id=record_id), model=model, **options)  # warm-up
+    rates = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        analyze(record, model=model, progress=threads.governed(None), **options)
+        rates.append(2 * len(seq) / (time.perf_counter() - t0))
+    print(json.dumps({"policy": args.contention_child, "input": name, "threads_start": start,
+                      "threads_end": torch.get_num_threads(), "nt_per_s": rates}))
+    return 0
+
+
+def bench_contention(args) -> None:
+    """(e) Each thread policy's `analyze` throughput on a quiet host, then beside one busy process that this
+    script starts and stops; policies alternate within each phase, each measurement in a fresh process."""
+    policies = [p for p in args.policies.split(",") if p]
+    unknown = set(policies) - set(CONTENTION_POLICIES)
+    if unknown or not policies:
+        raise SystemExit(f"--policies: expected some of {', '.join(CONTENTION_POLICIES)}, got {args.policies!r}")
+    results = {p: {"quiet": [], "busy": []} for p in policies}
+    print(f"\n(e) contention: {args.contention_nt:,} nt, both strands, window={args.window}, margin={args.margin}, "
+          f"batch={args.batch_size}; {threads.available_cpus()} cores available; median of {args.repeats} per "
+          f"process, {args.rounds} round(s) per phase", flush=True)
+    for phase in ("quiet", "busy"):
+        with busy_process() if phase == "busy" else contextlib.nullcontext():
+            for _ in range(args.rounds):
+                for p in policies:
+                    results[p][phase].append(_measure_policy(args, p))
+    print("| policy | threads quiet → busy | quiet nt/s | beside one busy process nt/s | ratio |")
+    print("|---|---|---|---|---|")
+    for p in policies:
+        quiet = statistics.median(r for res in results[p]["quiet"] for r in res["nt_per_s"])
+        busy = statistics.median(r for res in results[p]["busy"] for r in res["nt_per_s"])
+        t_quiet = "/".join(sorted({str(res["threads_end"]) for res in results[p]["quiet"]}))
+        t_busy = "/".join(sorted({f"{res['threads_start']}→{res['threads_end']}" if res["threads_start"]
+                                  != res["threads_end"] else str(res["threads_end"]) for res in results[p]["busy"]}))
+        print(f"| {p}: {CONTENTION_POLICIES[p][0]} | {t_quiet} → {t_busy} | {quiet:,.0f} | {busy:,.0f} | "
+              f"{busy / quiet:.2f} |")
+    print("  target (issue 18): ratio ≥ 0.45 beside one busy process (fair share on 2 cores would be 0.5)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=None, help="checkpoint directory (default: the bundled one)")
@@ -260,11 +385,25 @@ def main(argv=None):
     ap.add_argument("--sweep-region", default="1000000-1400000", help="START-END of E. coli for --sweep")
     ap.add_argument("--versus-checkpoint", default=None,
                     help="time this checkpoint against --checkpoint on the --sweep-region slice instead (d)")
+    ap.add_argument("--contention", action="store_true",
+                    help="each thread policy quiet and beside one busy process this script starts and stops (e)")
+    ap.add_argument("--contention-nt", type=int, default=100_000, help="--contention: nt of E. coli (or random DNA)")
+    ap.add_argument("--rounds", type=int, default=1, help="--contention: measurements per policy and phase")
+    ap.add_argument("--policies", default=",".join(CONTENTION_POLICIES),
+                    help="--contention: the thread policies to compare, comma-separated")
+    ap.add_argument("--contention-child", default=None, choices=list(CONTENTION_POLICIES), help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true", help="tiny random model, short inputs (CI smoke run)")
     args = ap.parse_args(argv)
     if args.quick:
         args.limit = args.limit or 3000
         args.window, args.margin, args.lengths, args.repeats = 1024, 256, "256,512", 1
+        args.contention_nt = min(args.contention_nt, 3000)
+    if args.contention_child:
+        return contention_child(args)
+    if args.contention:
+        print(f"host: {cpu_name()}, {os.cpu_count()} logical cores (--threads is ignored: each policy decides)")
+        bench_contention(args)
+        return 0
     torch.set_num_threads(args.threads)
     model, desc, trained = load_model(args)
     print(f"dnaHNet: {desc}; torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu")

@@ -3,6 +3,7 @@
 `torchrun --nproc_per_node N -m dnahnet.train|dnahnet.infer ...` starts N processes with RANK, WORLD_SIZE,
 LOCAL_RANK and LOCAL_WORLD_SIZE in the environment; `init_distributed` joins them (gloo on CPU, NCCL on CUDA, each
 rank on its own GPU). Run plainly, a process is rank 0 of 1 and nothing here touches torch.distributed.
+CPU threads per rank (the available cores shared by the local ranks) are `dnahnet.threads.threads_per_process`.
 """
 from __future__ import annotations
 
@@ -58,20 +59,6 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
-def available_cores() -> int:
-    """CPU cores this process may run on (its affinity mask, which containers and `taskset` narrow)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # no affinity API (macOS, Windows)
-        return os.cpu_count() or 1
-
-
-def threads_per_rank() -> int:
-    """Torch CPU threads for one rank: the available cores shared evenly by the ranks on this machine (≥ 1)."""
-    local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    return max(1, available_cores() // max(1, local_ranks))
-
-
 def gather_to_main(obj, ranks: Ranks) -> list | None:
     """Every rank's picklable `obj`, in rank order, on rank 0 (None on the others); [obj] for a single process."""
     if ranks.world_size == 1:
@@ -81,5 +68,4 @@ def gather_to_main(obj, ranks: Ranks) -> list | None:
     return out
 
 
-__all__ = ["pick_device", "Ranks", "init_distributed", "shutdown", "available_cores", "threads_per_rank",
-           "gather_to_main"]
+__all__ = ["pick_device", "Ranks", "init_distributed", "shutdown", "gather_to_main"]

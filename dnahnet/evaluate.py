@@ -10,11 +10,10 @@ positions has the N, or its neighbourhood, in context); `nt_masked` counts the p
 import argparse
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: spinning threads stall on a busy CPU
+from dnahnet import threads  # first: it sets OMP_WAIT_POLICY before torch loads OpenMP (see dnahnet.threads)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -341,7 +340,7 @@ def main(argv=None):
     p.add_argument("--max-order", type=int, default=12)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: dnahnet.threads decides)")
     p.add_argument("--out", default="", help="directory for eval.md / eval.csv (default: print only)")
     p.add_argument("--plots", action="store_true",
                    help="also draw the training curves (loss, compression, router decisiveness and p histograms) "
@@ -349,8 +348,7 @@ def main(argv=None):
     p.add_argument("--routers", action="store_true",
                    help="instead of bits/nt: each router's undecided share and the cost of removing its inner path")
     ns = p.parse_args(argv)
-    if ns.threads:
-        torch.set_num_threads(ns.threads)
+    threads.configure_threads(ns.threads or None)
     if ns.routers:
         rows = router_report(ns.checkpoint, ns.data, [h for h in ns.holdout.split(",") if h] or None,
                              ns.seq_len or None, ns.max_windows or 64, ns.batch_size, ns.device)

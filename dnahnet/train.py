@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: spinning threads stall on a busy CPU
+from dnahnet import threads  # first: it sets OMP_WAIT_POLICY before torch loads OpenMP (see dnahnet.threads)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
@@ -59,7 +59,7 @@ class TrainArgs:
     grad_clip: float = 1.0
     seed: int = 0
     device: str = "auto"
-    threads: int = 0  # torch intra-op threads (0 = torch default)
+    threads: int = 0  # torch intra-op threads (0: as set; `main` uses `dnahnet.threads.configure_threads`)
     precision: str = "auto"  # auto | fp32 | bf16 (autocast); auto = bf16 on CUDA, on a CPU only if it pays
     eval_every: int = 200
     eval_windows: int = 32  # validation windows per held-out genome (evenly spread tiles, both strands)
@@ -273,7 +273,7 @@ def train(args: TrainArgs, resume=False, log=print):
     from dnahnet.hnet import DnaHNet
 
     if args.threads:
-        torch.set_num_threads(args.threads)
+        threads.set_threads(args.threads)
     ranks = init_distributed(args.device)
     device = pick_device(args.device, ranks.local_rank)
     if not ranks.is_main:
@@ -374,7 +374,9 @@ def train(args: TrainArgs, resume=False, log=print):
         last_eval, _, _ = validate()
     stop = min(args.steps, args.stop_at) if args.stop_at else args.steps
     interrupted = _stop_on_sigterm()
+    tick_threads = threads.ticker()  # adaptive policy: re-check the other processes' load every few seconds
     while step < stop:
+        tick_threads()
         out_of_time = bool(args.max_minutes) and (time.time() - t_start) > args.max_minutes * 60  # this sitting
         if _all_mean([float(out_of_time or interrupted.is_set())], ranks)[0] > 0:  # all ranks stop together
             log(f"{'stopped by SIGTERM' if interrupted.is_set() else f'time limit of {args.max_minutes} min reached'}"
@@ -486,7 +488,9 @@ def parse_args(argv=None):
     p.add_argument("--grad-clip", type=float, default=d.grad_clip)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda")
-    p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads per process (0 = default)")
+    p.add_argument("--threads", type=int, default=d.threads,
+                   help="torch CPU threads per process (0: the cores available, less those other processes keep "
+                        "busy; $DNAHNET_THREAD_POLICY, see dnahnet/threads.py)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=d.precision,
                    help="autocast dtype; auto = bf16 on CUDA, and on a CPU only where a start-up probe finds it "
                         "faster with the same loss (logged)")
@@ -546,6 +550,7 @@ def _given_options(parser, argv):
 
 def main(argv=None):
     args, resume = parse_args(argv)
+    threads.configure_threads(args.threads or None)  # the cores available, less those other processes keep busy
     try:
         train(args, resume=resume)
     finally:

@@ -6,6 +6,8 @@ Kept apart from `dnahnet.variants` (the variant grammar and the genome they appl
 """
 from __future__ import annotations
 
+from dnahnet import threads  # first: it sets OMP_WAIT_POLICY before torch loads OpenMP (see dnahnet.threads)
+
 
 def main(argv=None) -> int:
     import argparse
@@ -37,14 +39,15 @@ def main(argv=None) -> int:
     ap.add_argument("--window", type=int, default=scoring.DEFAULT_WINDOW, help="nt per window (centred on the variant)")
     ap.add_argument("--strand", default=None, choices=scoring.STRAND_CHOICES,
                     help="which strand's score fills the `score` column (both are always reported unless + or -); "
-                         "default mean, with --essentiality sense (the gene's direction only)")
+                         f"default {scoring.DEFAULT_STRAND} ({scoring.STRAND_MEANING[scoring.DEFAULT_STRAND]}), "
+                         "with --essentiality sense (the gene's direction only)")
     ap.add_argument("--boundaries", action="store_true", help="also report Stage-1/2 boundaries gained and lost")
     ap.add_argument("--batch-size", type=int, default=scoring.DEFAULT_BATCH_SIZE)
     ap.add_argument("--naive", action="store_true", help="score every variant from scratch (for timing/checks)")
     ap.add_argument("--errors", default="raise", choices=["raise", "report"],
                     help="report: keep going past bad variants (their row says why, score NaN)")
     ap.add_argument("--circular", default=None, choices=["yes", "no"], help="override the records' topology")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: dnahnet.threads decides)")
     ess = ap.add_argument_group("with --essentiality")
     ess.add_argument("--labels", default=None, help="table of essential genes (CSV/TSV with a locus_tag or gene "
                                                     "column and an `essential` column): AUROC vs gene length and GC")
@@ -54,16 +57,13 @@ def main(argv=None) -> int:
     ess.add_argument("--seed", type=int, default=0, help="subsample and bootstrap seed")
     ess.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the AUROC intervals")
     args = ap.parse_args(argv)
-    args.strand = args.strand or ("sense" if args.essentiality else "mean")
+    args.strand = args.strand or ("sense" if args.essentiality else scoring.DEFAULT_STRAND)
     if not args.essentiality and (args.labels or args.summary or args.genes or args.subsample):
         ap.error("--labels, --summary, --genes and --subsample go with --essentiality")
     if args.summary and not args.labels:
         ap.error("--summary needs --labels (the AUROC is computed against them)")
 
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    threads.configure_threads(args.threads)  # default: the available cores, less those other processes keep busy
     from dnahnet.checkpoint import load, resolve as resolve_checkpoint
     from dnahnet.cli import open_genome
 

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from dnahnet import threads  # first: it sets OMP_WAIT_POLICY before torch loads OpenMP (see dnahnet.threads)
 import numpy as np
 import pandas as pd
 
@@ -612,7 +613,7 @@ def main(argv=None) -> int:
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap draws (fold intervals, metagene bands)")
     ap.add_argument("--embedding", default="pca", choices=["pca", "umap"], help="latent map (umap: ~1 min more)")
     ap.add_argument("--formats", default="html,png,svg", help="figure formats, comma-separated")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: dnahnet.threads decides)")
     ap.add_argument("--no-cache", action="store_true", help="neither read nor write the inference cache")
     args = ap.parse_args(argv)
 
@@ -643,13 +644,10 @@ def main(argv=None) -> int:
             print(f"error: the trace has no pass for {', '.join(sorted(keep))}", file=sys.stderr)
             return 2
     else:
-        import torch
-
         from dnahnet.checkpoint import load
         from dnahnet.infer import analyze
 
-        if args.threads:
-            torch.set_num_threads(args.threads)
+        threads.configure_threads(args.threads)  # default: the available cores, less those other processes keep busy
         with timer.step("load model"):
             try:
                 model = load(args.checkpoint)
@@ -661,8 +659,8 @@ def main(argv=None) -> int:
         with timer.step(f"inference ({total:,} nt)"), tqdm(total=1000, desc="inference", unit="‰",
                                                              file=sys.stderr) as bar:
             try:
-                trace = analyze(records, model, strands=args.strands, region=region, progress=_tqdm_progress(bar),
-                                cache=not args.no_cache)
+                trace = analyze(records, model, strands=args.strands, region=region,
+                                progress=threads.governed(_tqdm_progress(bar)), cache=not args.no_cache)
             except ValueError as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 2

@@ -40,6 +40,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dnahnet import threads  # first: it sets OMP_WAIT_POLICY before torch loads OpenMP (see dnahnet.threads)
 import numpy as np
 import pandas as pd
 
@@ -604,6 +605,7 @@ def load_trace_for(args, records, region, problems: list[str]):
     from dnahnet.checkpoint import load, resolve
     from dnahnet.infer import analyze
 
+    threads.configure_threads()  # the available cores, less those other processes keep busy
     model = load(resolve(args.checkpoint))
     with tqdm(total=1000, desc="inference", unit="‰", file=sys.stderr) as bar:
         def progress(fraction: float, message: str) -> None:
@@ -611,7 +613,7 @@ def load_trace_for(args, records, region, problems: list[str]):
             bar.set_postfix_str(message[:70], refresh=False)
             bar.refresh()
 
-        trace = analyze(records, model, strands=args.strands, region=region, progress=progress,
+        trace = analyze(records, model, strands=args.strands, region=region, progress=threads.governed(progress),
                         cache=not args.no_cache)
     problems += [f"inference: {p}" for p in trace.meta.get("problems", [])]
     return trace
