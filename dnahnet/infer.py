@@ -4,8 +4,9 @@ Each strand pass reads a sequence (the record, or its reverse complement) in win
 by `margin` nt. The first `margin` positions of a window only warm the model up (they are masked); every position
 is decided exactly once, by the one window where it lies past the margin. The model is causal (routing included),
 so a decided position sees at least `margin` nt of real context. Circular records are wrapped: the first window
-reads the last `margin` nt of the record as context. Results are written into preallocated arrays, so memory grows
-with the genome length only (a few bytes per nt), not with the activations.
+reads the last `margin` nt of the record as context. Results are written window by window straight into their final
+arrays (`_Column`), so memory grows with the genome length only by about the trace's own size (~24 bytes per nt and
+pass), not with the activations.
 
 `python -m dnahnet.infer GENOME` runs it from the command line (see `main`); given several files or a directory it
 analyses each genome and prints a per-genome summary, sharing the genomes out over the processes of a
@@ -22,11 +23,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from dnahnet import threads  # first: it sets OMP_WAIT_POLICY before torch loads OpenMP (see dnahnet.threads)
 import numpy as np
 import torch
 
 from dnahnet import cache as trace_cache
 from dnahnet.cli import shown
+from dnahnet.partial_trace import trace_so_far
 from dnahnet.trace import FORMAT_VERSION, StageTrack, StrandPass, Trace, non_acgt_runs
 
 DEFAULT_WINDOW = 2048
@@ -146,47 +149,112 @@ def _hash_keys(positions: np.ndarray, salt: int) -> np.ndarray:
 
 
 class LatentSample:
-    """Keeps the latents of at most `k` chunks: those with the smallest hash keys (a seeded uniform subsample)."""
+    """Keeps the latents of at most `k` chunks: those with the smallest hash keys (a seeded uniform subsample).
+    k=None keeps every chunk: the pieces are only collected, and copied once into the result."""
 
     def __init__(self, k: int | None, salt: int):
         self.k, self.salt = k, salt
         self.keys = np.zeros(0, np.uint64)
         self.where = np.zeros(0, np.int64)  # pass-local position of each kept chunk
         self.vecs: np.ndarray | None = None
+        self.pieces: list[tuple[np.ndarray, np.ndarray]] = []  # k=None: (where, float16 vecs) per add, in order
 
     def add(self, where: np.ndarray, vecs: np.ndarray):
         if where.size == 0 or self.k == 0:
             return
+        if self.k is None:  # everything is kept: no keys, no concatenation per window
+            self.pieces.append((where, vecs.astype(np.float16)))
+            return
         keys = _hash_keys(where, self.salt)
-        if self.k is not None and self.keys.size >= self.k:  # only candidates that can enter the sample
+        if self.keys.size >= self.k:  # only candidates that can enter the sample
             take = keys < self.keys.max()
             where, keys, vecs = where[take], keys[take], vecs[take]
         vecs = vecs.astype(np.float16)
         self.keys = np.concatenate([self.keys, keys])
         self.where = np.concatenate([self.where, where])
         self.vecs = vecs if self.vecs is None else np.concatenate([self.vecs, vecs])
-        if self.k is not None and self.keys.size > 2 * self.k:
+        if self.keys.size > 2 * self.k:
             self._trim()
 
     def _trim(self):
         keep = np.argpartition(self.keys, self.k - 1)[: self.k]
         self.keys, self.where, self.vecs = self.keys[keep], self.where[keep], self.vecs[keep]
 
+    def _gather_pieces(self, d: int):
+        """k=None: the collected pieces -> self.where, self.vecs, each piece freed once copied (peak: the result
+        plus one piece, not twice the result)."""
+        if not self.pieces:
+            return
+        self.where = np.concatenate([w for w, _ in self.pieces])
+        self.vecs = np.empty((self.where.size, d), np.float16)  # (n_chunks, d)
+        at = 0
+        for j, (_, v) in enumerate(self.pieces):
+            self.vecs[at:at + len(v)] = v
+            at += len(v)
+            self.pieces[j] = None
+        self.pieces = []
+
     def result(self, boundary_where: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
         """(latent_index into the ascending `boundary_where`, latents (n_kept, d) float16), in reading order."""
-        if self.k is not None and self.keys.size > self.k:
+        if self.k is None:
+            self._gather_pieces(d)
+        elif self.keys.size > self.k:
             self._trim()
         if self.vecs is None:
             return np.zeros(0, np.int64), np.zeros((0, d), np.float16)
         order = np.argsort(self.where, kind="stable")
         index = np.searchsorted(boundary_where, self.where[order]).astype(np.int64)
+        if np.array_equal(order, np.arange(order.size)):  # already in reading order (k=None): no copy
+            return index, np.ascontiguousarray(self.vecs)
         return index, np.ascontiguousarray(self.vecs[order])
 
 
 # ---------------------------------------------------------------------------------------------- one pass
+class _Column:
+    """A 1-D array filled front to back, window by window, in ascending order when `ascending`. Room for `capacity`
+    values is reserved up front (pages never written cost no memory) and `finish` trims it in place, so a pass holds
+    its outputs once, at their final size: no per-window lists to concatenate, no dense per-position scratch."""
+
+    def __init__(self, capacity: int, dtype, ascending: bool = False):
+        self.data = np.empty(capacity, dtype)
+        self.n, self.ascending = 0, ascending
+
+    def extend(self, values: np.ndarray):
+        m = values.size
+        if m == 0:
+            return
+        if self.n + m > self.data.size:
+            raise RuntimeError(f"internal error: more than {self.data.size} values for a pass of that many positions")
+        if self.ascending and ((self.n and values[0] <= self.data[self.n - 1])
+                               or (m > 1 and not (values[1:] > values[:-1]).all())):
+            raise RuntimeError("internal error: a router's positions are not in reading order, or repeat")
+        self.data[self.n:self.n + m] = values
+        self.n += m
+
+    def so_far(self) -> np.ndarray:
+        """A copy of the values written so far (the buffer goes on filling)."""
+        return self.data[:self.n].copy()
+
+    def finish(self) -> np.ndarray:
+        self.data.resize(self.n, refcheck=False)  # shrinks in place; nothing else refers to the buffer
+        return self.data
+
+
+def _to_record_inplace(k: np.ndarray, ra: int, length: int, strand: str) -> np.ndarray:
+    """Pass-local indices k (int64) -> forward-strand record coordinates, overwriting k."""
+    if strand == "+":
+        k += ra
+    else:
+        np.subtract(length - 1 - ra, k, out=k)
+    return k
+
+
 def _run_pass(model, seq: SequenceInput, strand: str, region, window, margin, batch_size, max_latents,
               device, on_window) -> StrandPass:
-    """Analyse one record in one reading direction; outputs in forward-strand record coordinates."""
+    """Analyse one record in one reading direction; outputs in forward-strand record coordinates.
+
+    Every output is written, window by window, straight into its final array (`_Column`; the log-probability into
+    the record-length array through a reversed view on "-"), so a pass holds about its trace's size, no more."""
     from dnahnet.tokenizer import reverse_complement
 
     length = len(seq.ids)
@@ -194,59 +262,77 @@ def _run_pass(model, seq: SequenceInput, strand: str, region, window, margin, ba
     ra, rb = _pass_region(length, strand, region)
     lead = margin if seq.circular else min(margin, ra)
     ext = _extended(pass_ids, ra, rb, lead)
+    del pass_ids
     n = rb - ra  # decided positions; pass-local index k <-> extended index k + lead <-> pass coordinate ra + k
     plan = plan_windows(len(ext), lead, window, margin)
     width = min(window, len(ext))
 
-    logprob = np.full(n, np.nan, np.float32)
-    p_track: list[np.ndarray] = []  # per stage (n,) float32, NaN where that router did not run
-    b_track: list[np.ndarray] = []
+    full = np.full(length, np.nan, np.float32)  # (length,) record coordinates; NaN where undecided
+    a, b = region if region is not None else (0, length)
+    logprob = full[a:b] if strand == "+" else full[a:b][::-1]  # (n,) view in pass-local order
+    positions: list[_Column] = []  # per stage: pass-local positions where the router ran (ascending), then record
+    p_values: list[_Column] = []  # per stage: p at those positions, float32
+    bounds: list[_Column] = []  # per stage: pass-local positions with b = 1 (ascending), then record coordinates
     samples: list[LatentSample] = []
     widths: list[int] = []
     salt_base = int(hashlib.sha256(f"{seq.record_id}{strand}".encode()).hexdigest()[:8], 16) + LATENT_SEED
     batches = [plan[i:i + batch_size] for i in range(0, len(plan), batch_size)]
     inputs = (np.stack([ext[start:start + width] for start, _, _ in batch]).astype(np.int64) for batch in batches)
-    for batch, (lp, routing) in zip(batches, (_forward_windows(model, x, device) for x in inputs)):
-        if not p_track:
+    for batch, x in zip(batches, inputs):
+        lp, routing = _forward_windows(model, x, device)  # (B, W-1), per stage a dict of (B, ...) arrays
+        if not positions:
             for s, r in enumerate(routing):
-                p_track.append(np.full(n, np.nan, np.float32))
-                b_track.append(np.zeros(n, bool))
+                positions.append(_Column(n, np.int64, ascending=True))
+                p_values.append(_Column(n, np.float32))
+                bounds.append(_Column(n, np.int64, ascending=True))
                 samples.append(LatentSample(max_latents, salt_base + 1000 * s))
                 widths.append(int(r["latents"].shape[-1]))
         for i, (start, lo, hi) in enumerate(batch):
             t0 = max(lo - start, 1)  # window-local positions [t0, hi - start) get a log-probability
             logprob[start + t0 - lead: hi - lead] = lp[i, t0 - 1: hi - start - 1]
             for s, r in enumerate(routing):
-                pos = r["positions"][i][r["mask"][i]] + start  # extended coords where this router ran
+                mask = r["mask"][i]
+                pos = r["positions"][i][mask] + start  # extended coords where this router ran
                 sel = (pos >= lo) & (pos < hi)
                 k = pos[sel] - lead
-                p_track[s][k] = r["p"][i][r["mask"][i]][sel]
-                b_track[s][k] = r["b"][i][r["mask"][i]][sel]
-                cpos = r["chunk_positions"][i][r["chunk_mask"][i]] + start
+                p = r["p"][i][mask][sel]
+                bounds[s].extend(k[r["b"][i][mask][sel]])
+                scored = ~np.isnan(p)  # a NaN p counts as "not run", as a dense NaN-filled track would read it
+                positions[s].extend(k[scored])
+                p_values[s].extend(p[scored])
+                cmask = r["chunk_mask"][i]
+                cpos = r["chunk_positions"][i][cmask] + start
                 csel = (cpos >= lo) & (cpos < hi)
-                vecs = r["latents"][i][r["chunk_mask"][i]]
-                samples[s].add(cpos[csel] - lead, vecs[csel])
-        on_window(sum(hi - lo for _, lo, hi in batch))
-
-    def to_record(k: np.ndarray) -> np.ndarray:  # pass-local index -> forward-strand record coordinate
-        return (ra + k) if strand == "+" else (length - 1 - (ra + k))
+                samples[s].add(cpos[csel] - lead, r["latents"][i][cmask][csel])
+        del x, lp, routing  # this batch's outputs go before the next batch is computed
+        on_window(sum(hi - lo for _, lo, hi in batch), lambda: _pass_so_far(seq, strand, region, ra, full, positions,
+                                                                            p_values, bounds))
 
     stages = []
-    for s in range(len(p_track)):
-        ran = np.flatnonzero(~np.isnan(p_track[s]))
-        where_b = np.flatnonzero(b_track[s])
+    for s in range(len(positions)):
+        where_b = bounds[s].finish()  # pass-local, ascending: what the latent sample indexes into
         index, latents = samples[s].result(where_b, widths[s])
-        stages.append(StageTrack(positions=to_record(ran).astype(np.int64), p=p_track[s][ran],
-                                 boundaries=to_record(where_b).astype(np.int64), latent_index=index,
-                                 latents=latents))
+        stages.append(StageTrack(positions=_to_record_inplace(positions[s].finish(), ra, length, strand),
+                                 p=p_values[s].finish(), boundaries=_to_record_inplace(where_b, ra, length, strand),
+                                 latent_index=index, latents=latents))
     if stages and stages[0].positions.size != n:
         raise RuntimeError(f"internal error: stage 0 decided {stages[0].positions.size} of {n} positions")
-    full = np.full(length, np.nan, np.float32)
-    a, b = region if region is not None else (0, length)
-    full[a:b] = logprob if strand == "+" else logprob[::-1]
     return StrandPass(record_id=seq.record_id, strand=strand, length=length, circular=seq.circular,
                       stages=stages, logprob=full, region=tuple(region) if region is not None else None,
                       n_runs=non_acgt_runs(seq.ids))
+
+
+def _pass_so_far(seq: SequenceInput, strand: str, region, ra: int, full: np.ndarray, positions, p_values,
+                 bounds) -> StrandPass:
+    """What a running pass has decided so far, as a StrandPass of new arrays (`dnahnet.partial_trace`): the positions,
+    p and boundaries written so far, the log-probability with NaN where undecided, no latents."""
+    length = len(seq.ids)
+    stages = [StageTrack(positions=_to_record_inplace(pos.so_far(), ra, length, strand), p=p.so_far(),
+                         boundaries=_to_record_inplace(bnd.so_far(), ra, length, strand),
+                         latent_index=np.zeros(0, np.int64), latents=np.zeros((0, 0), np.float16))
+              for pos, p, bnd in zip(positions, p_values, bounds)]
+    return StrandPass(record_id=seq.record_id, strand=strand, length=length, circular=seq.circular, stages=stages,
+                      logprob=full.copy(), region=tuple(region) if region is not None else None)
 
 
 def _forward_windows(model, x: np.ndarray, device) -> tuple[np.ndarray, list[dict]]:
@@ -272,11 +358,13 @@ def _to_numpy(r) -> dict:
 # ---------------------------------------------------------------------------------------------- analyze
 def analyze(record_or_sequence, model=None, strands: str = "both", region=None, window: int = DEFAULT_WINDOW,
             margin: int = DEFAULT_MARGIN, batch_size: int = DEFAULT_BATCH_SIZE, max_latents: int | None = 20000,
-            progress=None, cache: bool = True, cache_dir=None, circular: bool | None = None) -> Trace:
+            progress=None, cache: bool = True, cache_dir=None, circular: bool | None = None, partial=None) -> Trace:
     """Analyse records (str, path, SeqRecord, list of SeqRecords, GenomeFile) with dnaHNet -> `Trace`.
 
     strands "both" | "+" | "-"; region (start, end) 0-based half-open forward coordinates, applied to every
     record; max_latents=None keeps every chunk's latent; progress(fraction, message) is called as windows finish.
+    partial(fraction, snapshot) too: snapshot(), called inside it, gives a Trace of what is decided so far
+    (`dnahnet.partial_trace`: marked partial, never cached).
     """
     order = {"both": ["+", "-"], "+": ["+"], "-": ["-"]}
     if strands not in order:
@@ -319,12 +407,14 @@ def analyze(record_or_sequence, model=None, strands: str = "both", region=None, 
     done = [0]
     t_start = time.perf_counter()
 
-    def on_window(n_decided: int, label: str):
+    def on_window(n_decided: int, label: str, running=None):
         done[0] += n_decided
         elapsed = time.perf_counter() - t_start
         rate = done[0] / max(elapsed, 1e-9)
         left = (total - done[0]) / max(rate, 1e-9)
         report(done[0] / total, f"{label}: {done[0]:,}/{total:,} nt, {rate:,.0f} nt/s, ~{_duration(left)} left")
+        if partial is not None and running is not None:
+            partial(done[0] / total, lambda f=done[0] / total: trace_so_far(passes, running(), f))
 
     was_training = model.training
     model.eval()
@@ -336,7 +426,7 @@ def analyze(record_or_sequence, model=None, strands: str = "both", region=None, 
                     t0 = time.perf_counter()
                     label = f"{sq.record_id} ({strand})"
                     sp = _run_pass(model, sq, strand, region, window, margin, batch_size, max_latents, device,
-                                   lambda k, label=label: on_window(k, label))
+                                   lambda k, running=None, label=label: on_window(k, label, running))
                     dt = time.perf_counter() - t0
                     nt = (region[1] - region[0]) if region else len(sq.ids)
                     timings.append({"record_id": sq.record_id, "strand": strand, "nt": nt, "seconds": round(dt, 3),
@@ -623,7 +713,7 @@ def _run_share(files, names, mine, model, out_dir, options, ranks) -> list[dict]
                 bar.set_description_str(name)
                 bar.refresh()
 
-        row = analyze_file(files[i], model, out_dir, names[i], progress, **options)
+        row = analyze_file(files[i], model, out_dir, names[i], threads.governed(progress), **options)
         rows.append(row)
         if bar is not None:
             bar.n = k + 1
@@ -665,12 +755,13 @@ def main(argv=None) -> int:
                                                       "~/.cache/dnahnet/traces)")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda (under torchrun: each rank its own GPU)")
     ap.add_argument("--threads", type=int, default=None,
-                    help="torch CPU threads per process (default: the available cores / the processes on this machine)")
+                    help="torch CPU threads per process (default: the available cores / the processes on this "
+                         "machine, less the cores other processes keep busy; see dnahnet/threads.py)")
     args = ap.parse_args(argv)
 
-    from dnahnet.distributed import init_distributed, shutdown, threads_per_rank
+    from dnahnet.distributed import init_distributed, shutdown
 
-    torch.set_num_threads(args.threads or threads_per_rank())
+    threads.configure_threads(args.threads)  # per process: the available cores / local ranks, less others' load
     batch = (len(args.genomes) > 1 or Path(args.genomes[0]).is_dir() or int(os.environ.get("WORLD_SIZE", "1")) > 1
              or args.out_dir or args.summary_csv)
     if not batch:
@@ -720,7 +811,7 @@ def _main_one(args) -> int:
         trace = analyze(records, model=model, strands=args.strands, region=region, window=args.window,
                         margin=args.margin, batch_size=args.batch_size,
                         max_latents=None if args.max_latents < 0 else args.max_latents,
-                        progress=progress, cache=not args.no_cache, cache_dir=args.cache_dir)
+                        progress=threads.governed(progress), cache=not args.no_cache, cache_dir=args.cache_dir)
     except ValueError as e:
         bar.close()
         print(f"error: {e}", file=sys.stderr)

@@ -27,6 +27,7 @@ READABLE_VERSIONS = (1, 2)
 # within that many nt of context (the k <= 12 contexts of the Markov baselines, two Stage 2 chunks of the model) and
 # the chunk boundaries at the run's edges. One constant, used by `mask_runs` only.
 MASK_FLANK = 16
+STEP_NT = 1 << 20  # positions per step of elementwise float64 work over a record-length array (bounds its scratch)
 
 
 def non_acgt_runs(ids) -> np.ndarray:
@@ -92,8 +93,13 @@ class StrandPass:
     n_runs: np.ndarray | None = None  # (k, 2) int64 [start, end) runs of non-ACGT bases; None = not recorded
 
     def surprisal_bits(self) -> np.ndarray:
-        """(length,) float32, -log2 p(observed base)."""
-        return (-self.logprob / np.log(2.0)).astype(np.float32)
+        """(length,) float32, -log2 p(observed base): (-logprob / ln 2) in float64, rounded to float32, a step of
+        STEP_NT positions at a time so the float64 scratch stays small on a genome of many Mb."""
+        lp = self.logprob
+        bits = np.empty(lp.shape, np.float32)
+        for i in range(0, lp.shape[0], STEP_NT):
+            bits[i:i + STEP_NT] = -lp[i:i + STEP_NT] / np.log(2.0)
+        return bits
 
     def masked(self) -> np.ndarray:
         """(length,) bool, True where statistics leave the position out: non-ACGT runs plus MASK_FLANK nt each
@@ -171,12 +177,15 @@ class Trace:
                 row[f"chunks_s{s}"] = st.n_chunks
                 row[f"compression_s{s}"] = n_in / max(st.n_chunks, 1)
                 n_in = st.n_chunks
-            analysed, masked = sp.analysed(), sp.masked()
-            bits = np.where(analysed & ~masked, sp.surprisal_bits(), np.float32(np.nan))  # (length,) NaN: not scored
-            scored = np.isfinite(bits)
-            row["nt_masked"] = int((analysed & masked).sum()) if sp.n_runs is not None else float("nan")
-            row["scored_nt"] = int(scored.sum())
-            row["bits_per_nt"] = float(np.nanmean(bits)) if scored.any() else float("nan")
+            keep, masked = sp.analysed(), sp.masked()  # (length,) bool each; keep ends as "scored if finite"
+            row["nt_masked"] = int(np.count_nonzero(keep & masked)) if sp.n_runs is not None else float("nan")
+            keep &= ~masked
+            del masked
+            bits = sp.surprisal_bits()
+            bits[~keep] = np.nan  # (length,) NaN: not scored (one record-length float array, filled in place)
+            del keep
+            row["scored_nt"] = int(np.count_nonzero(np.isfinite(bits)))
+            row["bits_per_nt"] = float(np.nanmean(bits)) if row["scored_nt"] else float("nan")
             t = timing.get((sp.record_id, sp.strand), {})
             row["seconds"], row["nt_per_s"] = t.get("seconds", float("nan")), t.get("nt_per_s", float("nan"))
             rows.append(row)
