@@ -11,6 +11,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: dnahnet, interpret, app
 
+from dnahnet import threads  # noqa: E402 (first: it sets OMP_WAIT_POLICY before torch loads OpenMP)
+
+threads.thread_policy()  # a bad $DNAHNET_THREAD_POLICY stops the app at start-up, by name
+
 import streamlit as st  # noqa: E402
 
 from app import components, inputs, runner, url_view  # noqa: E402
@@ -35,7 +39,7 @@ notices = st.container()  # input problems, progress and the run button appear a
 url_view.read(page, notices)  # a link's (or back/forward's) sample, locus, strands and choices seed the inputs
 request = inputs.sidebar(notices)
 try:
-    analysis = runner.ensure_analysis(request, notices)
+    analysis = runner.ensure_analysis(request, notices, live_tracks=url_view.page_name(page) == "browser")
 except Exception as e:  # noqa: BLE001 - a failed run is shown; the inputs stay usable
     notices.error(f"**The analysis failed:** {plain(f'{type(e).__name__}: {e}')}")
     analysis = None

@@ -15,7 +15,9 @@ from app import state
 
 
 # ---------------------------------------------------------------------------------------------- annotation
-def annotation(a: state.Analysis):
+def annotation(a: state.Analysis | state.Request):
+    """The record's annotation (interpret.annotations), once per genome and promoter table: a request's, before its
+    analysis exists (the live tracks), is the same cache entry as its analysis's (same key)."""
     return _annotation(a.key, a.companion_key, a.record, a.companion)
 
 
@@ -144,15 +146,22 @@ def track_figure(a: state.Analysis, window: tuple[int, int], strands: tuple[str,
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _track_figure(key, companion_key, window, strands, stages, rows, feature_types, view, _trace, _annotation,
                   _record):
+    return draw_tracks(_trace, _annotation, _record, window, view, strands, stages, rows, feature_types)
+
+
+def draw_tracks(trace, annotation, record, window, view, strands, stages, rows, feature_types=None, title=None):
+    """`interpret.figures_tracks.genome_tracks` of the window with only the chosen feature types, uncached: the
+    cached browser figure (`track_figure`) and the live one drawn while the model runs (`app.live_tracks`, with a
+    partial trace or none)."""
     from dataclasses import replace
 
     from interpret.figures_tracks import genome_tracks
 
     if feature_types is not None:  # a shallow copy that lists only the chosen feature types
-        feats = _annotation.features
-        _annotation = replace(_annotation, features=feats[feats["type"].isin(feature_types)])
-    return genome_tracks(_trace, _record.id, annotation=_annotation, sequence=_record, region=window, view=view,
-                         strands=strands, stages=stages, rows=rows)  # the record: its CDS qualifiers translate
+        feats = annotation.features
+        annotation = replace(annotation, features=feats[feats["type"].isin(feature_types)])
+    return genome_tracks(trace, record.id, annotation=annotation, sequence=record, region=window, view=view,
+                         strands=strands, stages=stages, rows=rows, title=title)  # the record: CDS qualifiers
 
 
 def feature_map(a: state.Analysis, window: tuple[int, int], strands: tuple[str, ...], stages: tuple[int, ...]):

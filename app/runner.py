@@ -43,16 +43,18 @@ def estimate_seconds(n_nt: int) -> float | None:
     return n_nt / speed if speed else None
 
 
-def run_analysis(request: Request, progress=None, dnahnet_model=None) -> Analysis:
-    """Analyse `request` (memo, then dnahnet's disk cache, then the model) and remember the result."""
+def run_analysis(request: Request, progress=None, dnahnet_model=None, partial=None) -> Analysis:
+    """Analyse `request` (memo, then dnahnet's disk cache, then the model) and remember the result; `partial` is
+    `dnahnet.analyze`'s (snapshots of a run for live views: only the finished trace is cached and remembered)."""
     import dnahnet
+    from dnahnet.threads import governed  # the run re-checks other processes' load (adaptive thread policy)
 
     hit = cached_analysis(request)
     if hit is not None:
         return hit
     t0 = time.perf_counter()
     trace = dnahnet.analyze([request.record], dnahnet_model or model(), strands=request.settings.strands,
-                           region=request.settings.region, progress=progress)
+                           region=request.settings.region, progress=governed(progress), partial=partial)
     seconds = time.perf_counter() - t0
     cached = bool(trace.meta.get("cache", {}).get("hit"))
     analysis = Analysis(key=request.key, source_label=request.source_label, record=request.record, trace=trace,
@@ -128,12 +130,13 @@ def _job_progress(key: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- the session
-def ensure_analysis(request: Request | None, area) -> Analysis | None:
+def ensure_analysis(request: Request | None, area, live_tracks: bool = False) -> Analysis | None:
     """Make the session's analysis match `request`: reuse, run (small or asked for), or wait for a click.
 
     The pages always show what the sidebar names: no request, or one waiting for its click or its job, clears
     the session's analysis (it stays in the memo; choosing it again is instant). Messages, progress and the run
-    button go into `area` (a container at the top of the page).
+    button go into `area` (a container at the top of the page). With `live_tracks` (the Browser page) a run in the
+    page shows the genome's tracks at once and fills in the model's as windows finish (`app.live_tracks`).
     """
     st.session_state["waiting_for_run"] = False
     if request is None:
@@ -152,7 +155,7 @@ def ensure_analysis(request: Request | None, area) -> Analysis | None:
             return None
     elif analysis is None:
         with area:
-            analysis = _run_with_progress(request)
+            analysis = _run_with_progress(request, live_tracks)
     if analysis.companion_key != request.companion_key:
         analysis = replace(analysis, companion=request.companion, companion_key=request.companion_key)
     st.session_state["analysis"] = analysis
@@ -214,17 +217,29 @@ def offer_whole_record(request: Request, area, on_show) -> None:
         _job_progress(request.key)
 
 
-def _run_with_progress(request: Request) -> Analysis:
-    with st.status(f"Analysing {plain(request.record.id)} with dnaHNet…", expanded=True) as status:
-        st.caption(f"{request.settings.describe(len(request.record))} on {device_label()}")
-        bar = st.progress(0.0, text="starting")
+def _run_with_progress(request: Request, live_tracks: bool = False) -> Analysis:
+    """The run in the script, with a progress bar; with `live_tracks`, the browser's tracks below it: the annotation
+    before the model loads, the model's rows as windows finish; removed when the run ends, failed or not."""
+    from app.live_tracks import LiveTracks
 
-        def progress(fraction: float, message: str):
-            bar.progress(min(max(float(fraction), 0.0), 1.0), text=plain(message))
+    status = st.status(f"Analysing {plain(request.record.id)} with dnaHNet…", expanded=True)
+    live = LiveTracks(request, st.empty()) if live_tracks else None
+    try:
+        with status:
+            st.caption(f"{request.settings.describe(len(request.record))} on {device_label()}")
+            bar = st.progress(0.0, text="starting")
+            if live is not None:
+                live.show(None, 0.0)
 
-        analysis = run_analysis(request, progress)
-        how = "from the cache" if analysis.cached else f"in {_duration(analysis.seconds)}"
-        status.update(label=f"Analysed {plain(request.record.id)} {how}", state="complete", expanded=False)
+            def progress(fraction: float, message: str):
+                bar.progress(min(max(float(fraction), 0.0), 1.0), text=plain(message))
+
+            analysis = run_analysis(request, progress, partial=live.on_partial if live is not None else None)
+            how = "from the cache" if analysis.cached else f"in {_duration(analysis.seconds)}"
+            status.update(label=f"Analysed {plain(request.record.id)} {how}", state="complete", expanded=False)
+    finally:
+        if live is not None:
+            live.clear()
     return analysis
 
 

@@ -115,11 +115,21 @@ def checkpoint_setting() -> str | None:
     return os.environ.get("DNAHNET_CHECKPOINT") or None
 
 
+@st.cache_resource(show_spinner=False)
+def cpu_threads():
+    """This server's CPU threads, set once at start-up (`dnahnet.threads.configure_threads`: the available cores,
+    less those other processes keep busy; `app.runner` lets each run re-check while it goes on)."""
+    from dnahnet.threads import configure_threads
+
+    return configure_threads()
+
+
 @st.cache_resource(show_spinner="Loading the dnaHNet model…")
 def load_model(checkpoint: str | None):
     """The model, loaded once per server and checkpoint (on the GPU when there is one)."""
     from dnahnet import checkpoint as ckpt
 
+    cpu_threads()
     return ckpt.load(checkpoint)
 
 
@@ -128,12 +138,15 @@ def model() -> object:
 
 
 def device_label() -> str:
-    """'GPU · name' or 'CPU · n threads', for the sidebar."""
+    """'GPU · name' or 'CPU · n threads', for the sidebar: the device the model loads on, so saying it does not load
+    the model (the sidebar is drawn before the browser's first tracks; the model loads while they show)."""
     import torch
+    from dnahnet.checkpoint import best_device
 
-    dev = next(model().parameters()).device
+    dev = best_device()
     if dev.type == "cuda":
         return f"GPU · {torch.cuda.get_device_name(dev)}"
+    cpu_threads()
     n = torch.get_num_threads()
     return f"CPU · {n} thread{'s' if n != 1 else ''}"
 

@@ -257,16 +257,23 @@ def locus_window(text: str, record_id: str, span: tuple[int, int], features: pd.
 # ---------------------------------------------------------------------------------------------- session state
 # A window change is a *request* applied at the top of the next run of the browser page, before its widgets
 # exist: Streamlit forbids changing a widget's value after the widget was drawn in the same run.
+def upcoming(key: str, span: tuple[int, int]) -> tuple[int, int]:
+    """The window the browser will show for the analysis `key` over `span`: a pending request, else the last
+    window, else the default. Leaves the request pending (`current` takes it); the live tracks drawn while an
+    analysis runs (`app.live_tracks`) show this window."""
+    pending = st.session_state.get("view_pending")
+    got = st.session_state.get("view")
+    if pending is not None and pending[0] in (key, None):
+        return clip(*pending[1], span)
+    if got and got[0] == key:
+        return got[1]
+    return default_window(span)
+
+
 def current(analysis) -> tuple[int, int]:
     """This session's window for `analysis`: a pending request, else the last window, else the default."""
-    pending = st.session_state.pop("view_pending", None)
-    got = st.session_state.get("view")
-    if pending is not None and pending[0] in (analysis.key, None):
-        window = clip(*pending[1], analysis.span)
-    elif got and got[0] == analysis.key:
-        window = got[1]
-    else:
-        window = default_window(analysis.span)
+    window = upcoming(analysis.key, analysis.span)
+    st.session_state.pop("view_pending", None)
     st.session_state["view"] = (analysis.key, window)
     # the typed-in coordinates always show the window (1-based), also after a visit to another page
     st.session_state["view_start"] = window[0] + 1

@@ -1029,9 +1029,14 @@ def test_about_page_reports_the_numbers_of_the_card(app_env, monkeypatch, tmp_pa
     assert first["this checkpoint"].startswith("4.3% / 49.8% / 31.0%") and first["holds here"] == "yes"
     assert first["paper"] == "6.5% / 42.6% / 58.4%"
     assert found.iloc[1]["this checkpoint"] == "position 2 (49.8%)" and found.iloc[1]["holds here"] == "no"
-    assert (found.iloc[2:]["this checkpoint"] == "not measured").all()  # no E. coli Stage 2 table in this card
+    # no Stage 2 table in the card, but the same weights: the E. coli report kept in docs/results counts
+    stage2 = found.iloc[2:]
+    assert stage2.iloc[0]["this checkpoint"] == "36.9% vs 49.4% (×0.75)" and (stage2["holds here"] == "no").all()
+    assert stage2["from"].str.startswith("docs/results/ecoli-k12/tables/").all()
     text = "\n".join(m.value for m in at.markdown)
     assert "**3 of 3**" in text
+    assert "Reproduces: Stage 1 avoids codon position 1. Does not reproduce: Stage 1 peaks at codon position 3" in text
+    assert "**Zero-shot tasks** (variant effects, gene essentiality): *not measured*" in text
 
 
 def test_url_words_of_stage_and_strand_choices():
@@ -1197,3 +1202,76 @@ def test_latents_selection_summary_and_neighbours(app_env, downloads, monkeypatc
     assert at.title[0].value == "Genome browser"
     key, (lo, hi) = at.session_state["view"]
     assert key == a.key and lo <= int(table["start"].iloc[second]) and int(table["end"].iloc[second]) <= hi
+
+
+# ---------------------------------------------------------------------------------------------- the first plot
+# (issue 18, item 4: the annotation at once, the model's tracks as windows finish; app/live_tracks.py)
+def _row_titles(fig) -> set[str]:
+    """The y-axis titles of a plotly figure (or of a chart's JSON spec): which track rows it has."""
+    layout = json.loads(fig)["layout"] if isinstance(fig, str) else fig.to_plotly_json()["layout"]
+    return {v["title"]["text"] for k, v in layout.items() if k.startswith("yaxis") and v.get("title", {}).get("text")}
+
+
+MODEL_ROWS = ("Boundaries", "p (boundary)", "Surprisal")  # the model's rows (their titles start so)
+
+
+def _model_rows(titles: set[str]) -> set[str]:
+    return {m for m in MODEL_ROWS for t in titles if t.startswith(m)}
+
+
+def test_browser_draws_the_annotation_first_then_fills_in_the_model_tracks(app_env, monkeypatch):
+    """A run in the page draws the genome's features and GC before the model has any output, then the model's rows
+    from partial snapshots; a run stopped half-way shows its error, leaves no live figure and caches nothing (the
+    next run starts afresh), and a finished run leaves only the page's figure, from the finished trace."""
+    from app import live_tracks
+    from dnahnet import infer
+    from dnahnet.partial_trace import is_partial
+
+    drawn = []  # (fraction, trace or None, figure) of every live figure drawn
+    show, forward = live_tracks.LiveTracks.show, infer._forward_windows
+    fail = {"after": 1, "calls": 0}  # the model stops after its first batch of windows (the + pass)
+
+    def spy(self, trace, fraction):
+        fig = show(self, trace, fraction)
+        drawn.append((fraction, trace, fig))
+        return fig
+
+    def stopping(*args):
+        fail["calls"] += 1
+        if fail["after"] is not None and fail["calls"] > fail["after"]:
+            raise RuntimeError("stopped for the test")
+        return forward(*args)
+
+    monkeypatch.setattr(live_tracks.LiveTracks, "show", spy)
+    monkeypatch.setattr(live_tracks, "MIN_REDRAW_S", 0.0)
+    monkeypatch.setattr(live_tracks, "REDRAW_COST", 0.0)  # every snapshot is drawn
+    monkeypatch.setattr(infer, "_forward_windows", stopping)
+    at = upload(new_app(), "live.gbk", synthetic_genbank(length=6000, seed=18, name="LIVE18").encode())
+    no_exception(at)
+    assert "stopped for the test" in messages(at) and at.session_state["analysis"] is None
+    assert not at.get("plotly_chart")  # the live figure went with the failed run
+    (f0, t0, fig0), (f1, t1, fig1) = drawn[:2]
+    assert t0 is None and f0 == 0.0  # before any model output: the annotation alone
+    rows0 = _row_titles(fig0)
+    assert "Features" in rows0 and any(r.startswith("GC") for r in rows0) and not _model_rows(rows0)
+    assert {t.name for t in fig0.data} >= {"CDS"} and "computing… 0 %" in fig0.layout.title.text
+    assert is_partial(t1) and f1 == pytest.approx(0.5) and [sp.strand for sp in t1.passes] == ["+"]
+    assert _model_rows(_row_titles(fig1)) == set(MODEL_ROWS) and "computing… 50 %" in fig1.layout.title.text
+
+    fail["after"] = None
+    drawn.clear()
+    at.run()
+    no_exception(at)
+    a = at.session_state["analysis"]
+    assert a is not None and not a.cached and not is_partial(a.trace)  # nothing of the stopped run was kept
+    assert a.strands == ["+", "-"] and drawn[0][1] is None
+    done = a.trace.get(a.record_id, "+")  # the snapshot of the stopped run held the finished + pass, exactly
+    for s in range(a.n_stages):
+        assert (t1.passes[0].stages[s].boundaries.tolist() == done.stages[s].boundaries.tolist()
+                and t1.passes[0].stages[s].p.tolist() == done.stages[s].p.tolist())
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1 and _model_rows(_row_titles(charts[0].proto.spec)) == set(MODEL_ROWS)
+    n = len(drawn)
+    at.run()  # a rerun reuses the analysis: no live figure at all
+    no_exception(at)
+    assert len(drawn) == n and at.session_state["analysis"].key == a.key and len(at.get("plotly_chart")) == 1

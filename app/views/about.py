@@ -29,7 +29,8 @@ c2.markdown(
 **Stage 2** — Stage-1 chunks → chunks of about **6 nt** (the router's target).
 The second router reads only Stage-1 chunks, so its boundaries are a subset of Stage-1 boundaries: its rate is
 counted either per Stage-1 chunk start (about 50%) or per nucleotide (about 1 in 6), and the app names which.
-In the paper's model they concentrate on start codons, promoters and intergenic DNA.
+In the paper's model they concentrate on start codons, promoters and intergenic DNA; whether the loaded
+checkpoint's do is measured below.
 """
 )
 st.markdown(
@@ -60,12 +61,24 @@ def _measured(directory: str) -> None:
     else:
         st.caption("No held-out evaluation (`heldout_bits.csv`) in this checkpoint's folder: not measured.")
     table = model_card.findings(directory)
-    st.markdown(f"**The paper's findings** ({model_card.PAPER}) and whether they hold for this checkpoint, in "
-                "E. coli K-12 (`python -m interpret.report`); *not measured* where the checkpoint's folder has no "
-                "such file. Different genome and model: a comparison, not a replication test.")
-    st.dataframe(table, hide_index=True)
-    st.caption("Paper numbers are the paper's model on B. subtilis; the checkpoint's are read from its folder, "
-               f"{plain(directory)}.")
+    st.markdown(f"**The paper's findings** ({model_card.PAPER}) beside what this checkpoint measured in E. coli K-12 "
+                "(`python -m interpret.report`; the checkpoint's folder, or a report in docs/results kept for these "
+                "very weights). *Not measured* where there is no such file. Different genome and model: a "
+                "comparison, not a replication test.")
+    st.dataframe(table.drop(columns=["in short"]), hide_index=True)
+    st.markdown(f"**In short, this checkpoint:** {model_card.verdict(table)}")
+    ess, ess_file = model_card.zero_shot(directory)
+    if ess is not None:
+        st.markdown(f"**Zero-shot gene essentiality** (`{plain(ess_file)}`): a premature stop scored by the model "
+                    f"ranks essential genes with AUROC **{ess['auroc']:.3f}** (95% CI {ess['ci_low']:.3f}–"
+                    f"{ess['ci_high']:.3f}; {int(ess['n_essential']):,} essential of {int(ess['n_genes']):,} genes).")
+    else:
+        st.markdown("**Zero-shot tasks** (variant effects, gene essentiality): *not measured* for this checkpoint "
+                    "(no `essentiality_auroc.csv` in its folder; `python -m dnahnet.variants GENOME --essentiality "
+                    "--labels LABELS --summary essentiality_auroc.csv` measures it). The Mutagenesis page scores "
+                    "variants with it, but nothing here says how well those scores predict effects.")
+    st.caption("Paper numbers are the paper's model on B. subtilis; this checkpoint's are read from its folder, "
+               f"{plain(directory)}, and the files named in the table.")
 
 
 st.subheader("The loaded model")
