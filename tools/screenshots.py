@@ -1,8 +1,10 @@
-"""Drive the real app in a headless Chromium: start `streamlit run`, upload a genome, screenshot every page.
+"""Drive the real app in a headless Chromium: start `streamlit run`, open a genome, screenshot every page.
 
-`python -m tools.screenshots GENOME [--out docs/screenshots]` writes one PNG per page at 1280 px wide; the browser
-test (tests/test_app_browser.py) uses the same helpers. Needs Playwright and Debian's chromium
-(/usr/bin/chromium; Playwright cannot download its own browser here).
+`python -m tools.screenshots [GENOME] [--out docs/screenshots]` writes one PNG per page at 1280 px wide: the app's
+default sample genome (phage lambda) without GENOME, else GENOME uploaded. Besides the pages: a Latents box
+selection with its summary, a small saturation on the Mutagenesis page, and (`--report`) the report's offline
+index.html and IGV page. The browser test (tests/test_app_browser.py) uses the same helpers. Needs Playwright and
+Debian's chromium (/usr/bin/chromium; Playwright cannot download its own browser here).
 """
 from __future__ import annotations
 
@@ -14,13 +16,18 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("DNAHNET_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"]
-PAGES = ("browser", "enrichment", "latents", "levels", "about")  # url paths st.navigation gives app/views/*.py
+# url paths st.navigation gives app/views/*.py: every page of the app, in its sidebar order
+PAGES = ("browser", "enrichment", "latents", "levels", "vocabulary", "mutagenesis", "about")
+DEFAULT_SAMPLE = "phage_lambda"  # app.inputs.DEFAULT_SAMPLE, the genome the app opens on
+SATURATE_GENE = "cro"  # phage lambda's cro: 201 nt, 67 codons × 21 = 1,407 cells (the lytic-switch repressor)
+SATURATE_WINDOW = 256  # nt per scored window: the saturation takes seconds, not minutes, on a busy CPU
 
 
 def chromium_path() -> str | None:
@@ -83,12 +90,57 @@ def chromium_page(width: int = 1280, height: int = 900):
             browser.close()
 
 
-def wait_idle(page, timeout_ms: int = 300_000) -> None:
-    """Wait until Streamlit has finished running the script (no 'running' indicator, no status widget spinning)."""
-    page.wait_for_timeout(800)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+RUNNING_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"], [data-testid=\"stSpinner\"]')"
+DRAWN_JS = ("() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+            ".filter(c => c.offsetParent !== null).every(c => c.querySelector('.main-svg'))")
+
+
+PROGRESS_PNG: Path | None = None  # set by main: a shot of the page every minute spent waiting (to see a slow run)
+
+
+def _wait_js(page, predicate: str, timeout_ms: int) -> None:
+    """`page.wait_for_function(predicate)` in steps of a minute, the page shot to PROGRESS_PNG after each step."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.time() + timeout_ms / 1000
+    while True:
+        step = int(min(60_000, max(1_000, (deadline - time.time()) * 1000)))
+        try:
+            page.wait_for_function(predicate, timeout=step)
+            return
+        except PlaywrightTimeout:
+            if time.time() >= deadline:
+                raise
+            if PROGRESS_PNG is not None:
+                with contextlib.suppress(Exception):
+                    page.screenshot(path=str(PROGRESS_PNG))
+
+
+def wait_idle(page, timeout_ms: int = 300_000, draw_ms: int = 60_000) -> None:
+    """Wait until Streamlit has finished running the script (no 'running' indicator, no spinner), twice a moment
+    apart as a rerun can follow a run, then (up to `draw_ms`) until plotly has drawn every visible figure."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(2):
+        page.wait_for_timeout(800)
+        _wait_js(page, RUNNING_JS, timeout_ms)
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(DRAWN_JS, timeout=draw_ms)
     page.wait_for_timeout(500)
+
+
+def page_problems(page) -> list[str]:
+    """The text of every error box and exception on the page (empty when the page rendered cleanly)."""
+    boxes = page.locator("[data-testid='stMain'] [data-testid='stAlertContentError'], "
+                         "[data-testid='stMain'] [data-testid='stException']")
+    return [boxes.nth(i).inner_text()[:300] for i in range(boxes.count())]
+
+
+def open_sample(page, url: str, key: str = DEFAULT_SAMPLE, timeout_ms: int = 300_000) -> None:
+    """Open the app on a sample genome (`?sample=KEY`); wait for its analysis and the tracks."""
+    page.goto(f"{url}/?sample={key}", timeout=timeout_ms)
+    _wait_js(page, "() => document.querySelector(\"[data-testid='stPlotlyChart'] .main-svg\")", timeout_ms)
+    wait_idle(page, timeout_ms)
 
 
 def upload_genome(page, genome: Path, timeout_ms: int = 300_000) -> None:
@@ -121,6 +173,67 @@ def shoot(page, path: Path, max_height: int = 5000) -> Path:
     page.set_viewport_size({"width": width, "height": 900})
     compress_png(path)
     return path
+
+
+def saturate_gene(page, gene: str = SATURATE_GENE, window: int = SATURATE_WINDOW, timeout_ms: int = 600_000) -> None:
+    """On the Mutagenesis page: set the scoring window, find `gene` (exact hits come first) and run its saturation;
+    wait for the heat map."""
+    main_area = page.locator("[data-testid='stMain']")
+    main_area.get_by_text("Scoring options", exact=True).click()
+    field = page.get_by_role("spinbutton", name="Window (nt, centred on the variant)")
+    field.fill(str(window))
+    field.press("Enter")
+    wait_idle(page, timeout_ms)
+    main_area.get_by_text("Scoring options", exact=True).click()  # folded again: the map is what the shot shows
+    query = page.get_by_role("textbox", name="Find a gene")
+    query.fill(gene)
+    query.press("Enter")
+    wait_idle(page, timeout_ms)
+    main_area.get_by_role("button", name="Run saturation").click()
+    wait_idle(page, timeout_ms)
+    main_area.locator("[data-testid='stPlotlyChart'] .main-svg").first.wait_for(timeout=timeout_ms)
+    wait_idle(page, timeout_ms)
+
+
+def build_report(page, out_dir: Path, static: bool = False, timeout_ms: int = 1_800_000) -> Path:
+    """Build the report zip from the sidebar (HTML figures only unless `static`), download it into `out_dir`,
+    unpack it there; the folder that holds its index.html."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    toggle = sidebar.get_by_role("checkbox", name="Report with PNG + SVG figures")
+    if toggle.count() and toggle.is_checked() != static:
+        sidebar.get_by_text("Report with PNG + SVG figures").click()
+        wait_idle(page)
+    build = sidebar.get_by_role("button", name="Build the report (zip)")
+    if build.count():
+        build.click()
+    ready = sidebar.get_by_role("button", name="Report (zip)", exact=True)
+    ready.wait_for(timeout=timeout_ms)
+    zipped = download(page, lambda: ready.click(), out_dir, timeout_ms)
+    with zipfile.ZipFile(zipped) as z:
+        z.extractall(out_dir / zipped.stem)
+    index = next((out_dir / zipped.stem).rglob("index.html"), None)
+    if index is None:
+        raise FileNotFoundError(f"the report {zipped} holds no index.html")
+    return index.parent
+
+
+def shoot_file(page, html: Path, path: Path, ready_js: str | None = None, timeout_ms: int = 120_000) -> Path:
+    """Open a page of the report from disk (file://, no server: they are offline pages) and screenshot it whole;
+    `ready_js` (a JS predicate) says when it has drawn."""
+    page.set_viewport_size({"width": page.viewport_size["width"], "height": 900})
+    page.goto(html.resolve().as_uri())
+    if ready_js:
+        page.wait_for_function(ready_js, timeout=timeout_ms)
+    page.wait_for_timeout(2000)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    compress_png(path)
+    return path
+
+
+IGV_READY_JS = ("() => window.igvBrowser && document.querySelectorAll('#igv canvas').length > 2"
+                " || /could not|did not load/.test(document.getElementById('igv').textContent)")
 
 
 def compress_png(path: Path) -> None:
@@ -182,40 +295,89 @@ def acceptance_downloads(page, out_dir: Path) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Screenshot every page of the app with a genome uploaded.")
-    ap.add_argument("genome", type=Path)
+    ap = argparse.ArgumentParser(description="Screenshot every page of the app with a genome analysed.")
+    ap.add_argument("genome", type=Path, nargs="?", default=None,
+                    help=f"a genome file to upload (default: the sample {DEFAULT_SAMPLE}, the app's first genome)")
+    ap.add_argument("--sample", default=DEFAULT_SAMPLE, help="sample genome key when no GENOME is given")
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "screenshots")
+    ap.add_argument("--pages", default=",".join(PAGES),
+                    help=f"comma-separated pages to shoot (default: all: {','.join(PAGES)})")
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--log", type=Path, default=Path("/tmp/dnahnet_screenshots_streamlit.log"))
-    ap.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the analysis")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds to wait for any one step")
     ap.add_argument("--zoom", type=lambda t: tuple(int(v) for v in t.split("-")), default=None, metavar="START-END",
                     help="also screenshot the browser at this window (1-based, e.g. 640-800: bases and codons)")
+    ap.add_argument("--gene", default=SATURATE_GENE, help="gene saturated on the Mutagenesis page")
+    ap.add_argument("--window", type=int, default=SATURATE_WINDOW, help="scoring window (nt) for that saturation")
+    ap.add_argument("--report", type=Path, default=None, metavar="DIR",
+                    help="also build the report zip from the sidebar into DIR and screenshot its offline "
+                         "index.html (report_index.png) and IGV page (igv.png)")
+    ap.add_argument("--progress", type=Path, default=Path("/tmp/dnahnet_screenshots_progress.png"),
+                    help="while waiting, a shot of the page here every minute (what a slow step is doing)")
     ap.add_argument("--downloads", type=Path, default=None,
                     help="also download PNG, SVG, BED and the report zip into this folder (the acceptance path)")
     args = ap.parse_args(argv)
+    pages = [p.strip() for p in args.pages.split(",") if p.strip()]
+    unknown = sorted(set(pages) - set(PAGES))
+    if unknown:
+        ap.error(f"unknown page(s) {', '.join(unknown)}; the pages are {', '.join(PAGES)}")
     if chromium_path() is None:
         print("error: no chromium found (apt-get install chromium)", file=sys.stderr)
         return 2
+    timeout_ms = int(args.timeout * 1000)
+    problems = {}
+    global PROGRESS_PNG
+    PROGRESS_PNG = args.progress
+
+    def shot(name: str) -> None:
+        found = page_problems(page)
+        if found:
+            problems[name] = found
+        print(shoot(page, args.out / f"{name}.png"), "PROBLEMS: " + " | ".join(found) if found else "", flush=True)
+
     with streamlit_server(log_path=args.log) as url, chromium_page(args.width) as page:
-        page.goto(f"{url}/?source=upload")
-        wait_idle(page)
-        upload_genome(page, args.genome, timeout_ms=int(args.timeout * 1000))
+        page.set_default_timeout(min(timeout_ms, 600_000))  # a busy CPU: loads and clicks take long
+        if args.genome:
+            page.goto(f"{url}/?source=upload")
+            wait_idle(page)
+            upload_genome(page, args.genome, timeout_ms=timeout_ms)
+        else:
+            open_sample(page, url, args.sample, timeout_ms=timeout_ms)
         if args.downloads:
             for path in acceptance_downloads(page, args.downloads):
                 print(f"downloaded {path} ({path.stat().st_size:,} bytes)")
-        for name in PAGES:
-            if name != "browser":
-                open_page(page, url, name, timeout_ms=int(args.timeout * 1000))
-            print(shoot(page, args.out / f"{name}.png"))
+        for name in pages:
+            if name != "browser" or pages.index(name) > 0:
+                open_page(page, url, name, timeout_ms=timeout_ms)
+            if name == "mutagenesis":  # the page opens on its forms: a saturation puts the heat map on it
+                saturate_gene(page, args.gene, args.window, timeout_ms=timeout_ms)
+            shot(name)
             if name == "browser" and args.zoom:
                 show_window(page, *args.zoom)
-                print(shoot(page, args.out / "browser_bases.png"))
-            if name == "latents":  # select a cluster: its chunks are listed, one opens in the browser
+                shot("browser_bases")
+            if name == "latents":  # select a cluster: its summary, and the chunks that open in the browser
                 drag_box(page, page.locator("[data-testid='stPlotlyChart']").first, (0.05, 0.6), (0.05, 0.95))
                 page.wait_for_timeout(1000)
-                wait_idle(page)
-                print(shoot(page, args.out / "latents_selected.png"))
-    return 0
+                wait_idle(page, timeout_ms)
+                try:
+                    page.get_by_text("What the selection holds").first.wait_for(timeout=min(timeout_ms, 900_000))
+                except Exception:  # noqa: BLE001 - an empty box: the shot shows it, the summary is reported missing
+                    problems["latents_selected"] = ["no selection summary appeared after the box selection"]
+                wait_idle(page, timeout_ms)
+                shot("latents_selected")
+        if args.report:
+            folder = build_report(page, args.report, timeout_ms=timeout_ms)
+            viewer = page.context.new_page()
+            viewer.set_default_timeout(min(timeout_ms, 600_000))
+            viewer.set_viewport_size({"width": args.width, "height": 900})
+            print(shoot_file(viewer, folder / "index.html", args.out / "report_index.png"))
+            if (folder / "igv.html").is_file():
+                print(shoot_file(viewer, folder / "igv.html", args.out / "igv.png", IGV_READY_JS))
+            else:
+                problems["igv"] = ["the report has no igv.html (igv.js missing: make igv)"]
+    for name, found in problems.items():
+        print(f"problem on {name}: {' | '.join(found)}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
