@@ -277,20 +277,26 @@ class Governor:
         return self.choice.threads
 
 
+def _adaptive(choice: ThreadChoice | None) -> bool:
+    """Whether the load is worth re-checking: the adaptive policy with more than one core to give out."""
+    return choice is not None and choice.policy == "adaptive" and choice.cap > 1
+
+
+def _no_tick() -> None:
+    return None
+
+
 def ticker(recheck_s: float = RECHECK_S):
     """A no-argument callable for a compute loop (call it once per step or batch): a `Governor`'s `tick` when the
     last `configure_threads` chose the adaptive policy with more than one core, else a no-op."""
     choice = _CURRENT
-    if choice is None or choice.policy != "adaptive" or choice.cap <= 1:
-        return lambda: None
-    return Governor(choice, recheck_s).tick
+    return Governor(choice, recheck_s).tick if _adaptive(choice) else _no_tick
 
 
 def governed(progress=None, recheck_s: float = RECHECK_S):
     """A progress(fraction, message) callback for `dnahnet.analyze` that also ticks a `ticker` (re-checks the load
     every `recheck_s` seconds); `progress` itself (None stays None) unless the policy is adaptive."""
-    choice = _CURRENT
-    if choice is None or choice.policy != "adaptive" or choice.cap <= 1:
+    if not _adaptive(_CURRENT):
         return progress
     tick = ticker(recheck_s)
 
