@@ -225,8 +225,9 @@ def _record_picker(genome):
 def _run_settings(record, source_key: str, label: str) -> state.RunSettings:
     sb = st.sidebar
     sb.header("Analysis")
+    _model_choice(sb)
     try:
-        sb.caption(f"Runs on **{state.device_label()}** · results are cached per genome and settings")
+        sb.caption(f"Runs on **{state.device_label()}** · results are cached per model, genome and settings")
     except Exception:  # noqa: BLE001 - the footer says why the model is missing
         pass
     strands = sb.radio("Strands", list(state.STRAND_CHOICES), format_func=state.STRAND_CHOICES.get, key="strands",
@@ -239,6 +240,29 @@ def _run_settings(record, source_key: str, label: str) -> state.RunSettings:
                               settings=state.RunSettings(strands=strands, region=None))
         runner.offer_whole_record(whole, sb, on_show=_show_whole_record)
     return state.RunSettings(strands=strands, region=region)
+
+
+MODEL_WIDGET = "model_select"
+
+
+def _keep_model() -> None:
+    st.session_state[state.MODEL_KEY] = st.session_state[MODEL_WIDGET]
+
+
+def _model_choice(sb) -> None:
+    """The checkpoint that reads the genome (`state.checkpoint_setting` reads the choice): each has its own card on
+    the About page, and changing it runs the analysis again (or takes it from the cache)."""
+    choices = state.checkpoint_choices()
+    if not choices:  # nothing shipped and nothing named: the footer says why no model loads
+        return
+    ss = st.session_state
+    if ss.get(state.MODEL_KEY) not in choices:  # first run, a link's unknown name, or a choice no longer there
+        ss[state.MODEL_KEY] = state.default_model_choice()
+    # the widget has its own key: Streamlit drops a widget's state on runs that do not draw it (no genome yet)
+    ss[MODEL_WIDGET] = ss[state.MODEL_KEY]
+    sb.selectbox("Model", choices, key=MODEL_WIDGET, format_func=lambda c: Path(c).name, on_change=_keep_model,
+                 help="The checkpoint that reads the genome. The first is the default; the About page shows what "
+                      "each one measurably does. Changing it runs the analysis again (cached per model).")
 
 
 # ---------------------------------------------------------------------------------------------- region

@@ -188,15 +188,21 @@ def verdict(table: pd.DataFrame) -> str:
 
 
 def zero_shot(directory) -> tuple[dict | None, str]:
-    """(the model's row of the zero-shot essentiality AUROC table: auroc, ci_low, ci_high, n_genes, n_essential;
-    the file read), or (None, "") when this checkpoint's folder has no such measurement."""
+    """(the model's row of the zero-shot essentiality AUROC table: auroc, ci_low, ci_high, n_genes, n_essential,
+    and `baselines` {predictor: AUROC} of the table's other rows (gene length, GC) on the same genes; the file read),
+    or (None, "") when this checkpoint's folder has no such measurement."""
     for name in ZERO_SHOT_FILES:
         df = _read_csv(Path(directory) / name)
         if df is None or not {"predictor", "auroc"} <= set(df.columns):
             continue
-        mine = df[df["predictor"].astype(str) == "dnahnet"]
+        predictor = df["predictor"].astype(str)
+        mine = df[predictor == "dnahnet"]
         if len(mine) and np.isfinite(float(mine["auroc"].iloc[0])):
-            return mine.iloc[0].to_dict(), name
+            others = df[predictor != "dnahnet"]
+            row = mine.iloc[0].to_dict()
+            row["baselines"] = {str(p): float(a) for p, a in zip(others["predictor"], others["auroc"])
+                                if np.isfinite(float(a))}
+            return row, name
     return None, ""
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import streamlit as st
 
 from app.components import plain
-from app.state import Analysis, Request, current, device_label, model
+from app.state import Analysis, Request, current, device_label, load_model
 
 AUTO_RUN_NT = int(os.environ.get("DNAHNET_APP_AUTORUN_NT", 150_000))  # analysed without a click up to this size
 MEMO_ENTRIES = 6  # analyses kept in memory per server
@@ -53,7 +53,8 @@ def run_analysis(request: Request, progress=None, dnahnet_model=None, partial=No
     if hit is not None:
         return hit
     t0 = time.perf_counter()
-    trace = dnahnet.analyze([request.record], dnahnet_model or model(), strands=request.settings.strands,
+    the_model = dnahnet_model or load_model(request.checkpoint)
+    trace = dnahnet.analyze([request.record], the_model, strands=request.settings.strands,
                            region=request.settings.region, progress=governed(progress), partial=partial)
     seconds = time.perf_counter() - t0
     cached = bool(trace.meta.get("cache", {}).get("hit"))
@@ -92,7 +93,7 @@ def _jobs() -> tuple[dict, threading.Lock]:
 def start_job(request: Request) -> Job:
     """The running job for this request, or a new one (the model is resolved here, in the script thread)."""
     jobs, lock = _jobs()
-    the_model = model()
+    the_model = load_model(request.checkpoint)
     with lock:
         job = jobs.get(request.key)
         if job is not None and job.error is None:

@@ -45,6 +45,8 @@ class Request:
     settings: RunSettings
     companion: object = None  # parsed promoter/TSS table, or None
     companion_key: str = ""
+    # the model that reads it, fixed when the sidebar builds the request (a background job reads no session state)
+    checkpoint: str | None = field(default_factory=lambda: checkpoint_setting())
 
     @property
     def key(self) -> str:
@@ -53,7 +55,7 @@ class Request:
         from dnahnet.genome_io import sequence_hash
 
         blob = (f"{self.source_key}|{sequence_hash(self.record)}|{self.record.id}|{self.settings}|"
-                f"{checkpoint_setting()}")
+                f"{self.checkpoint}")
         return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -110,9 +112,35 @@ def current() -> Analysis | None:
 
 
 # ---------------------------------------------------------------------------------------------- model
+MODEL_KEY = "model_choice"  # session key of the sidebar's model choice
+
+
 def checkpoint_setting() -> str | None:
-    """Which checkpoint to load: `$DNAHNET_CHECKPOINT` (a directory or name), else the bundled one."""
+    """Which checkpoint to load: the sidebar's choice, else `$DNAHNET_CHECKPOINT` (a directory or name), else the
+    bundled one (None)."""
+    chosen = st.session_state.get(MODEL_KEY)
+    return chosen if chosen and chosen in checkpoint_choices() else default_checkpoint()
+
+
+def default_checkpoint() -> str | None:
+    """The model a session starts with: `$DNAHNET_CHECKPOINT` (a directory or name), else the bundled one (None)."""
     return os.environ.get("DNAHNET_CHECKPOINT") or None
+
+
+def checkpoint_choices() -> list[str]:
+    """What the sidebar offers: `$DNAHNET_CHECKPOINT` when set, then the checkpoints shipped in checkpoints/ (the
+    bundled default first)."""
+    from dnahnet.checkpoint import bundled_names
+
+    names = bundled_names()
+    chosen = default_checkpoint()
+    return names if chosen is None or chosen in names else [chosen, *names]
+
+
+def default_model_choice() -> str | None:
+    """The sidebar's first choice: `$DNAHNET_CHECKPOINT` when set, else the bundled default."""
+    choices = checkpoint_choices()
+    return default_checkpoint() or (choices[0] if choices else None)
 
 
 @st.cache_resource(show_spinner=False)

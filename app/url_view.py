@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app import state
 from app.components import plain
+from dnahnet.checkpoint import bundled_names
 
 SOURCE_UPLOAD, SOURCE_SAMPLE = "Upload a file", "Sample genome"  # the sidebar's "source" options
 STRANDS = {"both": "both", "+": "plus", "-": "minus"}  # session value → URL word ('+' is a space in a query)
 WORDS = {w: v for v, w in STRANDS.items()}
-SIDEBAR_PARAMS = ("source", "sample", "record", "locus", "strands")
+SIDEBAR_PARAMS = ("source", "sample", "record", "locus", "strands", "model")
 # per page (its URL path): parameter → (session key of the page's widget, kind)
 CHOICES = {
     "browser": {"stages": ("browser_stages", "stages"), "passes": ("browser_strands", "passes")},
@@ -69,6 +71,13 @@ def _seed_sidebar(params: dict, reset: bool) -> list[tuple[str, str]]:
         ss.pop("record", None)
     if "locus" in params or reset:
         ss["locus_pending"] = ss["locus_query"] = " ".join(params.get("locus", "").split())  # resolved by inputs
+    if "model" in params:  # a checkpoint's name, taken only when this server offers it
+        if params["model"] in state.checkpoint_choices():
+            ss[state.MODEL_KEY] = params["model"]
+        else:
+            problems.append(("model", params["model"]))
+    elif reset:
+        ss.pop(state.MODEL_KEY, None)
     if params.get("strands") in WORDS:
         ss["strands"] = WORDS[params["strands"]]
     elif "strands" in params or reset:
@@ -149,6 +158,9 @@ def _sidebar_params(request) -> dict[str, str]:
     strands = STRANDS.get(ss.get("strands", "both"), "both")
     if strands != "both":
         out["strands"] = strands
+    model = ss.get(state.MODEL_KEY)
+    if model and model != state.default_model_choice() and model in bundled_names():
+        out["model"] = model  # a shipped checkpoint's name only: a server path does not belong in a shared link
     return out
 
 

@@ -1,8 +1,8 @@
 """Save and load a model as `model.safetensors` + `config.json` (no pickle anywhere).
 
 `load()` with no argument opens the bundled default `<repo>/checkpoints/dnahnet-small`; a bare name resolves under
-`<repo>/checkpoints/`. `checkpoint_hash` (the files) and `model_hash` (the loaded weights) identify a model in
-traces and caches. `save` records the sha256 of both files in `meta.json` ("integrity") and `load` verifies them,
+`<repo>/checkpoints/` (`bundled_names` lists them). `checkpoint_hash` (the files) and `model_hash` (the loaded
+weights) identify a model in traces and caches. `save` records the sha256 of both files in `meta.json` ("integrity") and `load` verifies them,
 so a file changed after saving (a config value edited by hand, a damaged download) is a clear error, not a quietly
 different model. `read_card` reads what a checkpoint says about itself (meta.json, its model card).
 """
@@ -29,6 +29,12 @@ def best_device() -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def bundled_names() -> list[str]:
+    """The checkpoints shipped under checkpoints/ (folders with a model and its config): the default first."""
+    names = sorted(p.name for p in CHECKPOINT_DIR.glob("*") if (p / WEIGHTS).is_file() and (p / CONFIG).is_file())
+    return sorted(names, key=lambda name: name != DEFAULT_NAME)  # stable: the rest stay by name
 
 
 def resolve(path_or_name=None) -> Path:

@@ -571,6 +571,38 @@ def test_bundled_checkpoint_opens_the_default_sample(monkeypatch, data_dir, cach
     assert not at.error, messages(at)
 
 
+def test_model_choice_reruns_with_the_chosen_checkpoint(app_env, tiny_checkpoint):
+    """The sidebar's Model offers $DNAHNET_CHECKPOINT first, then the shipped checkpoints; choosing one analyses the
+    genome again with it and puts its name in the URL; going back takes the first analysis from the memo. A link's
+    unknown model (or a server path) is refused by name and the session keeps its model."""
+    from dnahnet.checkpoint import bundled_names
+
+    shipped = bundled_names()
+    if not shipped:
+        pytest.skip("no checkpoint is shipped in checkpoints/")
+    at = upload(new_app(), "synthetic.gbk", synthetic_genbank(length=3000).encode())
+    no_exception(at)
+    choice = at.sidebar.selectbox(key="model_select")
+    assert choice.options == [tiny_checkpoint.name, *shipped] and choice.value == str(tiny_checkpoint)
+    first = at.session_state["analysis"]
+    assert first.trace.meta["checkpoint_name"] == tiny_checkpoint.name and "model" not in at.query_params
+    choice.set_value(shipped[0]).run()
+    no_exception(at)
+    second = at.session_state["analysis"]
+    assert second.key != first.key and second.trace.meta["checkpoint_name"] == shipped[0]
+    assert at.query_params["model"] == shipped[0]
+    at.sidebar.selectbox(key="model_select").set_value(str(tiny_checkpoint)).run()
+    assert at.session_state["analysis"].key == first.key and "model" not in at.query_params
+    for bad in ("no-such-model", "/etc"):
+        linked = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        linked.session_state["source"] = "Upload a file"
+        linked.query_params["model"] = bad
+        linked.run()
+        no_exception(linked)
+        assert f"model={bad}" in messages(linked)
+        assert any(f"Model: **{tiny_checkpoint.name}**" in c.value for c in linked.sidebar.caption)
+
+
 # ---------------------------------------------------------------------------------------------- mutagenesis
 def tiny_gene_genbank(seed: int = 5, name: str = "MUTA1") -> str:
     """1,500 bp with a 10-codon CDS `tinY` (ATG … TAA at 101..130) and a 300 bp minus-strand CDS."""
@@ -1002,7 +1034,8 @@ def test_levels_rates_are_per_nucleotide_with_the_other_rate_named():
 
 def test_about_page_reports_the_numbers_of_the_card(app_env, monkeypatch, tmp_path):
     """A copy of the bundled checkpoint with two measured numbers changed: the About page shows the new ones, the
-    paper's numbers beside them as the paper's, and "not measured" where the card has no file."""
+    paper's numbers beside them as the paper's, the essentiality AUROC beside its baselines, and "not measured" once
+    the card has no such file."""
     import shutil
 
     src = REPO_ROOT / "checkpoints" / "dnahnet-small"
@@ -1036,6 +1069,11 @@ def test_about_page_reports_the_numbers_of_the_card(app_env, monkeypatch, tmp_pa
     text = "\n".join(m.value for m in at.markdown)
     assert "**3 of 3**" in text
     assert "Reproduces: Stage 1 avoids codon position 1. Does not reproduce: Stage 1 peaks at codon position 3" in text
+    assert "AUROC **0.537** (95% CI 0.501–0.567; 298 essential of 4,223 genes)" in text  # the card's essentiality
+    assert "gene length 0.525, GC 0.557 rank them without a model" in text
+    (ckpt / "essentiality_auroc.csv").unlink()
+    at.run()
+    text = "\n".join(m.value for m in at.markdown)
     assert "**Zero-shot tasks** (variant effects, gene essentiality): *not measured*" in text
 
 

@@ -121,7 +121,7 @@ def test_unreadable_integrity_record_is_a_clear_error(saved):
         checkpoint.load(path, device="cpu")
 
 
-@pytest.mark.parametrize("name", ["dnahnet-small", "dnahnet-small-2500"])
+@pytest.mark.parametrize("name", ["dnahnet-small", "dnahnet-small-2500", "dnahnet-v2"])
 def test_bundled_checkpoints_load(name):
     if not (checkpoint.CHECKPOINT_DIR / name / "model.safetensors").is_file():
         pytest.skip(f"checkpoints/{name} is not in this checkout")
@@ -141,6 +141,19 @@ def test_bundled_default_explains_when_absent(monkeypatch, tmp_path):
     monkeypatch.setattr(checkpoint, "CHECKPOINT_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="dnahnet-small"):
         checkpoint.load()
+
+
+def test_bundled_names_lists_complete_checkpoints_default_first(monkeypatch, tmp_path):
+    """What the app's Model choice offers: folders with weights and config, the default first, then by name."""
+    for name, files in {"zeta": ("model.safetensors", "config.json"), "alpha": ("model.safetensors", "config.json"),
+                        checkpoint.DEFAULT_NAME: ("model.safetensors", "config.json"),
+                        "no-config": ("model.safetensors",), "no-weights": ("config.json",)}.items():
+        (tmp_path / name).mkdir()
+        for f in files:
+            (tmp_path / name / f).write_text("{}")
+    (tmp_path / "notes.txt").write_text("not a checkpoint")
+    monkeypatch.setattr(checkpoint, "CHECKPOINT_DIR", tmp_path)
+    assert checkpoint.bundled_names() == [checkpoint.DEFAULT_NAME, "alpha", "zeta"]
 
 
 def test_name_resolves_under_checkpoints(saved, monkeypatch):

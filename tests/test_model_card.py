@@ -72,3 +72,4 @@ def test_zero_shot_is_read_from_the_essentiality_summary_or_not_measured(tmp_pat
                   "n_essential": [290, 290]}).to_csv(mine / "essentiality_auroc.csv", index=False)
     row, name = model_card.zero_shot(mine)
     assert name == "essentiality_auroc.csv" and row["auroc"] == pytest.approx(0.61) and row["n_essential"] == 290
+    assert row["baselines"] == {"gene length": pytest.approx(0.55)}

@@ -69,9 +69,11 @@ def _measured(directory: str) -> None:
     st.markdown(f"**In short, this checkpoint:** {model_card.verdict(table)}")
     ess, ess_file = model_card.zero_shot(directory)
     if ess is not None:
+        beside = ", ".join(f"{plain(p)} {a:.3f}" for p, a in ess["baselines"].items())
         st.markdown(f"**Zero-shot gene essentiality** (`{plain(ess_file)}`): a premature stop scored by the model "
                     f"ranks essential genes with AUROC **{ess['auroc']:.3f}** (95% CI {ess['ci_low']:.3f}–"
-                    f"{ess['ci_high']:.3f}; {int(ess['n_essential']):,} essential of {int(ess['n_genes']):,} genes).")
+                    f"{ess['ci_high']:.3f}; {int(ess['n_essential']):,} essential of {int(ess['n_genes']):,} genes)"
+                    + (f"; on the same genes, {beside} rank them without a model (0.5 = chance)." if beside else "."))
     else:
         st.markdown("**Zero-shot tasks** (variant effects, gene essentiality): *not measured* for this checkpoint "
                     "(no `essentiality_auroc.csv` in its folder; `python -m dnahnet.variants GENOME --essentiality "
