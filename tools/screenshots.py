@@ -232,7 +232,8 @@ def shoot_file(page, html: Path, path: Path, ready_js: str | None = None, timeou
     return path
 
 
-IGV_READY_JS = ("() => window.igvBrowser && document.querySelectorAll('#igv canvas').length > 2"
+# igv.js 3 draws inside its own elements (no canvases under #igv to count): ready when its track views exist
+IGV_READY_JS = ("() => (window.igvBrowser && window.igvBrowser.trackViews && window.igvBrowser.trackViews.length > 2)"
                 " || /could not|did not load/.test(document.getElementById('igv').textContent)")
 
 

@@ -70,7 +70,8 @@ def _measured(directory: str) -> None:
     ess, ess_file = model_card.zero_shot(directory)
     if ess is not None:
         beside = ", ".join(f"{plain(p)} {a:.3f}" for p, a in ess["baselines"].items())
-        st.markdown(f"**Zero-shot gene essentiality** (`{plain(ess_file)}`): a premature stop scored by the model "
+        # ess_file is one of model_card.ZERO_SHOT_FILES (our names, shown as code: no markdown escaping inside)
+        st.markdown(f"**Zero-shot gene essentiality** (`{ess_file}`): a premature stop scored by the model "
                     f"ranks essential genes with AUROC **{ess['auroc']:.3f}** (95% CI {ess['ci_low']:.3f}–"
                     f"{ess['ci_high']:.3f}; {int(ess['n_essential']):,} essential of {int(ess['n_genes']):,} genes)"
                     + (f"; on the same genes, {beside} rank them without a model (0.5 = chance)." if beside else "."))
