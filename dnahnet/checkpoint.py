@@ -2,9 +2,9 @@
 
 `load()` with no argument opens the bundled default `<repo>/checkpoints/dnahnet-small`; a bare name resolves under
 `<repo>/checkpoints/` (`bundled_names` lists them). `checkpoint_hash` (the files) and `model_hash` (the loaded
-weights) identify a model in traces and caches. `save` records the sha256 of both files in `meta.json` ("integrity") and `load` verifies them,
-so a file changed after saving (a config value edited by hand, a damaged download) is a clear error, not a quietly
-different model. `read_card` reads what a checkpoint says about itself (meta.json, its model card).
+weights) identify a model in traces and caches. `save` records the sha256 of both files in `meta.json`
+("integrity") and `load` verifies them, so a file changed after saving (a config value edited by hand, a damaged
+download) is a clear error, not a quietly different model. `read_card` reads what a checkpoint says about itself (meta.json, its model card).
 """
 import hashlib
 import json
