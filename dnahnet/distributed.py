@@ -53,9 +53,15 @@ def init_distributed(device_name: str = "auto", timeout: timedelta = timedelta(m
     return ranks
 
 
-def shutdown() -> None:
-    """Leave the process group, if this process joined one."""
+def shutdown(together: bool = True) -> None:
+    """Leave the process group, if this process joined one.
+
+    `together`: wait at a barrier first, so no rank tears down its gloo connections while another still works (a
+    rank that left early, while rank 0 validated and saved, was sometimes aborted: "terminate called without an
+    active exception"). Pass False on an error path, where a peer may never reach the barrier."""
     if dist.is_available() and dist.is_initialized():
+        if together:
+            dist.barrier()
         dist.destroy_process_group()
 
 

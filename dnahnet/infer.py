@@ -771,10 +771,13 @@ def main(argv=None) -> int:
             print(f"error: {flag} is for one genome file; with several use --out-dir / all records", file=sys.stderr)
             return 2
     ranks = init_distributed(args.device, timeout=GATHER_TIMEOUT)
+    finished = False
     try:
-        return run_batch(args, ranks)
+        code = run_batch(args, ranks)
+        finished = True
+        return code
     finally:
-        shutdown()
+        shutdown(together=finished)
 
 
 def _main_one(args) -> int:

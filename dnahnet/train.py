@@ -27,7 +27,7 @@ import torch.distributed as dist  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
 from dnahnet.data import DEFAULT_HOLDOUT, WindowSampler, load_corpus, validation_windows  # noqa: E402
-from dnahnet.distributed import init_distributed, pick_device  # noqa: E402 (evaluate.py imports pick_device here)
+from dnahnet.distributed import init_distributed, pick_device, shutdown  # noqa: E402 (evaluate.py imports pick_device here)
 from dnahnet.routing import decisiveness  # noqa: E402
 
 LN2 = math.log(2.0)
@@ -551,11 +551,12 @@ def _given_options(parser, argv):
 def main(argv=None):
     args, resume = parse_args(argv)
     threads.configure_threads(args.threads or None)  # the cores available, less those other processes keep busy
+    finished = False
     try:
         train(args, resume=resume)
+        finished = True
     finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        shutdown(together=finished)
 
 
 if __name__ == "__main__":
