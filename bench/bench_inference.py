@@ -2,7 +2,9 @@
 parameter-matched plain Transformer, forward only, at several lengths, side by side in one run; (c) with --sweep,
 window settings side by side (speed, bits/nt, boundary agreement); (d) with --versus-checkpoint, two checkpoints'
 `analyze` throughput side by side on one E. coli slice; (e) with --contention, each thread policy's throughput
-quiet and beside one busy process that the script starts and stops itself (`dnahnet.threads`).
+quiet and beside one busy process that the script starts and stops itself (`dnahnet.threads`); (f) with --options,
+ways to buy speed at a price side by side (bf16 autocast, int8 dynamic quantisation of the Linear layers, one
+1-thread process per strand): nt/s and how many boundaries differ from the fp32 default.
 
     python bench/bench_inference.py                    # E. coli K-12, both strands, bundled checkpoint, 2 threads
     python bench/bench_inference.py --limit 200000     # time a 200 kb prefix instead of the whole genome
@@ -11,6 +13,7 @@ quiet and beside one busy process that the script starts and stops itself (`dnah
     python bench/bench_inference.py --sweep 2048:256:8,4096:256:4,2048:128:8   # E. coli 1.0-1.4 Mb, both strands
     python bench/bench_inference.py --versus-checkpoint checkpoints/dnahnet-v2      # the bundled one against it
     python bench/bench_inference.py --contention       # spin / fixed / adaptive threads, quiet vs one busy process
+    python bench/bench_inference.py --options --repeats 2   # fp32 / bf16 / int8 / a process per strand (1.0-1.2 Mb)
 """
 from __future__ import annotations
 
@@ -366,6 +369,155 @@ def bench_contention(args) -> None:
     print("  target (issue 18): ratio ≥ 0.45 beside one busy process (fair share on 2 cores would be 0.5)")
 
 
+# ------------------------------------------------------------------------------------------------- (f) options
+OPTIONS = {  # option -> what its row says
+    "fp32": "fp32, one process, all threads (the default)",
+    "bf16": "bf16 autocast (matmuls and attention in bf16; the numba Mamba-2 interior stays fp32)",
+    "int8": "int8 dynamic quantisation of every nn.Linear (torch.ao, fbgemm/onednn)",
+    "strands": "one 1-thread process per strand, side by side (fp32)",
+}
+
+
+@contextlib.contextmanager
+def _unhashable_weights_named(name: str):
+    """analyze names its cache entries by a hash of the weights, which a quantised model's packed parameters do
+    not support; the benchmark caches nothing, so a fixed name serves."""
+    from dnahnet import checkpoint
+
+    original = checkpoint.model_hash
+    checkpoint.model_hash = lambda model: name
+    try:
+        yield
+    finally:
+        checkpoint.model_hash = original
+
+
+def _option_record(args):
+    from Bio.Seq import Seq
+    from Bio.SeqRecord import SeqRecord
+
+    a, b = (int(x) for x in args.options_region.split("-"))
+    seq, _, _, record_id = genome_sequence(b, args.quick)
+    return SeqRecord(Seq(seq[a:b]), id=record_id), b - a
+
+
+def options_child(args) -> int:
+    """In a process of its own, 1 thread: one strand of the --options slice; prints its seconds as a JSON line."""
+    from dnahnet.infer import analyze
+
+    torch.set_num_threads(1)
+    model, _, _ = load_model(args)
+    record, _ = _option_record(args)
+    analyze(record[:5000], model=model, strands=args.options_child, cache=False, circular=False)  # warm-up
+    t0 = time.perf_counter()
+    trace = analyze(record, model=model, strands=args.options_child, cache=False, circular=False)
+    seconds = time.perf_counter() - t0
+    trace.save(args.trace_out)
+    print(json.dumps({"strand": args.options_child, "seconds": seconds}))
+    return 0
+
+
+def _strand_processes(args):
+    """(wall seconds, both passes) for both strands, each in its own 1-thread process, started together (start-up
+    excluded: each child times its own pass, and the pair is done when the slower one is)."""
+    import tempfile
+    import types
+
+    from dnahnet.trace import Trace
+
+    argv = [sys.executable, str(Path(__file__).resolve()), "--options-region", args.options_region]
+    if args.quick:
+        argv.append("--quick")
+    if args.checkpoint:
+        argv += ["--checkpoint", args.checkpoint]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {strand: Path(tmp) / f"{'plus' if strand == '+' else 'minus'}.npz" for strand in ("+", "-")}
+        procs = [subprocess.Popen(argv + ["--options-child", strand, "--trace-out", str(path)], env=env,
+                                  stdout=subprocess.PIPE, text=True) for strand, path in paths.items()]
+        seconds = []
+        for proc in procs:
+            out, _ = proc.communicate()
+            if proc.returncode != 0:
+                raise SystemExit("a strand process failed")
+            seconds.append(json.loads(out.strip().splitlines()[-1])["seconds"])
+        passes = [p for path in paths.values() for p in Trace.load(path).passes]
+    return max(seconds), types.SimpleNamespace(passes=passes)
+
+
+def bench_options(model, args):
+    """(f) Options that trade exactness or simplicity for speed, on one E. coli slice, both strands, default
+    windows, alternating over `--repeats` rounds: median nt/s, and how far each one's boundaries and bits/nt are
+    from the fp32 default's (the boundaries are what users look at: an option is only free if none move)."""
+    import copy
+    import warnings
+
+    from dnahnet.infer import analyze
+
+    record, n = _option_record(args)
+    with warnings.catch_warnings():  # torch.ao's eager quantisation is deprecated (torchao replaces it): still runs
+        warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+        int8 = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
+    runs = {
+        "fp32": lambda: analyze(record, model=model, cache=False, circular=False),
+        "bf16": lambda: _in_bf16(lambda: analyze(record, model=model, cache=False, circular=False)),
+        "int8": lambda: _with_int8(lambda: analyze(record, model=int8, cache=False, circular=False)),
+    }
+    wanted = [o for o in args.options.split(",") if o]
+    unknown = set(wanted) - set(OPTIONS)
+    if unknown or "fp32" not in wanted:
+        raise SystemExit(f"--options: expected fp32 and some of {', '.join(OPTIONS)}, got {args.options!r}")
+    print(f"\n(f) options: {record.id} {args.options_region}, both strands, window {DEFAULT_WINDOW}, margin "
+          f"{DEFAULT_MARGIN}, batch {DEFAULT_BATCH_SIZE}, median of {args.repeats} alternating rounds", flush=True)
+    for option in wanted:  # warm-up: numba, oneDNN's kernels for each dtype
+        if option in runs:
+            runs[option]()
+    rates, traces = {o: [] for o in wanted}, {}
+    for _ in range(args.repeats):
+        for option in wanted:
+            t0 = time.perf_counter()
+            if option == "strands":
+                seconds, traces[option] = _strand_processes(args)
+            else:
+                traces[option] = runs[option]()
+                seconds = time.perf_counter() - t0
+            rates[option].append(2 * n / seconds)
+    base = traces["fp32"]
+    n_stages = len(base.passes[0].stages)
+    print("| option | nt/s | speed vs fp32 | " + " | ".join(f"Stage {s + 1} boundaries moved" for s in
+                                                          range(n_stages)) + " | bits/nt change |")
+    print("|---|---|---|" + "---|" * n_stages + "---|")
+    fp32_rate = statistics.median(rates["fp32"])
+    for option in wanted:
+        rate = statistics.median(rates[option])
+        moved = " | ".join(_moved(base, traces[option], s) for s in range(n_stages))
+        print(f"| {option}: {OPTIONS[option]} | {rate:,.0f} | {rate / fp32_rate:.2f}x | {moved} | "
+              f"{_bits(traces[option]) - _bits(base):+.5f} |",
+              flush=True)
+
+
+def _in_bf16(fn):
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        return fn()
+
+
+def _with_int8(fn):
+    with _unhashable_weights_named("int8-dynamic"):
+        return fn()
+
+
+def _bits(trace) -> float:
+    return float(-np.nanmean(np.concatenate([sp.logprob for sp in trace.passes])) / np.log(2))
+
+
+def _moved(base, other, stage: int) -> str:
+    """Boundaries in one trace but not the other, both strands, as a count and a share of the fp32 ones."""
+    a = {(sp.strand, int(x)) for sp in base.passes for x in sp.stages[stage].boundaries}
+    b = {(sp.strand, int(x)) for sp in other.passes for x in sp.stages[stage].boundaries}
+    moved = len(a ^ b)
+    return f"{moved:,} ({100 * moved / max(len(a), 1):.2f}%)"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=None, help="checkpoint directory (default: the bundled one)")
@@ -392,6 +544,11 @@ def main(argv=None):
     ap.add_argument("--policies", default=",".join(CONTENTION_POLICIES),
                     help="--contention: the thread policies to compare, comma-separated")
     ap.add_argument("--contention-child", default=None, choices=list(CONTENTION_POLICIES), help=argparse.SUPPRESS)
+    ap.add_argument("--options", nargs="?", const=",".join(OPTIONS), default=None,
+                    help="(f) compare these options side by side on --options-region (default: all of "
+                         f"{', '.join(OPTIONS)})")
+    ap.add_argument("--options-region", default="1000000-1200000", help="START-END of E. coli for --options")
+    ap.add_argument("--options-child", default=None, choices=["+", "-"], help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true", help="tiny random model, short inputs (CI smoke run)")
     args = ap.parse_args(argv)
     if args.quick:
@@ -400,6 +557,8 @@ def main(argv=None):
         args.contention_nt = min(args.contention_nt, 3000)
     if args.contention_child:
         return contention_child(args)
+    if args.options_child:
+        return options_child(args)
     if args.contention:
         print(f"host: {cpu_name()}, {os.cpu_count()} logical cores (--threads is ignored: each policy decides)")
         bench_contention(args)
@@ -408,9 +567,12 @@ def main(argv=None):
     model, desc, trained = load_model(args)
     print(f"dnaHNet: {desc}; torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu")
     print(f"host: {cpu_name()}, {os.cpu_count()} logical cores (hosts differ between runs: compare rows of one run)")
+    if args.quick:
+        args.sweep_region = args.options_region = "0-3000"
+    if args.options:
+        bench_options(model, args)
+        return 0
     if args.sweep or args.versus_checkpoint:
-        if args.quick:
-            args.sweep_region = "0-3000"
         (bench_sweep if args.sweep else bench_versus_checkpoint)(model, args)
         return 0
     if not args.skip_genome:

@@ -149,17 +149,28 @@ def load(path_or_name=None, device=None) -> DnaHNet:
     return model.to(device).eval()
 
 
+_FILE_HASHES: dict[tuple, str] = {}  # (path, size, mtime_ns, inode) of both files -> their hash
+
+
 def checkpoint_hash(path_or_name=None) -> str:
-    """First 16 hex digits of sha256 over model.safetensors + config.json (a cache key)."""
+    """First 16 hex digits of sha256 over model.safetensors + config.json (a cache key).
+
+    Remembered per process while neither file changes (path, size, mtime and inode), so the app's About page and
+    every `analyze` call do not re-read megabytes of weights."""
     directory = resolve(path_or_name)
-    digest = hashlib.sha256()
-    for name in (WEIGHTS, CONFIG):
-        file = directory / name
+    files = [directory / name for name in (WEIGHTS, CONFIG)]
+    for file in files:
         if not file.exists():
             raise FileNotFoundError(f"{file} is missing")
-        for block in _blocks(file):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    stats = [file.stat() for file in files]
+    key = tuple((str(f.resolve()), st.st_size, st.st_mtime_ns, st.st_ino) for f, st in zip(files, stats))
+    if key not in _FILE_HASHES:
+        digest = hashlib.sha256()
+        for file in files:
+            for block in _blocks(file):
+                digest.update(block)
+        _FILE_HASHES[key] = digest.hexdigest()[:16]
+    return _FILE_HASHES[key]
 
 
 def model_hash(model) -> str:

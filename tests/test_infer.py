@@ -313,6 +313,18 @@ def test_benchmark_script_versus_checkpoint():
     assert len(rows) == 2 and rows[0].endswith("| 1.00x |") and "dnahnet-small" in rows[1]
 
 
+def test_benchmark_script_options():
+    """--options: a row per option; fp32 is the reference (1.00x, nothing moved); the strand processes run the same
+    fp32 arithmetic, so their boundaries are the default's."""
+    res = subprocess.run([sys.executable, "bench/bench_inference.py", "--quick", "--threads", "1", "--repeats", "1",
+                          "--options"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    rows = {line.split(":")[0][2:]: line for line in res.stdout.splitlines() if line.startswith("| ") and "x |" in line}
+    assert set(rows) == {"fp32", "bf16", "int8", "strands"}
+    assert "| 1.00x | 0 (0.00%) | 0 (0.00%) | +0.00000 |" in rows["fp32"]
+    assert rows["strands"].count("| 0 (0.00%)") == 2
+
+
 def test_parameter_matched_transformer_baseline(model):
     from bench.transformer_lm import TransformerLM, matched_config, matched_transformer
 
