@@ -3,8 +3,9 @@ parameter-matched plain Transformer, forward only, at several lengths, side by s
 window settings side by side (speed, bits/nt, boundary agreement); (d) with --versus-checkpoint, two checkpoints'
 `analyze` throughput side by side on one E. coli slice; (e) with --contention, each thread policy's throughput
 quiet and beside one busy process that the script starts and stops itself (`dnahnet.threads`); (f) with --options,
-ways to buy speed at a price side by side (bf16 autocast, int8 dynamic quantisation of the Linear layers, one
-1-thread process per strand): nt/s and how many boundaries differ from the fp32 default.
+ways to buy speed side by side (the strand passes one at a time or side by side, bf16 autocast, int8 dynamic
+quantisation of the Linear layers, one 1-thread process per strand): nt/s and how many boundaries differ from the
+default's.
 
     python bench/bench_inference.py                    # E. coli K-12, both strands, bundled checkpoint, 2 threads
     python bench/bench_inference.py --limit 200000     # time a 200 kb prefix instead of the whole genome
@@ -13,7 +14,7 @@ ways to buy speed at a price side by side (bf16 autocast, int8 dynamic quantisat
     python bench/bench_inference.py --sweep 2048:256:8,4096:256:4,2048:128:8   # E. coli 1.0-1.4 Mb, both strands
     python bench/bench_inference.py --versus-checkpoint checkpoints/dnahnet-v2      # the bundled one against it
     python bench/bench_inference.py --contention       # spin / fixed / adaptive threads, quiet vs one busy process
-    python bench/bench_inference.py --options --repeats 2   # fp32 / bf16 / int8 / a process per strand (1.0-1.2 Mb)
+    python bench/bench_inference.py --options --repeats 3   # passes side by side or not / bf16 / int8 / processes
 """
 from __future__ import annotations
 
@@ -371,8 +372,9 @@ def bench_contention(args) -> None:
 
 # ------------------------------------------------------------------------------------------------- (f) options
 OPTIONS = {  # option -> what its row says
-    "fp32": "fp32, one process, all threads (the default)",
-    "bf16": "bf16 autocast (matmuls and attention in bf16; the numba Mamba-2 interior stays fp32)",
+    "fp32": "fp32, the strand passes side by side, 1 thread each (the default)",
+    "one-at-a-time": "fp32, one strand pass after the other on all threads (before session 9)",
+    "bf16": "bf16 autocast, one pass at a time (autocast is per thread; the numba Mamba-2 interior stays fp32)",
     "int8": "int8 dynamic quantisation of every nn.Linear (torch.ao, fbgemm/onednn)",
     "strands": "one 1-thread process per strand, side by side (fp32)",
 }
@@ -460,7 +462,8 @@ def bench_options(model, args):
         int8 = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
     runs = {
         "fp32": lambda: analyze(record, model=model, cache=False, circular=False),
-        "bf16": lambda: _in_bf16(lambda: analyze(record, model=model, cache=False, circular=False)),
+        "one-at-a-time": lambda: analyze(record, model=model, cache=False, circular=False, workers=1),
+        "bf16": lambda: _in_bf16(lambda: analyze(record, model=model, cache=False, circular=False, workers=1)),
         "int8": lambda: _with_int8(lambda: analyze(record, model=int8, cache=False, circular=False)),
     }
     wanted = [o for o in args.options.split(",") if o]

@@ -250,11 +250,12 @@ def _to_record_inplace(k: np.ndarray, ra: int, length: int, strand: str) -> np.n
 
 
 def _run_pass(model, seq: SequenceInput, strand: str, region, window, margin, batch_size, max_latents,
-              device, on_window) -> StrandPass:
+              device, on_window, guard=contextlib.nullcontext()) -> StrandPass:
     """Analyse one record in one reading direction; outputs in forward-strand record coordinates.
 
     Every output is written, window by window, straight into its final array (`_Column`; the log-probability into
-    the record-length array through a reversed view on "-"), so a pass holds about its trace's size, no more."""
+    the record-length array through a reversed view on "-"), so a pass holds about its trace's size, no more.
+    `guard` (a lock when passes run side by side) is held while a batch's outputs are written and reported."""
     from dnahnet.tokenizer import reverse_complement
 
     length = len(seq.ids)
@@ -276,50 +277,57 @@ def _run_pass(model, seq: SequenceInput, strand: str, region, window, margin, ba
     samples: list[LatentSample] = []
     widths: list[int] = []
     salt_base = int(hashlib.sha256(f"{seq.record_id}{strand}".encode()).hexdigest()[:8], 16) + LATENT_SEED
+    finished: list[StrandPass] = []  # the pass once finished: a snapshot taken late gets it whole
+
+    def so_far() -> StrandPass:
+        return finished[0] if finished else _pass_so_far(seq, strand, region, ra, full, positions, p_values, bounds)
+
     batches = [plan[i:i + batch_size] for i in range(0, len(plan), batch_size)]
     inputs = (np.stack([ext[start:start + width] for start, _, _ in batch]).astype(np.int64) for batch in batches)
     for batch, x in zip(batches, inputs):
         lp, routing = _forward_windows(model, x, device)  # (B, W-1), per stage a dict of (B, ...) arrays
-        if not positions:
-            for s, r in enumerate(routing):
-                positions.append(_Column(n, np.int64, ascending=True))
-                p_values.append(_Column(n, np.float32))
-                bounds.append(_Column(n, np.int64, ascending=True))
-                samples.append(LatentSample(max_latents, salt_base + 1000 * s))
-                widths.append(int(r["latents"].shape[-1]))
-        for i, (start, lo, hi) in enumerate(batch):
-            t0 = max(lo - start, 1)  # window-local positions [t0, hi - start) get a log-probability
-            logprob[start + t0 - lead: hi - lead] = lp[i, t0 - 1: hi - start - 1]
-            for s, r in enumerate(routing):
-                mask = r["mask"][i]
-                pos = r["positions"][i][mask] + start  # extended coords where this router ran
-                sel = (pos >= lo) & (pos < hi)
-                k = pos[sel] - lead
-                p = r["p"][i][mask][sel]
-                bounds[s].extend(k[r["b"][i][mask][sel]])
-                scored = ~np.isnan(p)  # a NaN p counts as "not run", as a dense NaN-filled track would read it
-                positions[s].extend(k[scored])
-                p_values[s].extend(p[scored])
-                cmask = r["chunk_mask"][i]
-                cpos = r["chunk_positions"][i][cmask] + start
-                csel = (cpos >= lo) & (cpos < hi)
-                samples[s].add(cpos[csel] - lead, r["latents"][i][cmask][csel])
-        del x, lp, routing  # this batch's outputs go before the next batch is computed
-        on_window(sum(hi - lo for _, lo, hi in batch), lambda: _pass_so_far(seq, strand, region, ra, full, positions,
-                                                                            p_values, bounds))
+        with guard:  # a snapshot of this pass (on another thread) never sees a batch half written
+            if not positions:
+                for s, r in enumerate(routing):
+                    positions.append(_Column(n, np.int64, ascending=True))
+                    p_values.append(_Column(n, np.float32))
+                    bounds.append(_Column(n, np.int64, ascending=True))
+                    samples.append(LatentSample(max_latents, salt_base + 1000 * s))
+                    widths.append(int(r["latents"].shape[-1]))
+            for i, (start, lo, hi) in enumerate(batch):
+                t0 = max(lo - start, 1)  # window-local positions [t0, hi - start) get a log-probability
+                logprob[start + t0 - lead: hi - lead] = lp[i, t0 - 1: hi - start - 1]
+                for s, r in enumerate(routing):
+                    mask = r["mask"][i]
+                    pos = r["positions"][i][mask] + start  # extended coords where this router ran
+                    sel = (pos >= lo) & (pos < hi)
+                    k = pos[sel] - lead
+                    p = r["p"][i][mask][sel]
+                    bounds[s].extend(k[r["b"][i][mask][sel]])
+                    scored = ~np.isnan(p)  # a NaN p counts as "not run", as a dense NaN-filled track would read it
+                    positions[s].extend(k[scored])
+                    p_values[s].extend(p[scored])
+                    cmask = r["chunk_mask"][i]
+                    cpos = r["chunk_positions"][i][cmask] + start
+                    csel = (cpos >= lo) & (cpos < hi)
+                    samples[s].add(cpos[csel] - lead, r["latents"][i][cmask][csel])
+            del x, lp, routing  # this batch's outputs go before the next batch is computed
+            on_window(sum(hi - lo for _, lo, hi in batch), so_far)
 
-    stages = []
-    for s in range(len(positions)):
-        where_b = bounds[s].finish()  # pass-local, ascending: what the latent sample indexes into
-        index, latents = samples[s].result(where_b, widths[s])
-        stages.append(StageTrack(positions=_to_record_inplace(positions[s].finish(), ra, length, strand),
-                                 p=p_values[s].finish(), boundaries=_to_record_inplace(where_b, ra, length, strand),
-                                 latent_index=index, latents=latents))
-    if stages and stages[0].positions.size != n:
-        raise RuntimeError(f"internal error: stage 0 decided {stages[0].positions.size} of {n} positions")
-    return StrandPass(record_id=seq.record_id, strand=strand, length=length, circular=seq.circular,
-                      stages=stages, logprob=full, region=tuple(region) if region is not None else None,
-                      n_runs=non_acgt_runs(seq.ids))
+    with guard:  # finishing rewrites the columns in place (record coordinates): no snapshot in between
+        stages = []
+        for s in range(len(positions)):
+            where_b = bounds[s].finish()  # pass-local, ascending: what the latent sample indexes into
+            index, latents = samples[s].result(where_b, widths[s])
+            stages.append(StageTrack(positions=_to_record_inplace(positions[s].finish(), ra, length, strand),
+                                     p=p_values[s].finish(), boundaries=_to_record_inplace(where_b, ra, length, strand),
+                                     latent_index=index, latents=latents))
+        if stages and stages[0].positions.size != n:
+            raise RuntimeError(f"internal error: stage 0 decided {stages[0].positions.size} of {n} positions")
+        finished.append(StrandPass(record_id=seq.record_id, strand=strand, length=length, circular=seq.circular,
+                                   stages=stages, logprob=full, region=tuple(region) if region is not None else None,
+                                   n_runs=non_acgt_runs(seq.ids)))
+    return finished[0]
 
 
 def _pass_so_far(seq: SequenceInput, strand: str, region, ra: int, full: np.ndarray, positions, p_values,
@@ -356,15 +364,116 @@ def _to_numpy(r) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- analyze
+def pass_workers(n_passes: int, device, asked: int | None = None) -> int:
+    """How many strand passes `analyze` runs side by side: `asked`, else on a CPU one per torch thread (each pass
+    single-threaded), else 1; never more than there are passes.
+
+    Why: one pass on 2 threads meets both at a barrier after every op, and on a small model most ops are short; two
+    single-threaded passes never wait for each other. Measured on a 2-core host, both strands of 200 kb:
+    `bench/bench_inference.py --options` (docs/BENCHMARKS.md)."""
+    if asked is not None:
+        return max(1, min(int(asked), n_passes))
+    if device.type != "cpu":
+        return 1
+    return max(1, min(torch.get_num_threads(), n_passes))
+
+
+class _Cancelled(Exception):
+    """Raised inside a pass when another pass failed or the caller was interrupted."""
+
+
+def _run_passes(n: int, run_one, workers: int, on_window) -> list[tuple[StrandPass, float]]:
+    """Passes 0..n-1, `workers` at a time -> [(pass, seconds)] in order. `run_one(i, on_pass_window, guard)` runs
+    pass i and calls on_pass_window(i, n_decided, so_far) after each batch, holding `guard`.
+
+    One worker: in this thread, one pass after another, on all of this thread's torch threads. Several: each pass
+    on a thread of its own with an equal share of the torch threads (the Mamba-2 interior's serial numba twins
+    release the GIL); `on_window` still runs in this thread, fed through a queue (Streamlit draws only from its
+    script's thread), and a lock keeps a snapshot from reading a batch half written. The thread count is restored
+    afterwards (to what a `dnahnet.threads.governed` progress callback last set, if it changed it)."""
+    import queue
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    if workers <= 1:
+        out = []
+        with torch.inference_mode():
+            for i in range(n):
+                t0 = time.perf_counter()
+                sp = run_one(i, on_window, contextlib.nullcontext())
+                out.append((sp, time.perf_counter() - t0))
+        return out
+
+    threads_before = torch.get_num_threads()
+    each = max(1, threads_before // workers)
+    lock, events, stop = threading.Lock(), queue.Queue(), threading.Event()
+
+    def on_pass_window(i, n_decided, so_far):  # in a worker, holding the lock
+        if stop.is_set():
+            raise _Cancelled
+        events.put((i, n_decided, so_far))
+
+    def work(i):
+        try:
+            torch.set_num_threads(each)  # OpenMP's count is per thread: set it where the pass computes
+            with torch.inference_mode():
+                t0 = time.perf_counter()
+                sp = run_one(i, on_pass_window, lock)
+                return sp, time.perf_counter() - t0
+        finally:
+            events.put((i, None, None))
+
+    restore = threads_before
+    torch.set_num_threads(each)  # before any worker starts: a new thread takes the process-wide count
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="dnahnet-pass") as pool:
+            futures = [pool.submit(work, i) for i in range(n)]
+            try:
+                running = n
+                while running:
+                    i, n_decided, so_far = events.get()
+                    if n_decided is None:
+                        running -= 1
+                        if futures[i].exception() is not None:
+                            stop.set()  # the others stop at their next window
+                        continue
+                    if not stop.is_set():
+                        on_window(i, n_decided, _locked(so_far, lock))
+                    if torch.get_num_threads() != each:  # a governed callback re-set it: keep that for later
+                        restore = torch.get_num_threads()
+                        torch.set_num_threads(each)
+            finally:
+                stop.set()  # on any way out: running passes stop at their next window, waiting ones never start
+                for f in futures:
+                    f.cancel()
+        errors = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
+        if errors:  # the failure itself, not the passes it cancelled
+            raise next((e for e in errors if not isinstance(e, _Cancelled)), errors[0])
+        return [f.result() for f in futures]
+    finally:
+        torch.set_num_threads(restore)
+
+
+def _locked(so_far, lock):
+    """so_far() taken under `lock` (a worker may be writing that pass's next batch)."""
+    def snapshot():
+        with lock:
+            return so_far()
+    return snapshot
+
+
 def analyze(record_or_sequence, model=None, strands: str = "both", region=None, window: int = DEFAULT_WINDOW,
             margin: int = DEFAULT_MARGIN, batch_size: int = DEFAULT_BATCH_SIZE, max_latents: int | None = 20000,
-            progress=None, cache: bool = True, cache_dir=None, circular: bool | None = None, partial=None) -> Trace:
+            progress=None, cache: bool = True, cache_dir=None, circular: bool | None = None, partial=None,
+            workers: int | None = None) -> Trace:
     """Analyse records (str, path, SeqRecord, list of SeqRecords, GenomeFile) with dnaHNet -> `Trace`.
 
     strands "both" | "+" | "-"; region (start, end) 0-based half-open forward coordinates, applied to every
     record; max_latents=None keeps every chunk's latent; progress(fraction, message) is called as windows finish.
     partial(fraction, snapshot) too: snapshot(), called inside it, gives a Trace of what is decided so far
-    (`dnahnet.partial_trace`: marked partial, never cached).
+    (`dnahnet.partial_trace`: marked partial, never cached). Both are called from the caller's thread.
+    workers: strand passes run side by side (default `pass_workers`: on a CPU, one per torch thread); the results
+    do not depend on it.
     """
     order = {"both": ["+", "-"], "+": ["+"], "-": ["-"]}
     if strands not in order:
@@ -403,42 +512,47 @@ def analyze(record_or_sequence, model=None, strands: str = "both", region=None, 
             report(1.0, "cached")
             return hit
 
+    plan = [(sq, strand) for sq in seqs for strand in order[strands]]
     total = sum((region[1] - region[0]) if region else len(s.ids) for s in seqs) * len(order[strands])
     done = [0]
     t_start = time.perf_counter()
+    started: dict[int, object] = {}  # pass index -> its so_far(), once it reported a window
 
-    def on_window(n_decided: int, label: str, running=None):
+    def on_window(i: int, n_decided: int, running):
+        started[i] = running
         done[0] += n_decided
         elapsed = time.perf_counter() - t_start
         rate = done[0] / max(elapsed, 1e-9)
         left = (total - done[0]) / max(rate, 1e-9)
+        label = (f"{plan[i][0].record_id} ({plan[i][1]})" if workers == 1
+                 else f"{len(plan)} passes, {workers} side by side")
         report(done[0] / total, f"{label}: {done[0]:,}/{total:,} nt, {rate:,.0f} nt/s, ~{_duration(left)} left")
-        if partial is not None and running is not None:
-            partial(done[0] / total, lambda f=done[0] / total: trace_so_far(passes, running(), f))
+        if partial is not None:
+            partial(done[0] / total, lambda f=done[0] / total: trace_so_far([started[k]() for k in sorted(started)], f))
 
+    def run_one(i, on_pass_window, guard):
+        sq, strand = plan[i]
+        return _run_pass(model, sq, strand, region, window, margin, batch_size, max_latents, device,
+                         lambda k, running: on_pass_window(i, k, running), guard)
+
+    workers = pass_workers(len(plan), device, workers)
     was_training = model.training
     model.eval()
-    passes, timings = [], []
     try:
-        with torch.inference_mode():
-            for sq in seqs:
-                for strand in order[strands]:
-                    t0 = time.perf_counter()
-                    label = f"{sq.record_id} ({strand})"
-                    sp = _run_pass(model, sq, strand, region, window, margin, batch_size, max_latents, device,
-                                   lambda k, running=None, label=label: on_window(k, label, running))
-                    dt = time.perf_counter() - t0
-                    nt = (region[1] - region[0]) if region else len(sq.ids)
-                    timings.append({"record_id": sq.record_id, "strand": strand, "nt": nt, "seconds": round(dt, 3),
-                                    "nt_per_s": round(nt / max(dt, 1e-9), 1)})
-                    passes.append(sp)
+        results = _run_passes(len(plan), run_one, workers, on_window)
     finally:
         model.train(was_training)
+    passes, timings = [sp for sp, _ in results], []
+    for (sq, strand), (_, dt) in zip(plan, results):
+        nt = (region[1] - region[0]) if region else len(sq.ids)
+        timings.append({"record_id": sq.record_id, "strand": strand, "nt": nt, "seconds": round(dt, 3),
+                        "nt_per_s": round(nt / max(dt, 1e-9), 1)})
     meta = {
         "checkpoint_hash": ckpt_hash, **checkpoint_info(model),
         "model_config": _config_dict(model), "sequences": seq_hashes, "settings": settings,
         "timings": timings, "total_seconds": round(time.perf_counter() - t_start, 3),
         "margin_policy": MARGIN_POLICY, "device": _device_name(device), "torch_threads": torch.get_num_threads(),
+        "pass_workers": workers,
         "problems": problems, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "cache": {"hit": False, "key": key},
     }
     trace = Trace(passes=passes, meta=meta)

@@ -1,6 +1,6 @@
 """What a running analysis has decided so far, for live views (the app's browser fills in its model tracks as windows
 finish): `analyze(..., partial=)` hands out a snapshot that builds a `Trace` of the finished passes and the running
-one (`infer._pass_so_far`: undecided positions left out, NaN log-probability there, no latents). The trace is marked
+ones (`infer._pass_so_far`: undecided positions left out, NaN log-probability there, no latents). The trace is marked
 `meta["partial"]` and is never cached or saved by `analyze`.
 """
 from __future__ import annotations
@@ -8,10 +8,10 @@ from __future__ import annotations
 from dnahnet.trace import StrandPass, Trace
 
 
-def trace_so_far(finished: list[StrandPass], running: StrandPass | None, fraction: float) -> Trace:
-    """The finished passes and the running one as a Trace marked partial (`meta["partial"]`, `meta["fraction"]`)."""
-    passes = [*finished, *([running] if running is not None else [])]
-    return Trace(passes=passes, meta={"partial": True, "fraction": float(fraction)})
+def trace_so_far(passes: list[StrandPass], fraction: float) -> Trace:
+    """The passes begun so far (finished or running, in `analyze`'s order) as a Trace marked partial
+    (`meta["partial"]`, `meta["fraction"]`)."""
+    return Trace(passes=list(passes), meta={"partial": True, "fraction": float(fraction)})
 
 
 def is_partial(trace) -> bool:

@@ -219,6 +219,56 @@ def test_damaged_or_foreign_cache_entry_is_recomputed(model, tmp_path, caplog):
     assert counting.calls > calls and not again.meta["cache"]["hit"] and "could not be loaded" in caplog.text
     assert analyze(seq, counting, strands="+", cache_dir=tmp_path, **WIN).meta["cache"]["hit"]  # stored afresh
 
+def test_passes_side_by_side_give_the_trace_of_one_at_a_time(model):
+    """workers=2 runs the strand passes on two threads of one torch thread each: the same trace, bit for bit, in
+    the same order (two records, so four passes share two workers), and the caller's thread count comes back."""
+    from Bio.Seq import Seq
+    from Bio.SeqRecord import SeqRecord
+
+    records = [SeqRecord(Seq(random_dna(n, seed)), id=name) for n, seed, name in ((4_000, 5, "r1"), (2_500, 6, "r2"))]
+    one = analyze(records, model, cache=False, circular=False, workers=1, **WIN)
+    torch.set_num_threads(2)
+    try:
+        two = analyze(records, model, cache=False, circular=False, workers=2, **WIN)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+    assert (one.meta["pass_workers"], two.meta["pass_workers"]) == (1, 2)
+    assert [(sp.record_id, sp.strand) for sp in two.passes] == [("r1", "+"), ("r1", "-"), ("r2", "+"), ("r2", "-")]
+    assert [(sp.record_id, sp.strand) for sp in one.passes] == [(sp.record_id, sp.strand) for sp in two.passes]
+    for a, b in zip(one.passes, two.passes):
+        np.testing.assert_array_equal(a.logprob, b.logprob)
+        for sa, sb in zip(a.stages, b.stages):
+            for name in ("positions", "p", "boundaries", "latent_index", "latents"):
+                np.testing.assert_array_equal(getattr(sa, name), getattr(sb, name), err_msg=name)
+
+
+def test_a_failing_pass_stops_the_others_and_raises_its_own_error(model, monkeypatch):
+    import threading
+
+    import dnahnet.infer as infer
+
+    real, calls, lock = infer._forward_windows, [0], threading.Lock()
+
+    def flaky(*args, **kwargs):
+        with lock:
+            calls[0] += 1
+            if calls[0] == 3:
+                raise RuntimeError("window batch 3 failed")
+        return real(*args, **kwargs)
+
+    from Bio.Seq import Seq
+    from Bio.SeqRecord import SeqRecord
+
+    monkeypatch.setattr(infer, "_forward_windows", flaky)
+    records = [SeqRecord(Seq(random_dna(20_000, seed)), id=f"r{seed}") for seed in (7, 8)]  # 4 passes, 2 workers
+    with pytest.raises(RuntimeError, match="window batch 3 failed"):
+        analyze(records, model, cache=False, circular=False, workers=2, **WIN)
+    batches_per_pass = -(-20_000 // (WIN["window"] - WIN["margin"]) // WIN["batch_size"])
+    assert calls[0] < 2 * batches_per_pass  # the other running pass stopped, the waiting two never started
+    assert torch.get_num_threads() == 1
+
+
 def test_trace_save_load_round_trip(model, tmp_path):
     trace = analyze(random_dna(1200, seed=6), model, cache=False, **WIN)
     back = Trace.load(trace.save(tmp_path / "t.npz"))
@@ -320,7 +370,7 @@ def test_benchmark_script_options():
                           "--options"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     rows = {line.split(":")[0][2:]: line for line in res.stdout.splitlines() if line.startswith("| ") and "x |" in line}
-    assert set(rows) == {"fp32", "bf16", "int8", "strands"}
+    assert set(rows) == {"fp32", "one-at-a-time", "bf16", "int8", "strands"}
     assert "| 1.00x | 0 (0.00%) | 0 (0.00%) | +0.00000 |" in rows["fp32"]
     assert rows["strands"].count("| 0 (0.00%)") == 2
 

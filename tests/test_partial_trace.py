@@ -53,3 +53,35 @@ def test_snapshots_grow_and_end_as_the_finished_trace(tmp_path, region):
     again = dnahnet.analyze(seq, model, strands="both", region=region, window=512, margin=64, batch_size=2,
                             partial=partial, cache=True, cache_dir=tmp_path)
     assert again.meta["cache"]["hit"] and not got and not is_partial(again)
+
+
+def test_passes_side_by_side_report_from_the_callers_thread(tmp_path):
+    """With workers=2 both strands run at once on threads of their own, yet progress and snapshots reach the caller
+    on its own thread (Streamlit draws only there); snapshots hold the passes begun, in order, and the last equals
+    the finished trace."""
+    import threading
+
+    import dnahnet
+
+    seq = "".join(np.random.default_rng(4).choice(list("ACGT"), 6_000))
+    got, threads_seen = [], set()
+
+    def partial(fraction, snapshot):
+        threads_seen.add(threading.current_thread().name)
+        got.append((fraction, snapshot()))
+
+    def progress(fraction, message):
+        threads_seen.add(threading.current_thread().name)
+
+    trace = dnahnet.analyze(seq, scrambled_model(), strands="both", window=512, margin=64, batch_size=2,
+                            partial=partial, progress=progress, cache=False, workers=2)
+    assert threads_seen == {threading.current_thread().name}
+    fractions = [f for f, _ in got]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert all([sp.strand for sp in t.passes] in (["+"], ["-"], ["+", "-"]) for _, t in got)
+    last = got[-1][1]
+    for strand in "+-":
+        sp, done = last.get(trace.record_ids[0], strand), trace.get(trace.record_ids[0], strand)
+        assert np.array_equal(sp.logprob, done.logprob, equal_nan=True)
+        for s in range(trace.n_stages):
+            assert np.array_equal(sp.stages[s].boundaries, done.stages[s].boundaries)

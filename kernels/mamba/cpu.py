@@ -14,11 +14,14 @@ A sequence may continue from a state (`conv_state`, `ssm_state`: the last d_conv
 in `dnahnet.mamba2.MambaState`) and return the state at its end, so variant scoring can resume after a shared
 prefix (`dnahnet/resume.py`); without a state every sequence starts from zeros, exactly as before. Forward only,
 fp32 inside (other dtypes are cast); `kernels.dispatch.mamba_inner` (`mamba_inner_with_state` with a state) decides
-when it runs (CPU, no gradient, numba present) and calls it. The first call in a fresh checkout compiles the
-kernels (~5 s; cached on disk after).
+when it runs (CPU, no gradient, numba present) and calls it. On one torch thread the kernels' serial twins run
+instead (`_serial`: no threading layer, the GIL released), so Python threads may each run a strand pass at once
+(`dnahnet.infer`). The first call in a fresh checkout compiles the kernels (~5 s each variant; cached on disk).
 """
+import contextlib
 import math
 import threading
+import types
 
 import numba
 import numpy as np
@@ -128,6 +131,21 @@ def _normalize(g, sumsq, weight, eps):  # pragma: no cover - compiled; covered t
                 g[bi, t, ch] = g[bi, t, ch] * scale * weight[ch]
 
 
+def _serial(kernel):
+    """The same kernel compiled without `parallel` (its prange runs as a plain loop) and with the GIL released: it
+    never enters numba's threading layer, so several Python threads may run it at once (one strand each,
+    `dnahnet.infer`), where the parallel kernels take `_LOCK`. A renamed copy of the function: numba's disk cache
+    is named by the function and keyed by signature and bytecode, not by `parallel`, so the two variants of one
+    function would load each other's machine code."""
+    f = kernel.py_func
+    twin = types.FunctionType(f.__code__, f.__globals__, f.__name__ + "_serial", f.__defaults__, f.__closure__)
+    twin.__qualname__ = f.__qualname__ + "_serial"
+    return numba.njit(fastmath=True, cache=True, nogil=True)(twin)
+
+
+_SERIAL = {kernel: _serial(kernel) for kernel in (_causal_conv, _causal_conv_from, _gated_scan, _normalize)}
+
+
 def _f32(t: torch.Tensor) -> np.ndarray:
     return t.detach().float().contiguous().numpy()
 
@@ -157,18 +175,24 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm
     s0 = np.zeros((0, 0, 0, 0), np.float32) if ssm_state is None else _f32(ssm_state)  # (b, h, p, n)
     final = np.empty((b, h, headdim, d_state) if return_state else (0, 0, 0, 0), np.float32)
     threads = torch.get_num_threads()
-    with _LOCK:
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    serial = threads == 1
+    kernel = _SERIAL.get if serial else (lambda k: k)
+    with contextlib.nullcontext() if serial else _LOCK:
+        if not serial:
+            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
         try:
             if conv_state is None:
-                _causal_conv(src, d_inner, w, _f32(conv_bias), xbc)
+                kernel(_causal_conv)(src, d_inner, w, _f32(conv_bias), xbc)
             else:  # the last k-1 conv inputs before position 0: (b, k-1, conv_dim)
-                _causal_conv_from(src, d_inner, w, _f32(conv_bias), _f32(conv_state[..., 1:].transpose(1, 2)), xbc)
+                kernel(_causal_conv_from)(src, d_inner, w, _f32(conv_bias), _f32(conv_state[..., 1:].transpose(1, 2)),
+                                          xbc)
             F.silu(torch.from_numpy(xbc), inplace=True)
-            _gated_scan(xbc, d_inner, headdim, d_state, ngroups, dt, _f32(A), _f32(D), gate, s0, g, sumsq, final)
-            _normalize(g, sumsq, _f32(norm_weight), np.float32(norm_eps))
+            kernel(_gated_scan)(xbc, d_inner, headdim, d_state, ngroups, dt, _f32(A), _f32(D), gate, s0, g, sumsq,
+                                final)
+            kernel(_normalize)(g, sumsq, _f32(norm_weight), np.float32(norm_eps))
         finally:  # numba's OpenMP layer shares torch's OpenMP runtime and resets its thread count: put it back
-            torch.set_num_threads(threads)
+            if not serial:
+                torch.set_num_threads(threads)
     if not return_state:
         return torch.from_numpy(g)
     inputs = zxbcdt[:, -k:, d_inner:d_inner + conv_dim].transpose(1, 2)  # (b, conv_dim, min(l, k)) last inputs
