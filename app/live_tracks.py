@@ -68,7 +68,8 @@ class LiveTracks:
     def status_line(self, trace, fraction: float) -> str:
         n_stages = trace.n_stages if trace is not None else 0
         stages = " and ".join(stage_label(s) for s in range(n_stages)) or "the model's"
-        order = " (the + pass, then the − pass)" if self.request.settings.strands == "both" else ""
+        both = self.request.settings.strands == "both"
+        order = " (the + and − passes, side by side where there is a core for each)" if both else ""
         return (f"**Model tracks: computing… {100 * fraction:.0f} %.** The genome's features and GC are drawn; "
                 f"{stages} boundaries, p and surprisal fill in as the model's windows finish{order}. The page opens "
                 "in full when the analysis is done.")

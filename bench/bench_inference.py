@@ -487,16 +487,15 @@ def bench_options(model, args):
             rates[option].append(2 * n / seconds)
     base = traces["fp32"]
     n_stages = len(base.passes[0].stages)
-    print("| option | nt/s | speed vs fp32 | " + " | ".join(f"Stage {s + 1} boundaries moved" for s in
-                                                          range(n_stages)) + " | bits/nt change |")
+    print("| option | nt/s | speed vs the first row | " + " | ".join(f"Stage {s + 1} boundaries moved" for s in
+                                                                   range(n_stages)) + " | bits/nt change |")
     print("|---|---|---|" + "---|" * n_stages + "---|")
     fp32_rate = statistics.median(rates["fp32"])
     for option in wanted:
         rate = statistics.median(rates[option])
         moved = " | ".join(_moved(base, traces[option], s) for s in range(n_stages))
         print(f"| {option}: {OPTIONS[option]} | {rate:,.0f} | {rate / fp32_rate:.2f}x | {moved} | "
-              f"{_bits(traces[option]) - _bits(base):+.5f} |",
-              flush=True)
+              f"{_bits(traces[option]) - _bits(base):+.5f} |", flush=True)
 
 
 def _in_bf16(fn):
@@ -514,7 +513,7 @@ def _bits(trace) -> float:
 
 
 def _moved(base, other, stage: int) -> str:
-    """Boundaries in one trace but not the other, both strands, as a count and a share of the fp32 ones."""
+    """Boundaries in one trace but not the other, both strands, as a count and a share of the first row's."""
     a = {(sp.strand, int(x)) for sp in base.passes for x in sp.stages[stage].boundaries}
     b = {(sp.strand, int(x)) for sp in other.passes for x in sp.stages[stage].boundaries}
     moved = len(a ^ b)

@@ -366,16 +366,22 @@ def _to_numpy(r) -> dict:
 # ---------------------------------------------------------------------------------------------- analyze
 def pass_workers(n_passes: int, device, asked: int | None = None) -> int:
     """How many strand passes `analyze` runs side by side: `asked`, else on a CPU one per torch thread (each pass
-    single-threaded), else 1; never more than there are passes.
+    single-threaded) or, under the adaptive thread policy, one per available core even when other processes keep
+    some busy; else 1; never more than there are passes.
 
     Why: one pass on 2 threads meets both at a barrier after every op, and on a small model most ops are short; two
-    single-threaded passes never wait for each other. Measured on a 2-core host, both strands of 200 kb:
-    `bench/bench_inference.py --options` (docs/BENCHMARKS.md)."""
+    single-threaded passes never wait for each other, so a busy core slows one of them instead of stalling both
+    (the reason `dnahnet.threads` drops threads under load). Measured on a 2-core host, both strands of 200 kb and
+    beside one busy process: `bench/bench_inference.py --options` / `--contention` (docs/BENCHMARKS.md)."""
     if asked is not None:
         return max(1, min(int(asked), n_passes))
     if device.type != "cpu":
         return 1
-    return max(1, min(torch.get_num_threads(), n_passes))
+    cores = torch.get_num_threads()
+    choice = threads.current_choice()
+    if choice is not None and choice.policy == "adaptive":
+        cores = max(cores, choice.cap)
+    return max(1, min(cores, n_passes))
 
 
 class _Cancelled(Exception):

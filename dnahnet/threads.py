@@ -10,6 +10,10 @@ two threads beside one busy process ran at 0.36 of quiet throughput, below what 
   and, under the default `adaptive` policy, leaves out the cores other processes keep busy (`/proc/stat`, less this
   process's own CPU time), re-checked every few seconds while a run goes on (`ticker`, `governed`).
 
+Independent work needs no such care: `dnahnet.analyze` runs its strand passes side by side, one thread each, on
+every available core even under load (`dnahnet.infer.pass_workers`), since a pass that waits for nobody only slows
+down when its core is shared.
+
 Policy switch: `DNAHNET_THREAD_POLICY` = `adaptive` (default) | `fixed` (all available cores, passive waiting) |
 `spin` (all available cores, OpenMP's own default waiting: the behaviour before this module, for comparison).
 An explicit thread count (`--threads N`, or OMP_NUM_THREADS) is always taken as given.
@@ -209,11 +213,11 @@ def set_threads(n: int) -> None:
     import torch
 
     n = max(1, int(n))
+    numba = sys.modules.get("numba")
+    if numba is not None and hasattr(numba, "set_num_threads"):  # first: launching numba's OpenMP layer (its first
+        numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))  # call) resets the shared count
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
-    numba = sys.modules.get("numba")
-    if numba is not None and hasattr(numba, "set_num_threads"):
-        numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
 
 
 def configure_threads(n: int | None = None, policy: str | None = None, probe_s: float = PROBE_S) -> ThreadChoice:

@@ -27,7 +27,7 @@ import torch.distributed as dist  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
 from dnahnet.data import DEFAULT_HOLDOUT, WindowSampler, load_corpus, validation_windows  # noqa: E402
-from dnahnet.distributed import init_distributed, pick_device, shutdown  # noqa: E402 (evaluate.py imports pick_device here)
+from dnahnet.distributed import init_distributed, pick_device, shutdown  # noqa: E402 (evaluate.py: pick_device)
 from dnahnet.routing import decisiveness  # noqa: E402
 
 LN2 = math.log(2.0)

@@ -11,8 +11,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tests use small tensors: one thread is faster than two, and steadier on a shared 2-core machine."""
+def _one_torch_thread(monkeypatch):
+    """Tests use small tensors: one thread is faster than two, and steadier on a shared 2-core machine. No thread
+    policy configured by one test (the app configures it once per process) reaches the next."""
+    from dnahnet import threads
+
+    monkeypatch.setattr(threads, "_CURRENT", None)
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -1284,6 +1284,7 @@ def test_browser_draws_the_annotation_first_then_fills_in_the_model_tracks(app_e
     monkeypatch.setattr(live_tracks, "MIN_REDRAW_S", 0.0)
     monkeypatch.setattr(live_tracks, "REDRAW_COST", 0.0)  # every snapshot is drawn
     monkeypatch.setattr(infer, "_forward_windows", stopping)
+    monkeypatch.setattr(infer, "pass_workers", lambda *a, **k: 1)  # "after the first batch" means the + pass's
     at = upload(new_app(), "live.gbk", synthetic_genbank(length=6000, seed=18, name="LIVE18").encode())
     no_exception(at)
     assert "stopped for the test" in messages(at) and at.session_state["analysis"] is None

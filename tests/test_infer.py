@@ -243,6 +243,21 @@ def test_passes_side_by_side_give_the_trace_of_one_at_a_time(model):
                 np.testing.assert_array_equal(getattr(sa, name), getattr(sb, name), err_msg=name)
 
 
+def test_pass_workers_follow_threads_and_the_cores_the_adaptive_policy_may_use(monkeypatch):
+    from dnahnet import threads
+    from dnahnet.infer import pass_workers
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(threads, "_CURRENT", None)
+    assert pass_workers(2, cpu) == 1  # conftest: one torch thread, no policy configured
+    assert pass_workers(2, cpu, asked=4) == 2 and pass_workers(1, cpu, asked=2) == 1 and pass_workers(2, cuda) == 1
+    # under load the adaptive policy drops to 1 thread of 2; passes still run side by side, one thread each
+    monkeypatch.setattr(threads, "_CURRENT", threads.ThreadChoice(1, 2, "adaptive", "other processes keep 1.0 busy"))
+    assert pass_workers(2, cpu) == 2 and pass_workers(6, cpu) == 2
+    monkeypatch.setattr(threads, "_CURRENT", threads.ThreadChoice(1, 1, "fixed", "asked for"))  # --threads 1
+    assert pass_workers(2, cpu) == 1
+
+
 def test_a_failing_pass_stops_the_others_and_raises_its_own_error(model, monkeypatch):
     import threading
 

@@ -41,6 +41,7 @@ def recorded(monkeypatch):
         calls.append((x.copy(), lp.copy(), [{k: v.copy() for k, v in r.items()} for r in routing]))
         return lp, routing
     monkeypatch.setattr(infer, "_forward_windows", wrapper)
+    monkeypatch.setattr(infer, "pass_workers", lambda *a, **k: 1)  # one pass after the other: calls in pass order
     return calls
 
 

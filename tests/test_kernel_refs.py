@@ -54,11 +54,21 @@ def _mamba_layer(g=1, d_model=32, seed=0):
     return layer
 
 
+@pytest.mark.parametrize("threads", [1, 2])  # 1: the serial twins (no GIL); 2: the parallel kernels
 @pytest.mark.parametrize("b,l,g", [(2, 37, 1), (1, 300, 2), (3, 3, 1), (1, 1, 4)])
-def test_cpu_mamba_inner_matches_the_pytorch_layer(b, l, g):
+def test_cpu_mamba_inner_matches_the_pytorch_layer(b, l, g, threads):
     """The fused numba interior used for CPU inference: groups, lengths below d_conv, past one 256-token block."""
     from kernels.mamba import cpu as mamba_cpu
 
+    torch.set_num_threads(threads)
+    try:
+        _check_cpu_mamba_inner(mamba_cpu, b, l, g)
+        assert torch.get_num_threads() == threads  # numba's OpenMP layer must not change torch's thread count
+    finally:
+        torch.set_num_threads(1)  # conftest's
+
+
+def _check_cpu_mamba_inner(mamba_cpu, b, l, g):
     layer = _mamba_layer(g)
     u = torch.randn(b, l, 32, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
@@ -73,7 +83,6 @@ def test_cpu_mamba_inner_matches_the_pytorch_layer(b, l, g):
         rounded = zxbcdt.bfloat16()  # other dtypes are computed in fp32
         half = mamba_cpu.mamba_inner(rounded, *args, headdim=c.headdim, d_state=c.d_state, ngroups=g)
         torch.testing.assert_close(half, layer._inner(rounded.float()), atol=1e-4, rtol=1e-4)
-    assert torch.get_num_threads() == 1  # numba's OpenMP layer must not change torch's thread count (conftest: 1)
 
 
 def test_dispatch_auto_fuses_the_mamba_layer_for_cpu_inference_only(monkeypatch):
