@@ -478,8 +478,8 @@ def analyze(record_or_sequence, model=None, strands: str = "both", region=None, 
     record; max_latents=None keeps every chunk's latent; progress(fraction, message) is called as windows finish.
     partial(fraction, snapshot) too: snapshot(), called inside it, gives a Trace of what is decided so far
     (`dnahnet.partial_trace`: marked partial, never cached). Both are called from the caller's thread.
-    workers: strand passes run side by side (default `pass_workers`: on a CPU, one per torch thread); the results
-    do not depend on it.
+    workers: strand passes run side by side (default `pass_workers`: on a CPU, one per thread or core this process
+    may use); the results do not depend on it.
     """
     order = {"both": ["+", "-"], "+": ["+"], "-": ["-"]}
     if strands not in order:
