@@ -29,7 +29,7 @@ from dnahnet.infer import DEFAULT_BATCH_SIZE, DEFAULT_MARGIN, DEFAULT_WINDOW, _f
 from sample_genomes.loader import data_dir  # noqa: E402
 
 ECOLI = "Escherichia_coli_K12_MG1655_GCF_000005845.2.gbff.gz"
-NUMBA_KERNELS = ("_causal_conv", "_gated_scan", "_normalize")
+NUMBA_KERNELS = ("_causal_conv", "_gated_scan", "_normalize")  # and their serial twins (one thread), timed alike
 
 
 class OpTimes(TorchDispatchMode):
@@ -86,15 +86,16 @@ def wrap_numba(recorder_ref):
     from kernels.mamba import cpu
 
     for name in NUMBA_KERNELS:
-        fn = getattr(cpu, name)
+        for attr in (name, name + "_serial"):
+            fn = getattr(cpu, attr)
 
-        def timed(*a, fn=fn, name=name):
-            t0 = time.thread_time_ns()
-            out = fn(*a)
-            if recorder_ref[0] is not None:
-                recorder_ref[0].add(f"numba::{name}", (), (time.thread_time_ns() - t0) * 1e-9)
-            return out
-        setattr(cpu, name, timed)
+            def timed(*a, fn=fn, name=name):
+                t0 = time.thread_time_ns()
+                out = fn(*a)
+                if recorder_ref[0] is not None:
+                    recorder_ref[0].add(f"numba::{name}", (), (time.thread_time_ns() - t0) * 1e-9)
+                return out
+            setattr(cpu, attr, timed)
 
 
 def windows(args) -> np.ndarray:

@@ -4,7 +4,8 @@
 `<repo>/checkpoints/` (`bundled_names` lists them). `checkpoint_hash` (the files) and `model_hash` (the loaded
 weights) identify a model in traces and caches. `save` records the sha256 of both files in `meta.json`
 ("integrity") and `load` verifies them, so a file changed after saving (a config value edited by hand, a damaged
-download) is a clear error, not a quietly different model. `read_card` reads what a checkpoint says about itself (meta.json, its model card).
+download) is a clear error, not a quietly different model. `read_card` reads what a checkpoint says about itself
+(meta.json, its model card).
 """
 import hashlib
 import json
@@ -159,11 +160,7 @@ def checkpoint_hash(path_or_name=None) -> str:
     every `analyze` call do not re-read megabytes of weights."""
     directory = resolve(path_or_name)
     files = [directory / name for name in (WEIGHTS, CONFIG)]
-    for file in files:
-        if not file.exists():
-            raise FileNotFoundError(f"{file} is missing")
-    stats = [file.stat() for file in files]
-    key = tuple((str(f.resolve()), st.st_size, st.st_mtime_ns, st.st_ino) for f, st in zip(files, stats))
+    key = tuple((str(f.resolve()), *_identity(f)) for f in files)
     if key not in _FILE_HASHES:
         digest = hashlib.sha256()
         for file in files:
@@ -171,6 +168,15 @@ def checkpoint_hash(path_or_name=None) -> str:
                 digest.update(block)
         _FILE_HASHES[key] = digest.hexdigest()[:16]
     return _FILE_HASHES[key]
+
+
+def _identity(file: Path) -> tuple[int, int, int]:
+    """(size, mtime_ns, inode) of a file that must exist; a change to any means the file changed."""
+    try:
+        st = file.stat()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{file} is missing") from None
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 def model_hash(model) -> str:

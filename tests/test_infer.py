@@ -390,6 +390,15 @@ def test_benchmark_script_options():
     assert rows["strands"].count("| 0 (0.00%)") == 2
 
 
+def test_profile_script_times_the_fused_kernels():
+    """bench/profile_inference.py on one small window: the numba kernels (serial twins on one thread) are timed."""
+    res = subprocess.run([sys.executable, "bench/profile_inference.py", "--random", "--batches", "1", "--batch-size",
+                          "1", "--window", "512", "--margin", "64", "--repeats", "1", "--top", "5"], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "numba::_gated_scan" in res.stdout and "by model part" in res.stdout
+
+
 def test_parameter_matched_transformer_baseline(model):
     from bench.transformer_lm import TransformerLM, matched_config, matched_transformer
 

@@ -143,7 +143,8 @@ def _serial(kernel):
     return numba.njit(fastmath=True, cache=True, nogil=True)(twin)
 
 
-_SERIAL = {kernel: _serial(kernel) for kernel in (_causal_conv, _causal_conv_from, _gated_scan, _normalize)}
+_causal_conv_serial, _causal_conv_from_serial, _gated_scan_serial, _normalize_serial = (
+    _serial(kernel) for kernel in (_causal_conv, _causal_conv_from, _gated_scan, _normalize))
 
 
 def _f32(t: torch.Tensor) -> np.ndarray:
@@ -176,20 +177,22 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm
     final = np.empty((b, h, headdim, d_state) if return_state else (0, 0, 0, 0), np.float32)
     threads = torch.get_num_threads()
     serial = threads == 1
-    kernel = _SERIAL.get if serial else (lambda k: k)
+    if serial:
+        conv, conv_from, scan, normalize = _causal_conv_serial, _causal_conv_from_serial, _gated_scan_serial, \
+            _normalize_serial
+    else:
+        conv, conv_from, scan, normalize = _causal_conv, _causal_conv_from, _gated_scan, _normalize
     with contextlib.nullcontext() if serial else _LOCK:
         if not serial:
             numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
         try:
             if conv_state is None:
-                kernel(_causal_conv)(src, d_inner, w, _f32(conv_bias), xbc)
+                conv(src, d_inner, w, _f32(conv_bias), xbc)
             else:  # the last k-1 conv inputs before position 0: (b, k-1, conv_dim)
-                kernel(_causal_conv_from)(src, d_inner, w, _f32(conv_bias), _f32(conv_state[..., 1:].transpose(1, 2)),
-                                          xbc)
+                conv_from(src, d_inner, w, _f32(conv_bias), _f32(conv_state[..., 1:].transpose(1, 2)), xbc)
             F.silu(torch.from_numpy(xbc), inplace=True)
-            kernel(_gated_scan)(xbc, d_inner, headdim, d_state, ngroups, dt, _f32(A), _f32(D), gate, s0, g, sumsq,
-                                final)
-            kernel(_normalize)(g, sumsq, _f32(norm_weight), np.float32(norm_eps))
+            scan(xbc, d_inner, headdim, d_state, ngroups, dt, _f32(A), _f32(D), gate, s0, g, sumsq, final)
+            normalize(g, sumsq, _f32(norm_weight), np.float32(norm_eps))
         finally:  # numba's OpenMP layer shares torch's OpenMP runtime and resets its thread count: put it back
             if not serial:
                 torch.set_num_threads(threads)
