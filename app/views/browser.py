@@ -97,7 +97,8 @@ with st.expander("Tracks shown", expanded=False):
     types = sorted(set(ann.features["type"]) - {"source"})
     feature_types = st.multiselect("Feature types", types, default=viewport.default_feature_types(types),
                                    key="browser_feature_types",
-                                   help="GenBank's notes (variation, misc_feature, sig_peptide…) are hidden at first.")
+                                   help="GenBank's notes (variation, misc_feature, sig_peptide…) are hidden at "
+                                        "first.")
 
 lo, hi = window
 loaded = viewport.with_margin(window, span)  # wheel zoom and drag pan move into the margin without a rerun
@@ -118,7 +119,8 @@ components.explain(
     f"Positions {lo + 1:,}–{hi:,} ({hi - lo:,} nt), with {lo - loaded[0]:,} nt loaded on the left and "
     f"{loaded[1] - hi:,} nt on the right: scroll to zoom and drag to pan within them; the arrows, the locus box or "
     "a box drawn with the toolbar's box tool load another window. Ticks mark where a chunk starts in each pass's "
-    "reading direction (the − pass reads right to left); p > 0.5 is a boundary; surprisal is −log₂ p(base) in bits.")
+    "reading direction (the − pass reads right to left); p > 0.5 is a boundary; surprisal is −log₂ p(base) in "
+    "bits.")
 components.figure_downloads(export, f"{a.file_stem}_{lo + 1}-{hi}_tracks", "browser_fig")
 
 # a box drawn on the figure becomes the new window (once per box: the selection outlives the rerun)
