@@ -15,6 +15,7 @@ import importlib
 import os
 
 import torch
+import torch.nn.functional as F
 
 from kernels.ema.chunked import ema_chunked
 from kernels.routing import naive as routing_naive
@@ -109,6 +110,18 @@ def mamba_inner_with_state(zxbcdt, conv_weight, conv_bias, dt_bias, A_log, D, no
     return cpu.mamba_inner(zxbcdt, *_fused_mamba_weights(*weights, norm_eps), headdim=headdim, d_state=d_state,
                            ngroups=ngroups, conv_state=conv_state, ssm_state=ssm_state, return_state=True)
 
+
+def rms_norm(x, weight, eps):
+    """x (..., d), weight (d,) -> (..., d) fp32: x · weight / sqrt(mean(x²) + eps). In `auto` mode, CPU inference
+    (no gradient) with numba present: `kernels/norm/cpu.py` (one pass per token); else `F.rms_norm` in fp32."""
+    if backend() == "auto" and x.device.type == "cpu" and not _needs_grad((x, weight)):
+        try:
+            from kernels.norm import cpu
+        except ImportError:
+            cpu = None
+        if cpu is not None:
+            return cpu.rms_norm(x, weight, eps)
+    return F.rms_norm(x.float(), weight.shape, weight.float(), eps)
 
 def ssd_step(state, x, dt, A, B, C, D=None):
     """state (b,h,p,n), x (b,h,p), dt (b,h), A (h,), B/C (b,g,n) -> (y (b,h,p), new_state (b,h,p,n))."""

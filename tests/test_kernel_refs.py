@@ -41,13 +41,13 @@ def test_ssd_chunked_without_initial_state_and_D():
     torch.testing.assert_close(f1, f2, atol=1e-4, rtol=1e-4)
 
 
-def _mamba_layer(g=1, d_model=32, seed=0):
+def _mamba_layer(g=1, d_model=32, seed=0, d_conv=4):
     """A Mamba-2 layer with every parameter perturbed away from its initial value (D, norm weight, conv bias...)."""
     from dnahnet.config import MambaConfig
     from dnahnet.mamba2 import Mamba2
 
     torch.manual_seed(seed)
-    layer = Mamba2(d_model, MambaConfig(d_state=8, headdim=8, expand=2, d_conv=4, chunk_size=16, ngroups=g))
+    layer = Mamba2(d_model, MambaConfig(d_state=8, headdim=8, expand=2, d_conv=d_conv, chunk_size=16, ngroups=g))
     with torch.no_grad():
         for prm in layer.parameters():
             prm.add_(0.3 * torch.randn_like(prm))
@@ -68,8 +68,16 @@ def test_cpu_mamba_inner_matches_the_pytorch_layer(b, l, g, threads):
         torch.set_num_threads(1)  # conftest's
 
 
-def _check_cpu_mamba_inner(mamba_cpu, b, l, g):
-    layer = _mamba_layer(g)
+@pytest.mark.parametrize("d_conv", [2, 3, 5])
+def test_cpu_mamba_inner_with_other_conv_widths(d_conv):
+    """Conv widths other than Mamba's 4 take the general tap loop (4 has a one-pass row of its own)."""
+    from kernels.mamba import cpu as mamba_cpu
+
+    _check_cpu_mamba_inner(mamba_cpu, 2, 41, 1, d_conv=d_conv)
+
+
+def _check_cpu_mamba_inner(mamba_cpu, b, l, g, d_conv=4):
+    layer = _mamba_layer(g, d_conv=d_conv)
     u = torch.randn(b, l, 32, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
         zxbcdt = layer.in_proj(u)
@@ -83,6 +91,51 @@ def _check_cpu_mamba_inner(mamba_cpu, b, l, g):
         rounded = zxbcdt.bfloat16()  # other dtypes are computed in fp32
         half = mamba_cpu.mamba_inner(rounded, *args, headdim=c.headdim, d_state=c.d_state, ngroups=g)
         torch.testing.assert_close(half, layer._inner(rounded.float()), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("threads", [1, 2])  # the serial twin and the parallel kernel
+@pytest.mark.parametrize("shape", [(8, 300, 64), (1, 5, 7), (2, 0, 16), (257, 96)])
+def test_cpu_rms_norm_matches_torch(shape, threads):
+    """kernels/norm/cpu.py against F.rms_norm: batches, odd widths, no rows, a row count past one block; bf16 input
+    is computed in fp32."""
+    from kernels.norm import cpu as norm_cpu
+
+    gen = torch.Generator().manual_seed(4)
+    x = 3 * torch.randn(*shape, generator=gen)
+    w = torch.rand(shape[-1], generator=gen) + 0.5
+    torch.set_num_threads(threads)
+    try:
+        got = norm_cpu.rms_norm(x, w, 1e-5)
+        assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(1)  # conftest's
+    assert got.shape == x.shape and got.dtype == torch.float32
+    torch.testing.assert_close(got, F.rms_norm(x, (shape[-1],), w, 1e-5), atol=2e-6, rtol=2e-6)
+    half = norm_cpu.rms_norm(x.bfloat16(), w, 1e-5)
+    torch.testing.assert_close(half, F.rms_norm(x.bfloat16().float(), (shape[-1],), w, 1e-5), atol=2e-6, rtol=2e-6)
+
+
+def test_dispatch_rms_norm_is_numba_for_cpu_inference_only(monkeypatch):
+    """auto + no gradient: the numba kernel; a gradient, or DNAHNET_KERNELS=torch: F.rms_norm itself (bit for bit,
+    and differentiable)."""
+    from kernels.norm import cpu as norm_cpu
+
+    calls = []
+    real = norm_cpu.rms_norm
+    monkeypatch.setattr(norm_cpu, "rms_norm", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setenv("DNAHNET_KERNELS", "auto")
+    x = torch.randn(4, 10, 24)
+    w = torch.rand(24, requires_grad=True)
+    expected = F.rms_norm(x, (24,), w, 1e-5)
+    with torch.inference_mode():
+        torch.testing.assert_close(dispatch.rms_norm(x, w, 1e-5), expected.detach(), atol=2e-6, rtol=2e-6)
+    assert calls == [1]
+    trained = dispatch.rms_norm(x, w, 1e-5)  # w needs a gradient
+    assert calls == [1] and torch.equal(trained, expected) and trained.requires_grad
+    monkeypatch.setenv("DNAHNET_KERNELS", "torch")
+    with torch.inference_mode():
+        assert torch.equal(dispatch.rms_norm(x, w, 1e-5), expected.detach())
+    assert calls == [1]
 
 
 def test_dispatch_auto_fuses_the_mamba_layer_for_cpu_inference_only(monkeypatch):

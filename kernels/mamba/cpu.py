@@ -15,21 +15,27 @@ in `dnahnet.mamba2.MambaState`) and return the state at its end, so variant scor
 prefix (`dnahnet/resume.py`); without a state every sequence starts from zeros, exactly as before. Forward only,
 fp32 inside (other dtypes are cast); `kernels.dispatch.mamba_inner` (`mamba_inner_with_state` with a state) decides
 when it runs (CPU, no gradient, numba present) and calls it. On one torch thread the kernels' serial twins run
-instead (`_serial`: no threading layer, the GIL released), so Python threads may each run a strand pass at once
-(`dnahnet.infer`). The first call in a fresh checkout compiles the kernels (~5 s each variant; cached on disk).
+instead (`kernels.numba_utils.serial_twin`: no threading layer, the GIL released), so Python threads may each run
+a strand pass at once (`dnahnet.infer`). The first call in a fresh checkout compiles the kernels (~5 s each
+variant; cached on disk).
 """
-import contextlib
 import math
-import threading
-import types
 
 import numba
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-_LOCK = threading.Lock()  # numba's workqueue threading layer must not be entered by two threads at once
-_BLOCK = 256  # tokens per parallel work item in the per-token kernels (so batch 1 still uses every thread)
+from kernels.numba_utils import BLOCK as _BLOCK, kernel_threads, serial_twin
+
+
+@numba.njit(fastmath=True, cache=True, nogil=True)
+def _conv_row_4taps(src, offset, w, bias, out, bi, t):  # pragma: no cover - compiled; covered through mamba_inner
+    """Row t of `_causal_conv` for a 4-tap conv when all four taps lie in src (t >= 3): the taps summed in one pass
+    over the row, in the order the general loop adds them (the same bits, 1.4x faster: docs/BENCHMARKS.md)."""
+    for ch in range(w.shape[1]):
+        out[bi, t, ch] = (bias[ch] + w[0, ch] * src[bi, t - 3, offset + ch] + w[1, ch] * src[bi, t - 2, offset + ch]
+                          + w[2, ch] * src[bi, t - 1, offset + ch] + w[3, ch] * src[bi, t, offset + ch])
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
@@ -42,6 +48,9 @@ def _causal_conv(src, offset, w, bias, out):  # pragma: no cover - compiled; cov
     for item in numba.prange(b * blocks):
         bi, t0 = item // blocks, (item % blocks) * _BLOCK
         for t in range(t0, min(t0 + _BLOCK, l)):
+            if k == 4 and t >= 3:  # Mamba's conv width with every tap inside the sequence
+                _conv_row_4taps(src, offset, w, bias, out, bi, t)
+                continue
             for ch in range(c):
                 out[bi, t, ch] = bias[ch]
             for tap in range(k):
@@ -60,6 +69,9 @@ def _causal_conv_from(src, offset, w, bias, prev, out):  # pragma: no cover - co
     for item in numba.prange(b * blocks):
         bi, t0 = item // blocks, (item % blocks) * _BLOCK
         for t in range(t0, min(t0 + _BLOCK, l)):
+            if k == 4 and t >= 3:  # Mamba's conv width with every tap inside the sequence
+                _conv_row_4taps(src, offset, w, bias, out, bi, t)
+                continue
             for ch in range(c):
                 out[bi, t, ch] = bias[ch]
             for tap in range(k):
@@ -77,7 +89,11 @@ def _gated_scan(xbc, d_inner, p, n, ngroups, dt, A, D, gate, s0, g, sumsq, final
     """xbc (b,l,conv_dim) after SiLU = [x (h*p) | B (g*n) | C (g*n)]; dt (b,l,h) softplus'ed; A, D (h,);
     gate (b,l,h*p) = silu(z); out g = (y + D x) * gate (b,l,h*p) and sumsq (b,l,h) = sum over the head's p of g².
     s0 (b,h,p,n) the state before position 0, or (0,0,0,0) for zeros; final (b,h,p,n) receives the state after the
-    last position, or is (0,0,0,0) when not wanted."""
+    last position, or is (0,0,0,0) when not wanted.
+
+    Four time steps per pass over the state: each state element is loaded and stored once per four steps and the
+    per-row work is shared (1.2x one step per pass, docs/BENCHMARKS.md); a last pass of 1-3 steps is padded with
+    steps that leave the state as it is (decay 1, no input)."""
     b, l, h = dt.shape
     heads_per_group = h // ngroups
     has_s0, want_final = s0.shape[0] > 0, final.shape[0] > 0
@@ -85,32 +101,57 @@ def _gated_scan(xbc, d_inner, p, n, ngroups, dt, A, D, gate, s0, g, sumsq, final
         bi, hi = bh // h, bh % h
         gi = hi // heads_per_group
         xo, bo, co = hi * p, d_inner + gi * n, d_inner + (ngroups + gi) * n
-        # a private state and private copies of this token's B and C: with nothing that can alias them, LLVM
+        # a private state and private copies of the four steps' inputs: with nothing that can alias them, LLVM
         # vectorises the inner loop (reading B and C in place from xbc, with the state in an argument, was 3.5x slower)
         s = np.zeros((p, n), np.float32)
         if has_s0:
             s[:, :] = s0[bi, hi]
-        b_t, c_t = np.empty(n, np.float32), np.empty(n, np.float32)
+        decay = np.ones(4, np.float32)
+        xd = np.zeros((4, p), np.float32)  # dt x of each step
+        b4, c4 = np.zeros((4, n), np.float32), np.zeros((4, n), np.float32)
+        y4 = np.empty((4, p), np.float32)  # state · C of each step
         a_h, d_h = A[hi], D[hi]
-        for t in range(l):
-            d = dt[bi, t, hi]
-            decay = np.float32(math.exp(d * a_h))
-            for j in range(n):
-                b_t[j] = xbc[bi, t, bo + j]
-                c_t[j] = xbc[bi, t, co + j]
-            sq = np.float32(0.0)
+        for t0 in range(0, l, 4):
+            steps = min(4, l - t0)
+            for k in range(4):
+                if k < steps:
+                    d = dt[bi, t0 + k, hi]
+                    decay[k] = np.float32(math.exp(d * a_h))
+                    for i in range(p):
+                        xd[k, i] = d * xbc[bi, t0 + k, xo + i]
+                    for j in range(n):
+                        b4[k, j] = xbc[bi, t0 + k, bo + j]
+                        c4[k, j] = xbc[bi, t0 + k, co + j]
+                else:  # past the end
+                    decay[k] = np.float32(1.0)
+                    xd[k, :] = np.float32(0.0)
+            a0, a1, a2, a3 = decay[0], decay[1], decay[2], decay[3]
+            b0, b1, b2, b3 = b4[0], b4[1], b4[2], b4[3]
+            c0, c1, c2, c3 = c4[0], c4[1], c4[2], c4[3]
             for i in range(p):
-                xi = xbc[bi, t, xo + i]
-                dx = d * xi
-                acc = np.float32(0.0)
+                x0, x1, x2, x3 = xd[0, i], xd[1, i], xd[2, i], xd[3, i]
+                si = s[i]
+                y0 = y1 = y2 = y3 = np.float32(0.0)
                 for j in range(n):
-                    v = s[i, j] * decay + dx * b_t[j]
-                    s[i, j] = v
-                    acc += v * c_t[j]
-                y = (acc + d_h * xi) * gate[bi, t, xo + i]
-                g[bi, t, xo + i] = y
-                sq += y * y
-            sumsq[bi, t, hi] = sq
+                    v = si[j] * a0 + x0 * b0[j]
+                    y0 += v * c0[j]
+                    v = v * a1 + x1 * b1[j]
+                    y1 += v * c1[j]
+                    v = v * a2 + x2 * b2[j]
+                    y2 += v * c2[j]
+                    v = v * a3 + x3 * b3[j]
+                    y3 += v * c3[j]
+                    si[j] = v
+                y4[0, i], y4[1, i], y4[2, i], y4[3, i] = y0, y1, y2, y3
+            for k in range(steps):
+                t = t0 + k
+                sq = np.float32(0.0)
+                for i in range(p):
+                    xi = xbc[bi, t, xo + i]
+                    out = (y4[k, i] + d_h * xi) * gate[bi, t, xo + i]
+                    g[bi, t, xo + i] = out
+                    sq += out * out
+                sumsq[bi, t, hi] = sq
         if want_final:
             final[bi, hi] = s
 
@@ -131,20 +172,8 @@ def _normalize(g, sumsq, weight, eps):  # pragma: no cover - compiled; covered t
                 g[bi, t, ch] = g[bi, t, ch] * scale * weight[ch]
 
 
-def _serial(kernel):
-    """The same kernel compiled without `parallel` (its prange runs as a plain loop) and with the GIL released: it
-    never enters numba's threading layer, so several Python threads may run it at once (one strand each,
-    `dnahnet.infer`), where the parallel kernels take `_LOCK`. A renamed copy of the function: numba's disk cache
-    is named by the function and keyed by signature and bytecode, not by `parallel`, so the two variants of one
-    function would load each other's machine code."""
-    f = kernel.py_func
-    twin = types.FunctionType(f.__code__, f.__globals__, f.__name__ + "_serial", f.__defaults__, f.__closure__)
-    twin.__qualname__ = f.__qualname__ + "_serial"
-    return numba.njit(fastmath=True, cache=True, nogil=True)(twin)
-
-
 _causal_conv_serial, _causal_conv_from_serial, _gated_scan_serial, _normalize_serial = (
-    _serial(kernel) for kernel in (_causal_conv, _causal_conv_from, _gated_scan, _normalize))
+    serial_twin(kernel) for kernel in (_causal_conv, _causal_conv_from, _gated_scan, _normalize))
 
 
 def _f32(t: torch.Tensor) -> np.ndarray:
@@ -175,27 +204,19 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm
     w = np.ascontiguousarray(_f32(conv_weight).T)  # (k, conv_dim)
     s0 = np.zeros((0, 0, 0, 0), np.float32) if ssm_state is None else _f32(ssm_state)  # (b, h, p, n)
     final = np.empty((b, h, headdim, d_state) if return_state else (0, 0, 0, 0), np.float32)
-    threads = torch.get_num_threads()
-    serial = threads == 1
-    if serial:
-        conv, conv_from, scan, normalize = _causal_conv_serial, _causal_conv_from_serial, _gated_scan_serial, \
-            _normalize_serial
-    else:
-        conv, conv_from, scan, normalize = _causal_conv, _causal_conv_from, _gated_scan, _normalize
-    with contextlib.nullcontext() if serial else _LOCK:
-        if not serial:
-            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-        try:
-            if conv_state is None:
-                conv(src, d_inner, w, _f32(conv_bias), xbc)
-            else:  # the last k-1 conv inputs before position 0: (b, k-1, conv_dim)
-                conv_from(src, d_inner, w, _f32(conv_bias), _f32(conv_state[..., 1:].transpose(1, 2)), xbc)
-            F.silu(torch.from_numpy(xbc), inplace=True)
-            scan(xbc, d_inner, headdim, d_state, ngroups, dt, _f32(A), _f32(D), gate, s0, g, sumsq, final)
-            normalize(g, sumsq, _f32(norm_weight), np.float32(norm_eps))
-        finally:  # numba's OpenMP layer shares torch's OpenMP runtime and resets its thread count: put it back
-            if not serial:
-                torch.set_num_threads(threads)
+    with kernel_threads() as serial:
+        if serial:
+            conv, conv_from, scan, normalize = (_causal_conv_serial, _causal_conv_from_serial, _gated_scan_serial,
+                                                _normalize_serial)
+        else:
+            conv, conv_from, scan, normalize = _causal_conv, _causal_conv_from, _gated_scan, _normalize
+        if conv_state is None:
+            conv(src, d_inner, w, _f32(conv_bias), xbc)
+        else:  # the last k-1 conv inputs before position 0: (b, k-1, conv_dim)
+            conv_from(src, d_inner, w, _f32(conv_bias), _f32(conv_state[..., 1:].transpose(1, 2)), xbc)
+        F.silu(torch.from_numpy(xbc), inplace=True)
+        scan(xbc, d_inner, headdim, d_state, ngroups, dt, _f32(A), _f32(D), gate, s0, g, sumsq, final)
+        normalize(g, sumsq, _f32(norm_weight), np.float32(norm_eps))
     if not return_state:
         return torch.from_numpy(g)
     inputs = zxbcdt[:, -k:, d_inner:d_inner + conv_dim].transpose(1, 2)  # (b, conv_dim, min(l, k)) last inputs

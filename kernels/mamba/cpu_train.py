@@ -15,7 +15,6 @@ fp32 inside for fp32/bf16/fp16 input (float64 input runs in float64: the tests' 
 the input's dtype. `kernels.dispatch.mamba_inner` runs it on CPU when autograd needs a gradient (auto mode).
 First use compiles the kernels (cached on disk: `cache=True`).
 """
-import contextlib
 import math
 
 import numba
@@ -23,7 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from kernels.mamba.cpu import _BLOCK, _LOCK, _causal_conv
+from kernels.mamba.cpu import _causal_conv
+from kernels.numba_utils import BLOCK as _BLOCK, kernel_threads
 
 CHECKPOINT_EVERY = 32  # SSM state saved every this many steps; the backward keeps one block's states in L2
 
@@ -257,20 +257,6 @@ def _conv_backward(src, offset, w, pre, sig, dx, dB_h, dC_h, ngroups, dsrc, dw, 
 
 
 # ---- the autograd Function --------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _numba_threads():
-    """Run numba kernels with torch's thread count, one caller at a time (`kernels.mamba.cpu._LOCK`: numba's
-    workqueue layer must not be entered by two threads); numba's OpenMP layer resets torch's thread count, so put it
-    back."""
-    threads = torch.get_num_threads()
-    with _LOCK:
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-        try:
-            yield
-        finally:
-            torch.set_num_threads(threads)
-
-
 def _np(t: torch.Tensor, dtype) -> np.ndarray:
     return t.detach().to(dtype).contiguous().numpy()
 
@@ -297,7 +283,7 @@ class MambaInnerTrain(torch.autograd.Function):
             out = np.empty((b, l, d_inner), src.dtype)
             sumsq = np.empty((b, l, h), src.dtype)
             states = np.empty((b, h, (l + every - 1) // every, p, n), src.dtype)
-            with _numba_threads():
+            with kernel_threads(serial_allowed=False):
                 _causal_conv(src, d_inner, np.ascontiguousarray(_np(conv_weight, dtype).T), _np(conv_bias, dtype), u)
                 F.silu(torch.from_numpy(u), inplace=True)
                 _scan_forward(u, d_inner, p, n, ngroups, dt, _np(A, dtype), _np(D, dtype), gate, y, out, sumsq,
@@ -335,7 +321,7 @@ class MambaInnerTrain(torch.autograd.Function):
             ddt = np.empty((b, l, h), src.dtype)
             dD_p, dA_p = np.empty((b, h), src.dtype), np.empty((b, h), src.dtype)
             dw, dbias = np.empty((blocks, k, c), src.dtype), np.empty((blocks, c), src.dtype)
-            with _numba_threads():
+            with kernel_threads(serial_allowed=False):
                 _norm_backward(_np(dout, dtype), y, src, sig_z, _np(norm_weight, dtype), src.dtype.type(eps),
                                dy, dsrc, dnorm)
                 _causal_conv(src, d_inner, w, _np(conv_bias, dtype), pre)  # recomputed, not saved
