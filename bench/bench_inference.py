@@ -5,7 +5,8 @@ window settings side by side (speed, bits/nt, boundary agreement); (d) with --ve
 quiet and beside one busy process that the script starts and stops itself (`dnahnet.threads`); (f) with --options,
 ways to buy speed side by side (the strand passes one at a time or side by side, bf16 autocast, int8 dynamic
 quantisation of the Linear layers, one 1-thread process per strand): nt/s and how many boundaries differ from the
-default's.
+default's; (g) with --versus-revision, this checkout's code against an earlier commit's on the same slice (a git
+worktree, each run in a fresh process, alternating): nt/s and how many boundaries moved.
 
     python bench/bench_inference.py                    # E. coli K-12, both strands, bundled checkpoint, 2 threads
     python bench/bench_inference.py --limit 200000     # time a 200 kb prefix instead of the whole genome
@@ -15,6 +16,7 @@ default's.
     python bench/bench_inference.py --versus-checkpoint checkpoints/dnahnet-v2      # the bundled one against it
     python bench/bench_inference.py --contention       # spin / fixed / adaptive threads, quiet vs one busy process
     python bench/bench_inference.py --options --repeats 3   # passes side by side or not / bf16 / int8 / processes
+    python bench/bench_inference.py --versus-revision HEAD~3 --repeats 3   # this code against HEAD~3's
 """
 from __future__ import annotations
 
@@ -498,6 +500,84 @@ def bench_options(model, args):
               f"{_bits(traces[option]) - _bits(base):+.5f} |", flush=True)
 
 
+# Runs in a fresh process with an arbitrary revision's code first on sys.path, so it uses only APIs every revision
+# has had: checkpoint.load, analyze(record, model=, cache=, circular=), Trace.save.
+_REVISION_CHILD = """
+import json, sys, time
+code, ckpt, fasta, trace_out, n_threads = sys.argv[1:6]
+sys.path.insert(0, code)
+import torch
+from Bio import SeqIO
+from dnahnet import checkpoint
+from dnahnet.infer import analyze
+torch.set_num_threads(int(n_threads))
+model = checkpoint.load(ckpt).eval()
+record = SeqIO.read(fasta, "fasta")
+analyze(record[:5000], model=model, cache=False, circular=False)  # warm-up: numba's cache, oneDNN
+t0 = time.perf_counter()
+trace = analyze(record, model=model, cache=False, circular=False)
+seconds = time.perf_counter() - t0
+trace.save(trace_out)
+print(json.dumps({"seconds": seconds}))
+"""
+
+
+def bench_versus_revision(args):
+    """(g) This checkout's code against `--versus-revision`'s (a detached git worktree made for the run and removed
+    after) on the --options slice, both strands, default settings, the bundled checkpoint of this checkout for both:
+    each run a fresh process (two versions of a module cannot share one), alternating over `--repeats` rounds;
+    median nt/s, and how far the revision's boundaries and bits/nt are from this code's."""
+    import tempfile
+
+    from Bio import SeqIO
+
+    from dnahnet import checkpoint
+    from dnahnet.trace import Trace
+
+    record, n = _option_record(args)
+    rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", args.versus_revision], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True).stdout.strip())
+    ckpt = str(checkpoint.resolve(args.checkpoint))
+    print(f"\n(g) this code ({head}{' + uncommitted changes' if dirty else ''}) against {rev}: {record.id} "
+          f"{args.options_region}, both strands, {args.threads} threads, default windows, median of {args.repeats} "
+          f"alternating rounds, each a fresh process", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / f"rev-{rev}"
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), rev], check=True,
+                       capture_output=True)
+        try:
+            fasta = Path(tmp) / "slice.fa"
+            SeqIO.write(record, fasta, "fasta")
+            codes = {"this code": REPO, rev: tree}
+            rates, traces = {c: [] for c in codes}, {}
+            for round_ in range(args.repeats):
+                for name, code in codes.items():
+                    out = Path(tmp) / f"{'this' if code == REPO else 'rev'}-{round_}.npz"
+                    proc = subprocess.run([sys.executable, "-c", _REVISION_CHILD, str(code), ckpt, str(fasta),
+                                           str(out), str(args.threads)], cwd=code, capture_output=True, text=True)
+                    if proc.returncode != 0:
+                        raise SystemExit(f"the run with {name} failed:\n{proc.stderr[-2000:]}")
+                    rates[name].append(2 * n / json.loads(proc.stdout.strip().splitlines()[-1])["seconds"])
+                    traces[name] = Trace.load(out)
+        finally:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], capture_output=True)
+    base = traces["this code"]
+    n_stages = len(base.passes[0].stages)
+    print("| code | nt/s | speed vs this code | " + " | ".join(f"Stage {s + 1} boundaries moved" for s in
+                                                              range(n_stages)) + " | bits/nt change |")
+    print("|---|---|---|" + "---|" * n_stages + "---|")
+    this_rate = statistics.median(rates["this code"])
+    for name in codes:
+        rate = statistics.median(rates[name])
+        moved = " | ".join(_moved(base, traces[name], s) for s in range(n_stages))
+        bits = _bits(traces[name]) - _bits(base)
+        print(f"| {name} | {rate:,.0f} | {rate / this_rate:.2f}x | {moved} | {bits:+.5f} |", flush=True)
+
+
 def _in_bf16(fn):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         return fn()
@@ -551,6 +631,8 @@ def main(argv=None):
                          f"{', '.join(OPTIONS)})")
     ap.add_argument("--options-region", default="1000000-1200000", help="START-END of E. coli for --options")
     ap.add_argument("--options-child", default=None, choices=["+", "-"], help=argparse.SUPPRESS)
+    ap.add_argument("--versus-revision", default=None, metavar="REV",
+                    help="(g) this checkout's code against git revision REV's on the --options slice")
     ap.add_argument("--quick", action="store_true", help="tiny random model, short inputs (CI smoke run)")
     args = ap.parse_args(argv)
     if args.quick:
@@ -573,6 +655,9 @@ def main(argv=None):
         args.sweep_region = args.options_region = "0-3000"
     if args.options:
         bench_options(model, args)
+        return 0
+    if args.versus_revision:
+        bench_versus_revision(args)
         return 0
     if args.sweep or args.versus_checkpoint:
         (bench_sweep if args.sweep else bench_versus_checkpoint)(model, args)

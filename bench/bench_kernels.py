@@ -7,7 +7,8 @@
 Bandwidth is the minimum traffic of each op (inputs read once, outputs written once) over its time, shown against
 the device's measured copy bandwidth (a large tensor copy, read + write). On a CPU the Triton rows are skipped
 (Triton needs a GPU; the interpreter's timings mean nothing) and say so; the CPU's own fast path, the fused numba
-Mamba-2 interior, gets its own table, and the whole-model table compares `torch` with `auto` (which uses it).
+Mamba-2 interior, and its numba RMSNorm get a table each, and the whole-model table compares `torch` with `auto`
+(which uses both).
 """
 import argparse
 import importlib
@@ -229,6 +230,25 @@ def cpu_mamba_table(cfg, batch, lengths, repeats):
               f"{(y_ref - y_fused).abs().max().item():.1e} |")
 
 
+def cpu_rms_norm_table(cfg, batch, lengths, repeats):
+    """CPU inference: RMSNorm in one numba pass per token (kernels/norm/cpu.py) against F.rms_norm, side by side,
+    at each stage's width and a default window's lengths."""
+    from kernels.norm import cpu as norm_cpu
+
+    print(f"\n## CPU RMSNorm: numba (one pass per token) vs F.rms_norm (batch {batch}, {torch.get_num_threads()} "
+          f"threads)")
+    print("| stage | shape (b, l, d) | F.rms_norm ms | numba ms | speed-up | max abs diff |")
+    print("|---|---|---|---|---|---|")
+    cpu = torch.device("cpu")
+    for stage, length in enumerate(lengths):
+        d = cfg.d_model[stage]
+        torch.manual_seed(stage)
+        x, w = torch.randn(batch, length, d), torch.rand(d) + 0.5
+        t_ref, y_ref = timed(lambda: F.rms_norm(x, (d,), w, 1e-5), cpu, repeats)
+        t_numba, y_numba = timed(lambda: norm_cpu.rms_norm(x, w, 1e-5), cpu, repeats)
+        print(f"| {stage} | ({batch}, {length}, {d}) | {t_ref * 1e3:.2f} | {t_numba * 1e3:.2f} | "
+              f"{t_ref / t_numba:.2f}x | {(y_ref - y_numba).abs().max().item():.1e} |")
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small shapes and lengths (CI smoke run)")
@@ -258,6 +278,8 @@ def main(argv=None):
     if device.type == "cpu":  # the lengths each stage sees in a default inference window (2,048 nt, ~3 and ~6 nt/chunk)
         cpu_mamba_table(HNetConfig.preset(args.preset), 2 if quick else 8, [512, 170] if quick else [2048, 690],
                       repeats)
+        cpu_rms_norm_table(HNetConfig.preset(args.preset), 2 if quick else 8,
+                           [512, 170, 85] if quick else [2048, 690, 350], repeats)
     if use_triton or os.environ.get("TRITON_INTERPRET") == "1":
         agreement_table(device, quick or device.type == "cpu")
     else:

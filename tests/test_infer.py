@@ -390,6 +390,20 @@ def test_benchmark_script_options():
     assert rows["strands"].count("| 0 (0.00%)") == 2
 
 
+def test_benchmark_script_versus_revision():
+    """--versus-revision: this code and a revision's, each in fresh processes (a temporary git worktree, removed
+    after); the first row is the reference."""
+    if subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True).returncode != 0:
+        pytest.skip("not a git checkout")
+    res = subprocess.run([sys.executable, "bench/bench_inference.py", "--quick", "--threads", "1", "--repeats", "1",
+                          "--versus-revision", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    rows = [line for line in res.stdout.splitlines() if line.startswith("| ") and "x |" in line]
+    assert len(rows) == 2 and rows[0].startswith("| this code |")
+    assert rows[0].endswith("| 1.00x | 0 (0.00%) | 0 (0.00%) | +0.00000 |")
+    worktrees = subprocess.run(["git", "worktree", "list"], cwd=REPO, capture_output=True, text=True).stdout
+    assert "rev-" not in worktrees  # the temporary worktree is gone
+
 def test_profile_script_times_the_fused_kernels():
     """bench/profile_inference.py on one small window: the numba kernels (serial twins on one thread) are timed."""
     res = subprocess.run([sys.executable, "bench/profile_inference.py", "--random", "--batches", "1", "--batch-size",
