@@ -8,8 +8,8 @@ Times are the calling thread's CPU time (`time.thread_time_ns`) around each op, 
 hold on a busy host where this process is pre-empted (torch.profiler's wall-clock times do not). Single-threaded
 by default (torch and numba), so all the work runs on the measured thread. "python + dispatch" is the forward's
 CPU time that no op accounts for: Python, module calls, numpy conversions (the difference of two runs,
-so noisy on a busy host). The numba kernels of
-the fused Mamba-2 interior (`kernels/mamba/cpu.py`) are timed as `numba::<kernel>`.
+so noisy on a busy host). The numba kernels of the fused Mamba-2 interior (`kernels/mamba/cpu.py`) and of RMSNorm
+(`kernels/norm/cpu.py`) are timed as `numba::<kernel>`.
 """
 from __future__ import annotations
 
@@ -29,7 +29,10 @@ from dnahnet.infer import DEFAULT_BATCH_SIZE, DEFAULT_MARGIN, DEFAULT_WINDOW, _f
 from sample_genomes.loader import data_dir  # noqa: E402
 
 ECOLI = "Escherichia_coli_K12_MG1655_GCF_000005845.2.gbff.gz"
-NUMBA_KERNELS = ("_causal_conv", "_gated_scan", "_normalize")  # and their serial twins (one thread), timed alike
+NUMBA_KERNELS = {  # module -> its numba kernels; each one's serial twin (one thread) is timed under its name
+    "kernels.mamba.cpu": ("_causal_conv", "_gated_scan", "_normalize"),
+    "kernels.norm.cpu": ("_rms_norm",),
+}
 
 
 class OpTimes(TorchDispatchMode):
@@ -82,20 +85,22 @@ def install_module_stack(model, where: list):
 
 
 def wrap_numba(recorder_ref):
-    """Time the fused interior's numba kernels as ops (they run outside the dispatcher)."""
-    from kernels.mamba import cpu
+    """Time the numba kernels (the fused Mamba-2 interior, RMSNorm) as ops: they run outside the dispatcher."""
+    import importlib
 
-    for name in NUMBA_KERNELS:
-        for attr in (name, name + "_serial"):
-            fn = getattr(cpu, attr)
+    for module_name, names in NUMBA_KERNELS.items():
+        module = importlib.import_module(module_name)
+        for name in names:
+            for attr in (name, name + "_serial"):
+                fn = getattr(module, attr)
 
-            def timed(*a, fn=fn, name=name):
-                t0 = time.thread_time_ns()
-                out = fn(*a)
-                if recorder_ref[0] is not None:
-                    recorder_ref[0].add(f"numba::{name}", (), (time.thread_time_ns() - t0) * 1e-9)
-                return out
-            setattr(cpu, attr, timed)
+                def timed(*a, fn=fn, name=name):
+                    t0 = time.thread_time_ns()
+                    out = fn(*a)
+                    if recorder_ref[0] is not None:
+                        recorder_ref[0].add(f"numba::{name}", (), (time.thread_time_ns() - t0) * 1e-9)
+                    return out
+                setattr(module, attr, timed)
 
 
 def windows(args) -> np.ndarray:
