@@ -123,6 +123,7 @@ def rms_norm(x, weight, eps):
             return cpu.rms_norm(x, weight, eps)
     return F.rms_norm(x.float(), weight.shape, weight.float(), eps)
 
+
 def ssd_step(state, x, dt, A, B, C, D=None):
     """state (b,h,p,n), x (b,h,p), dt (b,h), A (h,), B/C (b,g,n) -> (y (b,h,p), new_state (b,h,p,n))."""
     impl = _triton("ssd", "ssd_step", x, forward_only=True, inputs=(state, x, dt, A, B, C, D))
