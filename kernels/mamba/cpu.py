@@ -39,11 +39,13 @@ def _conv_row_4taps(src, offset, w, bias, out, bi, t):  # pragma: no cover - com
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
-def _causal_conv(src, offset, w, bias, out):  # pragma: no cover - compiled; covered through mamba_inner
+def _causal_conv(src, offset, w, bias, prev, out):  # pragma: no cover - compiled; covered through mamba_inner
     """src (b,l,f) in_proj output; conv over columns [offset, offset + c); w (k, c), tap k-1 = current position;
-    bias (c,); out (b,l,c). (Also used by kernels/mamba/cpu_train.py.)"""
+    bias (c,); prev (b,k-1,c) the conv inputs before position 0 when continuing a sequence, or (0,k-1,c) for
+    zeros; out (b,l,c). (Also used by kernels/mamba/cpu_train.py.)"""
     b, l, _ = src.shape
     k, c = w.shape
+    has_prev = prev.shape[0] > 0
     blocks = (l + _BLOCK - 1) // _BLOCK
     for item in numba.prange(b * blocks):
         bi, t0 = item // blocks, (item % blocks) * _BLOCK
@@ -58,28 +60,7 @@ def _causal_conv(src, offset, w, bias, out):  # pragma: no cover - compiled; cov
                 if s >= 0:
                     for ch in range(c):
                         out[bi, t, ch] += w[tap, ch] * src[bi, s, offset + ch]
-
-
-@numba.njit(parallel=True, fastmath=True, cache=True)
-def _causal_conv_from(src, offset, w, bias, prev, out):  # pragma: no cover - compiled; covered through mamba_inner
-    """`_causal_conv` continuing a sequence: prev (b,k-1,c) holds the conv inputs before position 0."""
-    b, l, _ = src.shape
-    k, c = w.shape
-    blocks = (l + _BLOCK - 1) // _BLOCK
-    for item in numba.prange(b * blocks):
-        bi, t0 = item // blocks, (item % blocks) * _BLOCK
-        for t in range(t0, min(t0 + _BLOCK, l)):
-            if k == 4 and t >= 3:  # Mamba's conv width with every tap inside the sequence
-                _conv_row_4taps(src, offset, w, bias, out, bi, t)
-                continue
-            for ch in range(c):
-                out[bi, t, ch] = bias[ch]
-            for tap in range(k):
-                s = t - (k - 1) + tap
-                if s >= 0:
-                    for ch in range(c):
-                        out[bi, t, ch] += w[tap, ch] * src[bi, s, offset + ch]
-                else:
+                elif has_prev:
                     for ch in range(c):
                         out[bi, t, ch] += w[tap, ch] * prev[bi, k - 1 + s, ch]
 
@@ -172,8 +153,8 @@ def _normalize(g, sumsq, weight, eps):  # pragma: no cover - compiled; covered t
                 g[bi, t, ch] = g[bi, t, ch] * scale * weight[ch]
 
 
-_causal_conv_serial, _causal_conv_from_serial, _gated_scan_serial, _normalize_serial = (
-    serial_twin(kernel) for kernel in (_causal_conv, _causal_conv_from, _gated_scan, _normalize))
+_causal_conv_serial, _gated_scan_serial, _normalize_serial = (
+    serial_twin(kernel) for kernel in (_causal_conv, _gated_scan, _normalize))
 
 
 def _f32(t: torch.Tensor) -> np.ndarray:
@@ -204,16 +185,14 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm
     w = np.ascontiguousarray(_f32(conv_weight).T)  # (k, conv_dim)
     s0 = np.zeros((0, 0, 0, 0), np.float32) if ssm_state is None else _f32(ssm_state)  # (b, h, p, n)
     final = np.empty((b, h, headdim, d_state) if return_state else (0, 0, 0, 0), np.float32)
+    prev = (np.zeros((0, k - 1, conv_dim), np.float32) if conv_state is None  # the last k-1 conv inputs before 0
+            else _f32(conv_state[..., 1:].transpose(1, 2)))  # (b, k-1, conv_dim)
     with kernel_threads() as serial:
         if serial:
-            conv, conv_from, scan, normalize = (_causal_conv_serial, _causal_conv_from_serial, _gated_scan_serial,
-                                                _normalize_serial)
+            conv, scan, normalize = _causal_conv_serial, _gated_scan_serial, _normalize_serial
         else:
-            conv, conv_from, scan, normalize = _causal_conv, _causal_conv_from, _gated_scan, _normalize
-        if conv_state is None:
-            conv(src, d_inner, w, _f32(conv_bias), xbc)
-        else:  # the last k-1 conv inputs before position 0: (b, k-1, conv_dim)
-            conv_from(src, d_inner, w, _f32(conv_bias), _f32(conv_state[..., 1:].transpose(1, 2)), xbc)
+            conv, scan, normalize = _causal_conv, _gated_scan, _normalize
+        conv(src, d_inner, w, _f32(conv_bias), prev, xbc)
         F.silu(torch.from_numpy(xbc), inplace=True)
         scan(xbc, d_inner, headdim, d_state, ngroups, dt, _f32(A), _f32(D), gate, s0, g, sumsq, final)
         normalize(g, sumsq, _f32(norm_weight), np.float32(norm_eps))

@@ -257,6 +257,11 @@ def _conv_backward(src, offset, w, pre, sig, dx, dB_h, dC_h, ngroups, dsrc, dw, 
 
 
 # ---- the autograd Function --------------------------------------------------------------------------------------
+def _no_prev(k: int, c: int, dtype) -> np.ndarray:
+    """`_causal_conv`'s prev for a sequence that starts from zeros: (0, k-1, c)."""
+    return np.zeros((0, k - 1, c), dtype)
+
+
 def _np(t: torch.Tensor, dtype) -> np.ndarray:
     return t.detach().to(dtype).contiguous().numpy()
 
@@ -269,7 +274,7 @@ class MambaInnerTrain(torch.autograd.Function):
     def forward(ctx, zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, eps, p, n, ngroups, every):
         dtype = torch.float64 if zxbcdt.dtype == torch.float64 else torch.float32
         b, l, f = zxbcdt.shape
-        c, _ = conv_weight.shape
+        c, k = conv_weight.shape
         d_inner = c - 2 * ngroups * n
         h = f - d_inner - c
         with torch.autocast("cpu", enabled=False):
@@ -284,7 +289,8 @@ class MambaInnerTrain(torch.autograd.Function):
             sumsq = np.empty((b, l, h), src.dtype)
             states = np.empty((b, h, (l + every - 1) // every, p, n), src.dtype)
             with kernel_threads(serial_allowed=False):
-                _causal_conv(src, d_inner, np.ascontiguousarray(_np(conv_weight, dtype).T), _np(conv_bias, dtype), u)
+                _causal_conv(src, d_inner, np.ascontiguousarray(_np(conv_weight, dtype).T), _np(conv_bias, dtype),
+                             _no_prev(k, c, src.dtype), u)
                 F.silu(torch.from_numpy(u), inplace=True)
                 _scan_forward(u, d_inner, p, n, ngroups, dt, _np(A, dtype), _np(D, dtype), gate, y, out, sumsq,
                               states, every)
@@ -324,7 +330,7 @@ class MambaInnerTrain(torch.autograd.Function):
             with kernel_threads(serial_allowed=False):
                 _norm_backward(_np(dout, dtype), y, src, sig_z, _np(norm_weight, dtype), src.dtype.type(eps),
                                dy, dsrc, dnorm)
-                _causal_conv(src, d_inner, w, _np(conv_bias, dtype), pre)  # recomputed, not saved
+                _causal_conv(src, d_inner, w, _np(conv_bias, dtype), _no_prev(k, c, src.dtype), pre)  # recomputed
                 pre_t = torch.from_numpy(pre)
                 sig = torch.sigmoid(pre_t)
                 u = (pre_t * sig).numpy()
