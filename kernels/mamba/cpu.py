@@ -180,7 +180,8 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm
     g = np.empty((b, l, d_inner), np.float32)
     sumsq = np.empty((b, l, h), np.float32)
     z, dt = zxbcdt[..., :d_inner], zxbcdt[..., d_inner + conv_dim:]
-    gate = F.silu(z.float()).contiguous().numpy()  # (b, l, d_inner)
+    # SiLU in place on a fresh copy of z: faster than on the strided view of zxbcdt, the same bits, never in zxbcdt
+    gate = F.silu(torch.empty(z.shape, dtype=torch.float32).copy_(z), inplace=True).numpy()  # (b, l, d_inner)
     dt = F.softplus(dt.float() + dt_bias.float()).contiguous().numpy()  # (b, l, h)
     w = np.ascontiguousarray(_f32(conv_weight).T)  # (k, conv_dim)
     s0 = np.zeros((0, 0, 0, 0), np.float32) if ssm_state is None else _f32(ssm_state)  # (b, h, p, n)
