@@ -7,8 +7,8 @@
 Bandwidth is the minimum traffic of each op (inputs read once, outputs written once) over its time, shown against
 the device's measured copy bandwidth (a large tensor copy, read + write). On a CPU the Triton rows are skipped
 (Triton needs a GPU; the interpreter's timings mean nothing) and say so; the CPU's own fast path, the fused numba
-Mamba-2 interior, and its numba RMSNorm get a table each, and the whole-model table compares `torch` with `auto`
-(which uses both).
+Mamba-2 interior, its numba RMSNorm and rotary embedding get a table each, and the whole-model table compares
+`torch` with `auto` (which uses them).
 """
 import argparse
 import importlib
@@ -249,6 +249,28 @@ def cpu_rms_norm_table(cfg, batch, lengths, repeats):
         print(f"| {stage} | ({batch}, {length}, {d}) | {t_ref * 1e3:.2f} | {t_numba * 1e3:.2f} | "
               f"{t_ref / t_numba:.2f}x | {(y_ref - y_numba).abs().max().item():.1e} |")
 
+def cpu_rope_table(cfg, batch, lengths, repeats):
+    """CPU inference: rotary embedding in one numba pass (kernels/rope/cpu.py) against the reference
+    (`dnahnet.transformer.apply_rope`), on q as attention holds it, at each attention stage's width."""
+    from dnahnet.transformer import apply_rope, rope_angles
+    from kernels.rope import cpu as rope_cpu
+
+    print(f"\n## CPU rotary embedding: numba (one pass) vs apply_rope (batch {batch}, {torch.get_num_threads()} "
+          f"threads)")
+    print("| stage | q shape (b, heads, l, head_dim) | apply_rope ms | numba ms | speed-up | identical |")
+    print("|---|---|---|---|---|---|")
+    cpu = torch.device("cpu")
+    for stage, length in zip(range(1, len(cfg.d_model)), lengths):  # the inner stages, where attention runs
+        heads = cfg.attention.num_heads[stage]
+        dh = cfg.d_model[stage] // heads
+        torch.manual_seed(stage)
+        q = torch.randn(batch, length, 3, heads, dh)[:, :, 0].transpose(1, 2)  # a view of a qkv projection
+        cos, sin = rope_angles(torch.arange(length), dh, cfg.attention.rope_base)
+        t_ref, y_ref = timed(lambda: apply_rope(q, cos, sin), cpu, repeats)
+        t_numba, y_numba = timed(lambda: rope_cpu.rope(q, cos, sin), cpu, repeats)
+        print(f"| {stage} | ({batch}, {heads}, {length}, {dh}) | {t_ref * 1e3:.2f} | {t_numba * 1e3:.2f} | "
+              f"{t_ref / t_numba:.2f}x | {torch.equal(y_ref, y_numba)} |")
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small shapes and lengths (CI smoke run)")
@@ -280,6 +302,7 @@ def main(argv=None):
                       repeats)
         cpu_rms_norm_table(HNetConfig.preset(args.preset), 2 if quick else 8,
                            [512, 170, 85] if quick else [2048, 690, 350], repeats)
+        cpu_rope_table(HNetConfig.preset(args.preset), 2 if quick else 8, [170, 85] if quick else [690, 350], repeats)
     if use_triton or os.environ.get("TRITON_INTERPRET") == "1":
         agreement_table(device, quick or device.type == "cpu")
     else:

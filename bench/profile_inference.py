@@ -8,8 +8,8 @@ Times are the calling thread's CPU time (`time.thread_time_ns`) around each op, 
 hold on a busy host where this process is pre-empted (torch.profiler's wall-clock times do not). Single-threaded
 by default (torch and numba), so all the work runs on the measured thread. "python + dispatch" is the forward's
 CPU time that no op accounts for: Python, module calls, numpy conversions (the difference of two runs,
-so noisy on a busy host). The numba kernels of the fused Mamba-2 interior (`kernels/mamba/cpu.py`) and of RMSNorm
-(`kernels/norm/cpu.py`) are timed as `numba::<kernel>`.
+so noisy on a busy host). The numba kernels of the fused Mamba-2 interior (`kernels/mamba/cpu.py`), RMSNorm
+(`kernels/norm/cpu.py`) and the rotary embedding (`kernels/rope/cpu.py`) are timed as `numba::<kernel>`.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ ECOLI = "Escherichia_coli_K12_MG1655_GCF_000005845.2.gbff.gz"
 NUMBA_KERNELS = {  # module -> its numba kernels; each one's serial twin (one thread) is timed under its name
     "kernels.mamba.cpu": ("_causal_conv", "_gated_scan", "_normalize"),
     "kernels.norm.cpu": ("_rms_norm",),
+    "kernels.rope.cpu": ("_rope",),
 }
 
 
@@ -85,7 +86,7 @@ def install_module_stack(model, where: list):
 
 
 def wrap_numba(recorder_ref):
-    """Time the numba kernels (the fused Mamba-2 interior, RMSNorm) as ops: they run outside the dispatcher."""
+    """Time the numba kernels (the fused Mamba-2 interior, RMSNorm, RoPE) as ops: they run outside the dispatcher."""
     import importlib
 
     for module_name, names in NUMBA_KERNELS.items():

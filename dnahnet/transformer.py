@@ -34,6 +34,12 @@ def apply_rope(x, cos, sin):
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).to(x.dtype)
 
 
+def _rope(x, cos, sin):
+    """apply_rope through `kernels.dispatch.rope` (one numba pass on a CPU at inference, the same bits)."""
+    out = dispatch.rope(x, cos, sin)
+    return apply_rope(x, cos, sin) if out is None else out
+
+
 @dataclass
 class KVCache:
     """Per-row key/value buffers; row i holds `lengths[i]` valid slots (rows advance independently)."""
@@ -58,8 +64,8 @@ class CausalSelfAttention(nn.Module):
         """x (b, l, d) -> (b, l, d), causal (and within `window` when set)."""
         b, l, d = x.shape
         q, k, v = (t.transpose(1, 2) for t in self._qkv(x))  # (b, h, l, dh)
-        cos, sin = rope_angles(torch.arange(l, device=x.device), self.head_dim, self.rope_base)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        cos, sin = rope_angles(torch.arange(l, device=x.device), self.head_dim, self.rope_base)  # (l, dh/2)
+        q, k = (_rope(t, cos, sin) for t in (q, k))
         if self.window and self.window < l:
             i = torch.arange(l, device=x.device)
             mask = (i[None, :] <= i[:, None]) & (i[:, None] - i[None, :] < self.window)

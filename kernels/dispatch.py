@@ -124,6 +124,20 @@ def rms_norm(x, weight, eps):
     return F.rms_norm(x.float(), weight.shape, weight.float(), eps)
 
 
+def rope(x, cos, sin):
+    """Rotary embedding of q or k: x (b, heads, l, dh), cos/sin (l, dh/2) -> (b, heads, l, dh), or None when the
+    fast path does not apply (the model runs its reference, `dnahnet.transformer.apply_rope`). Applies in `auto`
+    mode to fp32 CPU tensors without a gradient when numba is present: `kernels/rope/cpu.py` (the same bits)."""
+    if (backend() != "auto" or x.device.type != "cpu" or x.dtype != torch.float32 or x.dim() != 4
+            or cos.dim() != 2 or tuple(cos.shape) != (x.shape[2], x.shape[3] // 2) or x.shape[3] % 2
+            or _needs_grad((x, cos, sin))):
+        return None
+    try:
+        from kernels.rope import cpu
+    except ImportError:
+        return None
+    return cpu.rope(x, cos.float(), sin.float())
+
 def ssd_step(state, x, dt, A, B, C, D=None):
     """state (b,h,p,n), x (b,h,p), dt (b,h), A (h,), B/C (b,g,n) -> (y (b,h,p), new_state (b,h,p,n))."""
     impl = _triton("ssd", "ssd_step", x, forward_only=True, inputs=(state, x, dt, A, B, C, D))

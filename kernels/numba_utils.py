@@ -1,4 +1,4 @@
-"""What the numba CPU kernels share (`kernels/mamba/`, `kernels/norm/`): the lock around numba's threading layer,
+"""What the numba CPU kernels share (`kernels/mamba/`, `kernels/norm/`, `kernels/rope/`): the lock around numba's threading layer,
 the serial twin of a parallel kernel, and the choice between them for torch's thread count."""
 import contextlib
 import threading
@@ -16,11 +16,11 @@ def serial_twin(kernel):
     never enters numba's threading layer, so several Python threads may run it at once (one strand each,
     `dnahnet.infer`), where the parallel kernels take `LOCK`. A renamed copy of the function (`<name>_serial`):
     numba's disk cache is named by the function and keyed by signature and bytecode, not by `parallel`, so the two
-    variants of one function would load each other's machine code."""
+    variants of one function would load each other's machine code. The twin keeps the kernel's `fastmath`."""
     f = kernel.py_func
     twin = types.FunctionType(f.__code__, f.__globals__, f.__name__ + "_serial", f.__defaults__, f.__closure__)
     twin.__qualname__ = f.__qualname__ + "_serial"
-    return numba.njit(fastmath=True, cache=True, nogil=True)(twin)
+    return numba.njit(fastmath=kernel.targetoptions.get("fastmath", False), cache=True, nogil=True)(twin)
 
 
 @contextlib.contextmanager

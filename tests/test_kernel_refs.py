@@ -138,6 +138,49 @@ def test_dispatch_rms_norm_is_numba_for_cpu_inference_only(monkeypatch):
     assert calls == [1]
 
 
+@pytest.mark.parametrize("threads", [1, 2])  # the serial twin and the parallel kernel
+@pytest.mark.parametrize("b,l,h,dh", [(2, 37, 4, 24), (1, 1, 5, 32), (3, 300, 2, 8), (1, 0, 2, 8)])
+def test_cpu_rope_matches_the_reference_bit_for_bit(b, l, h, dh, threads):
+    """kernels/rope/cpu.py on q as attention holds it (a strided view of the qkv projection) equals
+    `dnahnet.transformer.apply_rope` exactly: compiled without fastmath, each op rounds as PyTorch's does."""
+    from dnahnet.transformer import apply_rope, rope_angles
+    from kernels.rope import cpu as rope_cpu
+
+    qkv = 2 * torch.randn(b, l, 3, h, dh, generator=torch.Generator().manual_seed(5))
+    q = qkv[:, :, 0].transpose(1, 2)  # (b, h, l, dh), not contiguous
+    cos, sin = rope_angles(torch.arange(l) + 1000, dh, 10000.0)
+    torch.set_num_threads(threads)
+    try:
+        got = rope_cpu.rope(q, cos, sin)
+        assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(1)  # conftest's
+    assert got.shape == q.shape and got.is_contiguous()
+    assert torch.equal(got, apply_rope(q, cos, sin))
+
+
+def test_dispatch_rope_is_numba_for_fp32_cpu_inference_only(monkeypatch):
+    """auto, fp32, no gradient, (l, dh/2) angles: the kernel; a gradient, bf16, per-row angles (the KV-cache step)
+    or DNAHNET_KERNELS=torch: None (the reference runs); an attention layer's output is the same either way."""
+    from dnahnet.transformer import CausalSelfAttention, rope_angles
+
+    monkeypatch.setenv("DNAHNET_KERNELS", "auto")
+    x = torch.randn(2, 4, 10, 16)
+    cos, sin = rope_angles(torch.arange(10), 16, 10000.0)
+    with torch.inference_mode():
+        assert dispatch.rope(x, cos, sin) is not None
+        assert dispatch.rope(x.bfloat16(), cos, sin) is None
+        assert dispatch.rope(x, cos[None].expand(2, -1, -1)[:, None], sin[None].expand(2, -1, -1)[:, None]) is None
+    assert dispatch.rope(x.requires_grad_(), cos, sin) is None
+    torch.manual_seed(0)
+    attn = CausalSelfAttention(48, 3)
+    u = torch.randn(2, 30, 48)
+    with torch.inference_mode():
+        fast = attn(u)
+        monkeypatch.setenv("DNAHNET_KERNELS", "torch")
+        assert dispatch.rope(x.detach(), cos, sin) is None
+        assert torch.equal(fast, attn(u))
+
 def test_dispatch_auto_fuses_the_mamba_layer_for_cpu_inference_only(monkeypatch):
     """auto + no gradient: the numba inference interior, same output as the reference; training: not this one
     (the training kernel, tests/test_mamba_train_kernel.py); `torch`: the reference."""

@@ -353,4 +353,4 @@ def test_bench_quick_runs_on_cpu(capsys):
     assert "## Whole-model inference" in out and "| 256 |" in out
     if not torch.cuda.is_available():
         assert "Triton rows skipped" in out
-        assert "## CPU RMSNorm" in out and "## CPU Mamba-2 layer interior" in out
+        assert "## CPU RMSNorm" in out and "## CPU Mamba-2 layer interior" in out and "## CPU rotary" in out
