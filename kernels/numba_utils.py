@@ -1,5 +1,5 @@
-"""What the numba CPU kernels share (`kernels/mamba/`, `kernels/norm/`, `kernels/rope/`): the lock around numba's threading layer,
-the serial twin of a parallel kernel, and the choice between them for torch's thread count."""
+"""What the numba CPU kernels share (`kernels/mamba/`, `kernels/norm/`, `kernels/rope/`): the lock around numba's
+threading layer, the serial twin of a parallel kernel, and the choice between them for torch's thread count."""
 import contextlib
 import threading
 import types
