@@ -4,8 +4,8 @@ the head dimension), [x1 cos − x2 sin | x1 sin + x2 cos].
 PyTorch reference: `apply_rope` in dnahnet/transformer.py, six elementwise ops and a concatenation over the whole
 (b, heads, l, head_dim) tensor. Here each element is read once and written once, from q or k as the attention
 layer holds them (a strided view of its qkv projection). Compiled without fastmath, so every product, difference
-and sum rounds as PyTorch's separate ops do: the same bits as the reference (tests/test_kernel_refs.py), 2–5×
-faster (`bench/bench_kernels.py`).
+and sum rounds as PyTorch's separate ops do: the same bits as the reference (tests/test_kernel_refs.py), 1.4–3.7×
+faster on the model's shapes (`bench/bench_kernels.py`).
 """
 import numba
 import numpy as np
