@@ -487,17 +487,7 @@ def bench_options(model, args):
                 traces[option] = runs[option]()
                 seconds = time.perf_counter() - t0
             rates[option].append(2 * n / seconds)
-    base = traces["fp32"]
-    n_stages = len(base.passes[0].stages)
-    print("| option | nt/s | speed vs the first row | " + " | ".join(f"Stage {s + 1} boundaries moved" for s in
-                                                                   range(n_stages)) + " | bits/nt change |")
-    print("|---|---|---|" + "---|" * n_stages + "---|")
-    fp32_rate = statistics.median(rates["fp32"])
-    for option in wanted:
-        rate = statistics.median(rates[option])
-        moved = " | ".join(_moved(base, traces[option], s) for s in range(n_stages))
-        print(f"| {option}: {OPTIONS[option]} | {rate:,.0f} | {rate / fp32_rate:.2f}x | {moved} | "
-              f"{_bits(traces[option]) - _bits(base):+.5f} |", flush=True)
+    _print_side_by_side("option", {o: f"{o}: {OPTIONS[o]}" for o in wanted}, rates, traces)
 
 
 # Runs in a fresh process with an arbitrary revision's code first on sys.path, so it uses only APIs every revision
@@ -565,18 +555,25 @@ def bench_versus_revision(args):
                     traces[name] = Trace.load(out)
         finally:
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], capture_output=True)
-    base = traces["this code"]
-    n_stages = len(base.passes[0].stages)
-    print("| code | nt/s | speed vs this code | " + " | ".join(f"Stage {s + 1} boundaries moved" for s in
-                                                              range(n_stages)) + " | bits/nt change |")
-    print("|---|---|---|" + "---|" * n_stages + "---|")
-    this_rate = statistics.median(rates["this code"])
-    for name in codes:
-        rate = statistics.median(rates[name])
-        moved = " | ".join(_moved(base, traces[name], s) for s in range(n_stages))
-        bits = _bits(traces[name]) - _bits(base)
-        print(f"| {name} | {rate:,.0f} | {rate / this_rate:.2f}x | {moved} | {bits:+.5f} |", flush=True)
+    _print_side_by_side("code", {name: name for name in codes}, rates, traces)
 
+
+def _print_side_by_side(first_column: str, labels: dict, rates: dict, traces: dict) -> None:
+    """A table row per run, in `labels`' order (key -> the row's first cell), the first run the reference: median
+    nt/s of `rates[key]`, speed against the reference, boundaries moved per stage and bits/nt change of
+    `traces[key]` against the reference's trace."""
+    keys = list(labels)
+    base = traces[keys[0]]
+    n_stages = len(base.passes[0].stages)
+    print(f"| {first_column} | nt/s | speed vs the first row | "
+          + " | ".join(f"Stage {s + 1} boundaries moved" for s in range(n_stages)) + " | bits/nt change |")
+    print("|---|---|---|" + "---|" * n_stages + "---|")
+    base_rate = statistics.median(rates[keys[0]])
+    for key in keys:
+        rate = statistics.median(rates[key])
+        moved = " | ".join(_moved(base, traces[key], s) for s in range(n_stages))
+        bits = _bits(traces[key]) - _bits(base)
+        print(f"| {labels[key]} | {rate:,.0f} | {rate / base_rate:.2f}x | {moved} | {bits:+.5f} |", flush=True)
 
 def _in_bf16(fn):
     with torch.autocast("cpu", dtype=torch.bfloat16):
