@@ -8,8 +8,10 @@ Times are the calling thread's CPU time (`time.thread_time_ns`) around each op, 
 hold on a busy host where this process is pre-empted (torch.profiler's wall-clock times do not). Single-threaded
 by default (torch and numba), so all the work runs on the measured thread. "python + dispatch" is the forward's
 CPU time that no op accounts for: Python, module calls, numpy conversions (the difference of two runs,
-so noisy on a busy host). The numba kernels of the fused Mamba-2 interior (`kernels/mamba/cpu.py`), RMSNorm
-(`kernels/norm/cpu.py`) and the rotary embedding (`kernels/rope/cpu.py`) are timed as `numba::<kernel>`.
+so noisy on a busy host). The compiled kernels are timed as ops: the fused Mamba-2 interior as
+`native::mamba_inner` (C, `kernels/mamba/native.py`) or, without a C compiler, `numba::<kernel>`
+(`kernels/mamba/cpu.py`); RMSNorm (`kernels/norm/cpu.py`) and the rotary embedding (`kernels/rope/cpu.py`) as
+`numba::<kernel>`.
 """
 from __future__ import annotations
 
@@ -29,10 +31,11 @@ from dnahnet.infer import DEFAULT_BATCH_SIZE, DEFAULT_MARGIN, DEFAULT_WINDOW, _f
 from sample_genomes.loader import data_dir  # noqa: E402
 
 ECOLI = "Escherichia_coli_K12_MG1655_GCF_000005845.2.gbff.gz"
-NUMBA_KERNELS = {  # module -> its numba kernels; each one's serial twin (one thread) is timed under its name
-    "kernels.mamba.cpu": ("_causal_conv", "_gated_scan", "_normalize"),
-    "kernels.norm.cpu": ("_rms_norm",),
-    "kernels.rope.cpu": ("_rope",),
+COMPILED_KERNELS = {  # module -> (label, its kernels); a numba kernel's serial twin is timed under its name too
+    "kernels.mamba.native": ("native", ("mamba_inner",)),  # the C interior, when a compiler built it
+    "kernels.mamba.cpu": ("numba", ("_causal_conv", "_gated_scan", "_normalize")),  # else the numba one
+    "kernels.norm.cpu": ("numba", ("_rms_norm",)),
+    "kernels.rope.cpu": ("numba", ("_rope",)),
 }
 
 
@@ -85,21 +88,24 @@ def install_module_stack(model, where: list):
     return hooks
 
 
-def wrap_numba(recorder_ref):
-    """Time the numba kernels (the fused Mamba-2 interior, RMSNorm, RoPE) as ops: they run outside the dispatcher."""
+def wrap_compiled(recorder_ref):
+    """Time the compiled kernels (the fused Mamba-2 interior in C or numba, RMSNorm, RoPE) as ops: they run outside
+    the dispatcher."""
     import importlib
 
-    for module_name, names in NUMBA_KERNELS.items():
+    for module_name, (label, names) in COMPILED_KERNELS.items():
         module = importlib.import_module(module_name)
         for name in names:
             for attr in (name, name + "_serial"):
-                fn = getattr(module, attr)
+                fn = getattr(module, attr, None)
+                if fn is None:
+                    continue
 
-                def timed(*a, fn=fn, name=name):
+                def timed(*a, fn=fn, name=f"{label}::{name}", **kw):
                     t0 = time.thread_time_ns()
-                    out = fn(*a)
+                    out = fn(*a, **kw)
                     if recorder_ref[0] is not None:
-                        recorder_ref[0].add(f"numba::{name}", (), (time.thread_time_ns() - t0) * 1e-9)
+                        recorder_ref[0].add(name, (), (time.thread_time_ns() - t0) * 1e-9)
                     return out
                 setattr(module, attr, timed)
 
@@ -141,7 +147,7 @@ def main(argv=None):
     device = torch.device("cpu")
     batches = [x[i:i + args.batch_size] for i in range(0, len(x), args.batch_size)]
     recorder = [None]
-    wrap_numba(recorder)
+    wrap_compiled(recorder)
     _forward_windows(model, batches[0], device)  # warm-up: numba load, allocations
 
     wall = cpu_plain = float("inf")

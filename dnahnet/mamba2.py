@@ -77,7 +77,7 @@ class Mamba2(nn.Module):
     def forward(self, u):
         """u (b, l, d_model) -> (b, l, d_model)."""
         zxbcdt = self.in_proj(u)  # (b, l, 2 d_inner + 2 g n + h)
-        y = dispatch.mamba_inner(zxbcdt, **self._interior_weights())  # CPU: fused in numba; else None
+        y = dispatch.mamba_inner(zxbcdt, **self._interior_weights())  # CPU: fused in C or numba; else None
         if y is None:
             y = self._inner(zxbcdt)
         return self.out_proj(y.to(zxbcdt.dtype))  # (b, l, d_model)

@@ -1,9 +1,10 @@
 """Kernel selection: the model calls these functions; each picks a Triton kernel or the PyTorch path and returns
 its output (the fused Mamba-2 interior: its output, or None when it does not apply).
 
-`DNAHNET_KERNELS` = `auto` (default: Triton on CUDA tensors when the Triton module imports; on CPU, the fused numba
-Mamba-2 interior: `kernels/mamba/cpu.py` for inference, `kernels/mamba/cpu_train.py` (with a backward) for
-training; the PyTorch paths otherwise) | `torch` (the PyTorch paths everywhere) | `triton`.
+`DNAHNET_KERNELS` = `auto` (default: Triton on CUDA tensors when the Triton module imports; on CPU, the fused
+Mamba-2 interior: for inference `kernels/mamba/native.c` (C, built on first use when a compiler is present and
+`DNAHNET_NATIVE` is not 0) else `kernels/mamba/cpu.py` (numba), for training `kernels/mamba/cpu_train.py` (numba,
+with a backward); the PyTorch paths otherwise) | `torch` (the PyTorch paths everywhere) | `triton`.
 `triton` forces the kernels; on CPU tensors that only works with TRITON_INTERPRET=1 set before Triton is imported
 (the interpreter: slow, for tests). `ssd_scan` and `boundary_prob` have forward-only kernels: when autograd needs
 a gradient through them, the PyTorch path runs instead (in every mode). `ema_scan` and `gather_chunks` have
@@ -70,6 +71,13 @@ def _fused_mamba_weights(conv_weight, conv_bias, dt_bias, A_log, D, norm_weight,
     return conv_weight[:, 0, :], conv_bias, dt_bias, -torch.exp(A_log.float()), D, norm_weight, norm_eps
 
 
+def _mamba_inference_kernel(headdim):
+    """The module whose `mamba_inner` runs a CPU inference layer: `kernels/mamba/native.py` (C) when it is built
+    and takes this headdim, else `kernels/mamba/cpu.py` (numba). Raises ImportError without numba."""
+    from kernels.mamba import cpu, native
+    return native if native.available(headdim) else cpu
+
+
 def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A_log, D, norm_weight, norm_eps, *, headdim, d_state,
                 ngroups):
     """The interior of a Mamba-2 layer fused for a CPU: zxbcdt (b,l,2·d_inner + 2·g·n + h), in_proj's output ->
@@ -77,9 +85,9 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A_log, D, norm_weight, 
 
     The layer's tensors as it holds them: conv_weight (conv_dim, 1, k) and conv_bias (conv_dim,) of its depthwise
     Conv1d, dt_bias, A_log, D (h,), the gated norm's weight (d_inner,) and eps. It applies in `auto` mode to CPU
-    tensors when numba imports: `kernels/mamba/cpu.py` (forward only, y fp32) when no gradient is needed through
-    zxbcdt or the weights (inference), `kernels/mamba/cpu_train.py` (numba forward and backward, y in zxbcdt's
-    dtype) when one is (training)."""
+    tensors when numba imports: `kernels/mamba/native.py` (C) or `kernels/mamba/cpu.py` (numba) (forward only,
+    y fp32; `_mamba_inference_kernel`) when no gradient is needed through zxbcdt or the weights (inference),
+    `kernels/mamba/cpu_train.py` (numba forward and backward, y in zxbcdt's dtype) when one is (training)."""
     weights = (conv_weight, conv_bias, dt_bias, A_log, D, norm_weight)
     if backend() != "auto" or zxbcdt.device.type != "cpu":
         return None
@@ -87,7 +95,7 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A_log, D, norm_weight, 
         if _needs_grad((zxbcdt, *weights)):
             from kernels.mamba import cpu_train as fused
         else:
-            from kernels.mamba import cpu as fused
+            fused = _mamba_inference_kernel(headdim)
     except ImportError:
         return None
     return fused.mamba_inner(zxbcdt, *_fused_mamba_weights(*weights, norm_eps), headdim=headdim, d_state=d_state,
@@ -98,17 +106,17 @@ def mamba_inner_with_state(zxbcdt, conv_weight, conv_bias, dt_bias, A_log, D, no
                            d_state, ngroups, conv_state=None, ssm_state=None):
     """`mamba_inner` continuing from a state and returning the one after the last position: conv_state
     (b, conv_dim, k), ssm_state (b,h,p,n), either None = zeros -> (y (b,l,d_inner) fp32, conv_state, ssm_state
-    (b,h,p,n) fp32) from `kernels/mamba/cpu.py` when it applies (`auto` mode, CPU, no gradient, numba present);
+    (b,h,p,n) fp32) from the C or numba interior when it applies (`auto` mode, CPU, no gradient, numba present);
     None otherwise (the layer runs its PyTorch reference with the state)."""
     weights = (conv_weight, conv_bias, dt_bias, A_log, D, norm_weight)
     if backend() != "auto" or zxbcdt.device.type != "cpu" or _needs_grad((zxbcdt, *weights)):
         return None
     try:
-        from kernels.mamba import cpu
+        fused = _mamba_inference_kernel(headdim)
     except ImportError:
         return None
-    return cpu.mamba_inner(zxbcdt, *_fused_mamba_weights(*weights, norm_eps), headdim=headdim, d_state=d_state,
-                           ngroups=ngroups, conv_state=conv_state, ssm_state=ssm_state, return_state=True)
+    return fused.mamba_inner(zxbcdt, *_fused_mamba_weights(*weights, norm_eps), headdim=headdim, d_state=d_state,
+                             ngroups=ngroups, conv_state=conv_state, ssm_state=ssm_state, return_state=True)
 
 
 def rms_norm(x, weight, eps):

@@ -41,44 +41,63 @@ def test_ssd_chunked_without_initial_state_and_D():
     torch.testing.assert_close(f1, f2, atol=1e-4, rtol=1e-4)
 
 
-def _mamba_layer(g=1, d_model=32, seed=0, d_conv=4):
+def _mamba_layer(g=1, d_model=32, seed=0, d_conv=4, headdim=8):
     """A Mamba-2 layer with every parameter perturbed away from its initial value (D, norm weight, conv bias...)."""
     from dnahnet.config import MambaConfig
     from dnahnet.mamba2 import Mamba2
 
     torch.manual_seed(seed)
-    layer = Mamba2(d_model, MambaConfig(d_state=8, headdim=8, expand=2, d_conv=d_conv, chunk_size=16, ngroups=g))
+    layer = Mamba2(d_model, MambaConfig(d_state=8, headdim=headdim, expand=2, d_conv=d_conv, chunk_size=16,
+                                        ngroups=g))
     with torch.no_grad():
         for prm in layer.parameters():
             prm.add_(0.3 * torch.randn_like(prm))
     return layer
 
 
-@pytest.mark.parametrize("threads", [1, 2])  # 1: the serial twins (no GIL); 2: the parallel kernels
-@pytest.mark.parametrize("b,l,g", [(2, 37, 1), (1, 300, 2), (3, 3, 1), (1, 1, 4)])
-def test_cpu_mamba_inner_matches_the_pytorch_layer(b, l, g, threads):
-    """The fused numba interior used for CPU inference: groups, lengths below d_conv, past one 256-token block."""
-    from kernels.mamba import cpu as mamba_cpu
+def _inference_kernel(name):
+    """(module, headdim) of a CPU inference interior: the numba one (headdim 8) or the C one (headdim 16, the
+    narrowest its scan is built for; skipped without a C compiler)."""
+    from kernels.mamba import cpu, native
 
+    if name == "native" and not native.available(16):
+        pytest.skip("no C compiler: kernels/mamba/native.c is not built (the numba interior runs instead)")
+    return (cpu, 8) if name == "cpu" else (native, 16)
+
+
+@pytest.mark.parametrize("kernel", ["cpu", "native"])
+@pytest.mark.parametrize("threads", [1, 2])  # numba: 1 the serial twins (no GIL), 2 the parallel kernels; C: 2
+@pytest.mark.parametrize("b,l,g", [(2, 37, 1), (1, 300, 2), (3, 3, 1), (1, 1, 4), (3, 131, 1)])  # splits the batch
+def test_cpu_mamba_inner_matches_the_pytorch_layer(b, l, g, threads, kernel):
+    """The fused interiors used for CPU inference: groups, lengths below d_conv, past one block (numba 256
+    tokens, C 64, with a last block that is not a multiple of four steps)."""
+    module, headdim = _inference_kernel(kernel)
     torch.set_num_threads(threads)
     try:
-        _check_cpu_mamba_inner(mamba_cpu, b, l, g)
+        _check_cpu_mamba_inner(module, b, l, g, headdim=headdim)
         assert torch.get_num_threads() == threads  # numba's OpenMP layer must not change torch's thread count
     finally:
         torch.set_num_threads(1)  # conftest's
 
 
+@pytest.mark.parametrize("kernel", ["cpu", "native"])
 @pytest.mark.parametrize("d_conv", [2, 3, 5])
-def test_cpu_mamba_inner_with_other_conv_widths(d_conv):
-    """Conv widths other than Mamba's 4 take the general tap loop (4 has a one-pass row of its own)."""
-    from kernels.mamba import cpu as mamba_cpu
+def test_cpu_mamba_inner_with_other_conv_widths(d_conv, kernel):
+    """Conv widths other than Mamba's 4 (numba: the general tap loop; 4 has a one-pass row of its own)."""
+    module, headdim = _inference_kernel(kernel)
+    _check_cpu_mamba_inner(module, 2, 41, 1, d_conv=d_conv, headdim=headdim)
 
-    _check_cpu_mamba_inner(mamba_cpu, 2, 41, 1, d_conv=d_conv)
+
+@pytest.mark.parametrize("headdim", [32, 64])
+def test_native_mamba_inner_with_the_models_head_widths(headdim):
+    """The C scan's wider variants (two and four vectors per state row; the models use headdim 32)."""
+    module, _ = _inference_kernel("native")
+    _check_cpu_mamba_inner(module, 2, 70, 1, headdim=headdim, d_model=64)
 
 
-def _check_cpu_mamba_inner(mamba_cpu, b, l, g, d_conv=4):
-    layer = _mamba_layer(g, d_conv=d_conv)
-    u = torch.randn(b, l, 32, generator=torch.Generator().manual_seed(1))
+def _check_cpu_mamba_inner(mamba_cpu, b, l, g, d_conv=4, headdim=8, d_model=32):
+    layer = _mamba_layer(g, d_model=d_model, d_conv=d_conv, headdim=headdim)
+    u = torch.randn(b, l, d_model, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
         zxbcdt = layer.in_proj(u)
         expected = layer._inner(zxbcdt)
@@ -204,6 +223,29 @@ def test_dispatch_auto_fuses_the_mamba_layer_for_cpu_inference_only(monkeypatch)
     assert calls == [1]
 
 
+def test_dispatch_prefers_the_c_interior_unless_turned_off(monkeypatch):
+    """auto + no gradient + a headdim the C scan takes: kernels/mamba/native.py; DNAHNET_NATIVE=0 (read on every
+    call) or headdim 8: the numba interior. Both give the reference's output."""
+    from kernels.mamba import cpu as mamba_cpu
+
+    native, headdim = _inference_kernel("native")
+    calls = []
+    for module, name in ((native, "native"), (mamba_cpu, "numba")):
+        real = module.mamba_inner
+        monkeypatch.setattr(module, "mamba_inner", lambda *a, real=real, name=name, **k: calls.append(name) or
+                            real(*a, **k))
+    monkeypatch.setenv("DNAHNET_KERNELS", "auto")
+    u = torch.randn(2, 50, 32, generator=torch.Generator().manual_seed(2))
+    for layer_headdim, native_env, expected in ((16, "1", "native"), (16, "0", "numba"), (8, "1", "numba")):
+        monkeypatch.setenv("DNAHNET_NATIVE", native_env)
+        layer = _mamba_layer(headdim=layer_headdim)
+        calls.clear()
+        with torch.inference_mode():
+            torch.testing.assert_close(layer(u), layer.out_proj(layer._inner(layer.in_proj(u))), atol=1e-4,
+                                       rtol=1e-4)
+        assert calls == [expected]
+
+
 def test_ssd_chunked_gradients_match_sequential():
     x, dt, A, B, C, D, s0 = _ssd_inputs(l=19, h=2, p=4, n=8)
     leaves = [t.clone().requires_grad_() for t in (x, dt, B, C)]
@@ -310,13 +352,13 @@ def test_dispatch_rejects_unknown_backend(monkeypatch):
         dispatch.ema_scan(torch.zeros(1, 2, 3), torch.ones(1, 2) * 0.5)
 
 
+@pytest.mark.parametrize("kernel", ["cpu", "native"])
 @pytest.mark.parametrize("b,l1,l2,g", [(2, 37, 20, 1), (1, 5, 2, 2), (3, 260, 1, 1), (1, 2, 9, 4)])
-def test_cpu_mamba_inner_continues_from_a_state(b, l1, l2, g):
+def test_cpu_mamba_inner_continues_from_a_state(b, l1, l2, g, kernel):
     """The fused interior run in two pieces, the second from the first's (conv, SSM) state, equals the PyTorch
     reference over the whole sequence; its final state equals the reference's (pieces shorter than d_conv too)."""
-    from kernels.mamba import cpu as mamba_cpu
-
-    layer = _mamba_layer(g)
+    mamba_cpu, headdim = _inference_kernel(kernel)
+    layer = _mamba_layer(g, headdim=headdim)
     u = torch.randn(b, l1 + l2, 32, generator=torch.Generator().manual_seed(3))
     c = layer.cfg
     args = (layer.conv1d.weight[:, 0, :], layer.conv1d.bias, layer.dt_bias, -torch.exp(layer.A_log), layer.D,

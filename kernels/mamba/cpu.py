@@ -199,8 +199,14 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm
         normalize(g, sumsq, _f32(norm_weight), np.float32(norm_eps))
     if not return_state:
         return torch.from_numpy(g)
+    return torch.from_numpy(g), conv_state_after(zxbcdt, conv_state, d_inner, conv_dim, k), torch.from_numpy(final)
+
+
+def conv_state_after(zxbcdt, conv_state, d_inner, conv_dim, k):
+    """The last k conv inputs after zxbcdt (b, l, f), which followed `conv_state` (b, conv_dim, k) or zeros (None):
+    (b, conv_dim, k) in zxbcdt's dtype. (Also used by kernels/mamba/native.py.)"""
+    b = zxbcdt.shape[0]
     inputs = zxbcdt[:, -k:, d_inner:d_inner + conv_dim].transpose(1, 2)  # (b, conv_dim, min(l, k)) last inputs
     before = (torch.zeros(b, conv_dim, k, dtype=zxbcdt.dtype) if conv_state is None
               else conv_state.to(zxbcdt.dtype))
-    conv_out = torch.cat([before, inputs], dim=-1)[..., -k:].contiguous()  # (b, conv_dim, k)
-    return torch.from_numpy(g), conv_out, torch.from_numpy(final)
+    return torch.cat([before, inputs], dim=-1)[..., -k:].contiguous()  # (b, conv_dim, k)

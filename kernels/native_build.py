@@ -1,0 +1,98 @@
+"""What the C kernels share: compile a kernel's C file once per host and load it with ctypes.
+
+The C kernels (`kernels/<op>/native.c`) are plain C with GCC/Clang vector extensions, no Python or torch headers,
+so a build takes about a second with the system's C compiler (`$CC`, else `cc`). The shared library is cached under
+`$DNAHNET_NATIVE_CACHE` (default `~/.cache/dnahnet/native`), named by a hash of the source, the flags, the
+compiler's version and this CPU's model and flags (`-march=native` code must not move to another CPU), and is
+written to a temporary name and renamed, so processes building at once (torchrun) never load half a file.
+
+Without a compiler, or when the build fails, `load` returns None once with a warning and the numba kernels run
+instead; `DNAHNET_NATIVE=0` turns the C kernels off. Compiled with -ffast-math like the numba kernels' fastmath, but
+linked without it: GCC would otherwise link crtfastmath.o, which sets flush-to-zero for the whole process on load.
+ctypes releases the GIL during a call, so Python threads (one strand pass each, `dnahnet.infer`) run a kernel at
+once."""
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+
+COMPILE_FLAGS = ("-O3", "-march=native", "-ffast-math", "-fPIC", "-std=c11")
+_LIBS = ("-lmvec", "-lm")  # libmvec: exp vectorised in loops (glibc); left out where it does not link
+
+
+def enabled() -> bool:
+    """False when DNAHNET_NATIVE=0 (the numba kernels run instead)."""
+    return os.environ.get("DNAHNET_NATIVE", "1") != "0"
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("DNAHNET_NATIVE_CACHE", Path.home() / ".cache" / "dnahnet" / "native"))
+
+
+def _compiler() -> str | None:
+    return shutil.which(os.environ.get("CC", "cc"))
+
+
+def _cpu_identity() -> str:
+    """This CPU's model and feature flags (Linux), else the platform's name: what -march=native compiles for."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        return "\n".join(sorted({ln for ln in lines if ln.startswith(("model name", "flags", "Features"))}))
+    except OSError:
+        return platform.processor() + platform.machine()
+
+
+@functools.cache
+def _compiler_version(cc: str) -> str:
+    return subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
+
+
+def library_path(source: Path, cc: str) -> Path:
+    """Where the shared library built from `source` by `cc` for this CPU is cached."""
+    key = hashlib.sha256("\0".join([source.read_text(), " ".join(COMPILE_FLAGS), _compiler_version(cc),
+                                    _cpu_identity()]).encode()).hexdigest()[:16]
+    return cache_dir() / f"{source.stem}-{source.parent.name}-{key}.so"
+
+
+def _build(source: Path, cc: str, target: Path) -> None:
+    """Compile `source` to `target` (an object with -ffast-math, then a link without it); raises on failure."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        obj, lib = Path(tmp) / "kernel.o", Path(tmp) / "kernel.so"
+        subprocess.run([cc, *COMPILE_FLAGS, "-c", str(source), "-o", str(obj)], check=True, capture_output=True,
+                       text=True)
+        for libs in (_LIBS, ("-lm",)):  # libmvec where the C library has it
+            done = subprocess.run([cc, "-shared", str(obj), "-o", str(lib), *libs], capture_output=True, text=True)
+            if done.returncode == 0:
+                break
+        else:
+            raise subprocess.CalledProcessError(done.returncode, done.args, done.stdout, done.stderr)
+        os.replace(lib, target)  # atomic: another process sees the old file, the new one or none
+
+
+@functools.cache
+def load(source: Path) -> ctypes.CDLL | None:
+    """The compiled `source` (built on first use, cached), or None when C kernels are off or cannot be built."""
+    if not enabled():
+        return None
+    cc = _compiler()
+    if cc is None:
+        warnings.warn(f"no C compiler ({os.environ.get('CC', 'cc')}): {source.name} falls back to the numba "
+                      "kernels (slower; docs/BENCHMARKS.md)", RuntimeWarning, stacklevel=2)
+        return None
+    target = library_path(source, cc)
+    try:
+        if not target.exists():
+            _build(source, cc, target)
+        return ctypes.CDLL(str(target))
+    except (OSError, subprocess.CalledProcessError) as error:
+        detail = getattr(error, "stderr", "") or str(error)
+        warnings.warn(f"building {source} failed, the numba kernels run instead: {detail.strip()[:500]}",
+                      RuntimeWarning, stacklevel=2)
+        return None

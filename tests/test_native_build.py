@@ -1,0 +1,75 @@
+"""kernels/native_build.py: the C kernels are compiled once per host into a cache, never change the process's
+floating-point mode, and fall back (None, with a warning) when they cannot be built or are turned off."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kernels import native_build
+from kernels.mamba import native
+
+REPO = Path(__file__).resolve().parents[1]
+needs_cc = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+
+
+def _load(source, monkeypatch, tmp_path, **env):
+    monkeypatch.setenv("DNAHNET_NATIVE_CACHE", str(tmp_path / "cache"))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return native_build.load.__wrapped__(source)  # past functools.cache: a fresh look at the cache
+
+
+@needs_cc
+def test_builds_once_then_loads_from_the_cache(monkeypatch, tmp_path):
+    lib = _load(native.SOURCE, monkeypatch, tmp_path)
+    assert lib is not None and lib.mamba_inner_supports(32) == 0 and lib.mamba_inner_supports(24) == -1
+    built = list((tmp_path / "cache").glob("*.so"))
+    assert len(built) == 1 and built[0] == native_build.library_path(native.SOURCE, shutil.which("cc"))
+    stamp = built[0].stat().st_mtime_ns
+    assert _load(native.SOURCE, monkeypatch, tmp_path) is not None
+    assert built[0].stat().st_mtime_ns == stamp  # not rebuilt
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [built[0].name]  # no temporary files left
+
+
+@needs_cc
+def test_a_changed_source_gets_its_own_library(monkeypatch, tmp_path):
+    edited = tmp_path / "mamba" / "native.c"
+    edited.parent.mkdir()
+    edited.write_text(native.SOURCE.read_text() + "\n/* edited */\n")
+    assert native_build.library_path(edited, "cc") != native_build.library_path(native.SOURCE, "cc")
+    assert _load(edited, monkeypatch, tmp_path) is not None
+
+
+def test_no_compiler_falls_back_with_a_warning(monkeypatch, tmp_path):
+    with pytest.warns(RuntimeWarning, match="no C compiler"):
+        assert _load(native.SOURCE, monkeypatch, tmp_path, CC="/nonexistent/cc") is None
+
+
+@needs_cc
+def test_a_failed_build_falls_back_with_the_compilers_message(monkeypatch, tmp_path):
+    broken = tmp_path / "broken.c"
+    broken.write_text("int f(void) { return undeclared_name; }\n")
+    with pytest.warns(RuntimeWarning, match="undeclared_name"):
+        assert _load(broken, monkeypatch, tmp_path) is None
+    assert not list((tmp_path / "cache").glob("*.so"))
+
+
+def test_turned_off_by_the_environment(monkeypatch, tmp_path):
+    assert _load(native.SOURCE, monkeypatch, tmp_path, DNAHNET_NATIVE="0") is None
+    assert not (tmp_path / "cache").exists()
+
+
+@needs_cc
+def test_loading_keeps_subnormal_numbers(tmp_path):
+    """Linked without -ffast-math: GCC's crtfastmath.o would turn on flush-to-zero for the whole process on load,
+    changing every later float operation (numpy's and torch's too)."""
+    code = ("import numpy as np; from kernels import native_build; from kernels.mamba import native; "
+            "assert native_build.load(native.SOURCE) is not None; "
+            "x = np.array([1e-39], np.float32); print((x * np.float32(1.0))[0])")
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "DNAHNET_NATIVE_CACHE": str(tmp_path)})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert float(res.stdout) == pytest.approx(1e-39, rel=1e-3)
