@@ -173,10 +173,22 @@ class MambaBlock(nn.Module):
         self.mixer = Mamba2(d_model, cfg)
 
     def forward(self, x):
+        fused = self._fused(x)  # CPU inference: the whole block in one C pass, else None
+        if fused is not None:
+            return fused
         y = self.mixer(self.norm(x))  # (b, l, d_model), a fresh tensor from out_proj
         if torch.is_grad_enabled():
             return x + y
         return y.add_(x)  # inference: the same sum (x + y == y + x exactly), without a new (b, l, d_model) buffer
+
+    def _fused(self, x):
+        """`kernels.dispatch.mamba_block` for plain bias-free Linear projections (not quantised ones), else None."""
+        m = self.mixer
+        if not (type(m.in_proj) is type(m.out_proj) is nn.Linear and m.in_proj.bias is None
+                and m.out_proj.bias is None and type(self.norm) is RMSNorm):
+            return None
+        return dispatch.mamba_block(x, self.norm.weight, self.norm.eps, m.in_proj.weight, m.out_proj.weight,
+                                    **m._interior_weights())
 
     def allocate_inference_cache(self, batch_size, device=None, dtype=None):
         return self.mixer.allocate_inference_cache(batch_size, device, dtype)

@@ -102,6 +102,29 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A_log, D, norm_weight, 
                              ngroups=ngroups)
 
 
+def mamba_block(x, block_norm_weight, block_norm_eps, in_proj_weight, out_proj_weight, conv_weight, conv_bias,
+                dt_bias, A_log, D, norm_weight, norm_eps, *, headdim, d_state, ngroups):
+    """A whole pre-norm Mamba block, x + out_proj(interior(in_proj(RMSNorm(x)))), fused in C for CPU inference:
+    x (b,l,d_model) -> (b,l,d_model) fp32, or None when it does not apply (the block runs its modules): `auto` mode,
+    fp32 CPU tensors, no gradient, no autocast, and `kernels/mamba/native.c` built for this headdim. The block's
+    RMSNorm weight and eps, in_proj's and out_proj's weights (bias-free Linears), then the interior's tensors as for
+    `mamba_inner`."""
+    weights = (block_norm_weight, in_proj_weight, out_proj_weight, conv_weight, conv_bias, dt_bias, A_log, D,
+               norm_weight)
+    if (backend() != "auto" or x.device.type != "cpu" or x.dtype != torch.float32 or _needs_grad((x, *weights))
+            or torch.is_autocast_enabled("cpu")):
+        return None
+    try:
+        from kernels.mamba import native
+    except ImportError:
+        return None
+    if not native.available(headdim):
+        return None
+    return native.mamba_block(x, block_norm_weight, block_norm_eps, in_proj_weight,
+                              *_fused_mamba_weights(conv_weight, conv_bias, dt_bias, A_log, D, norm_weight, norm_eps),
+                              out_proj_weight, headdim=headdim, d_state=d_state, ngroups=ngroups)
+
+
 def mamba_inner_with_state(zxbcdt, conv_weight, conv_bias, dt_bias, A_log, D, norm_weight, norm_eps, *, headdim,
                            d_state, ngroups, conv_state=None, ssm_state=None):
     """`mamba_inner` continuing from a state and returning the one after the last position: conv_state

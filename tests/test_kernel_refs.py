@@ -246,6 +246,66 @@ def test_dispatch_prefers_the_c_interior_unless_turned_off(monkeypatch):
         assert calls == [expected]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("b,l,headdim,g", [(2, 37, 16, 1), (3, 131, 32, 1), (1, 1, 16, 2), (1, 3, 64, 1),
+                                           (2, 200, 16, 4)])
+def test_native_mamba_block_matches_the_blocks_modules(b, l, headdim, g, threads):
+    """The whole pre-norm block in C (RMSNorm, in_proj, interior, out_proj, residual) against the block's own
+    modules: blocks past 64 tokens with a ragged end, fewer tokens than d_conv, groups, the batch split over two
+    threads. The C GEMM and the reference's MKL sum in other orders: ~1e-5 apart."""
+    from dnahnet.config import MambaConfig
+    from dnahnet.mamba2 import MambaBlock
+
+    _inference_kernel("native")
+    torch.manual_seed(5)
+    block = MambaBlock(64, MambaConfig(d_state=8, headdim=headdim, expand=2, d_conv=4, chunk_size=16, ngroups=g))
+    with torch.no_grad():
+        for prm in block.parameters():
+            prm.add_(0.3 * torch.randn_like(prm))
+    x = torch.randn(b, l, 64, generator=torch.Generator().manual_seed(6))
+    torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode():
+            fused = dispatch.mamba_block(x, block.norm.weight, block.norm.eps, block.mixer.in_proj.weight,
+                                         block.mixer.out_proj.weight, **block.mixer._interior_weights())
+            expected = x + block.mixer.out_proj(block.mixer._inner(block.mixer.in_proj(block.norm(x))))
+            assert fused.shape == x.shape and fused.dtype == torch.float32
+            torch.testing.assert_close(fused, expected, atol=2e-4, rtol=2e-4)
+            torch.testing.assert_close(block(x), fused, atol=0, rtol=0)  # MambaBlock.forward takes this path
+    finally:
+        torch.set_num_threads(1)  # conftest's
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")  # torch.ao's quantisation notices
+def test_native_mamba_block_applies_to_fp32_cpu_inference_only(monkeypatch):
+    """MambaBlock.forward runs the C block only for inference on fp32 CPU tensors in `auto` mode with plain
+    Linear projections; training, autocast, `torch`, DNAHNET_NATIVE=0 and quantised projections run the modules."""
+    from dnahnet.config import MambaConfig
+    from dnahnet.mamba2 import MambaBlock
+    from kernels.mamba import native as native_module
+
+    _inference_kernel("native")
+    calls = []
+    real = native_module.mamba_block
+    monkeypatch.setattr(native_module, "mamba_block", lambda *a, **k: calls.append(1) or real(*a, **k))
+    block = MambaBlock(64, MambaConfig(d_state=8, headdim=16, expand=2, d_conv=4, chunk_size=16))
+    x = torch.randn(2, 40, 64)
+    with torch.inference_mode():
+        block(x)
+    assert calls == [1]
+    block(x)  # parameters require grad: the modules
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        block(x)
+    for env, value in (("DNAHNET_KERNELS", "torch"), ("DNAHNET_NATIVE", "0")):
+        with monkeypatch.context() as m, torch.inference_mode():
+            m.setenv(env, value)
+            block(x)
+    quantised = torch.ao.quantization.quantize_dynamic(block, {torch.nn.Linear}, dtype=torch.qint8)
+    with torch.inference_mode():
+        quantised(x)
+    assert calls == [1]
+
+
 def test_ssd_chunked_gradients_match_sequential():
     x, dt, A, B, C, D, s0 = _ssd_inputs(l=19, h=2, p=4, n=8)
     leaves = [t.clone().requires_grad_() for t in (x, dt, B, C)]

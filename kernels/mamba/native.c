@@ -1,16 +1,20 @@
-/* The inside of a Mamba-2 layer (everything between in_proj and out_proj) for CPU inference, in one C pass.
+/* A Mamba-2 layer for CPU inference in C: its interior (everything between in_proj and out_proj), or the whole
+ * pre-norm block x + out_proj(interior(in_proj(RMSNorm(x)))).
  *
- * Same maths and contract as kernels/mamba/cpu.py (numba), which it replaces when a C compiler is present
- * (kernels/native_build.py compiles it once per host; kernels/mamba/native.py calls it). Each batch item is walked
- * in blocks of BLOCK_ROWS tokens; for a block, everything stays in L1/L2: the causal conv + SiLU of the xBC columns,
- * silu(z), softplus(dt + dt_bias) and exp(dt A), the SSD scan (four steps per pass over each head's state), then
- * y + D x gated by silu(z) and RMS-normalised over d_inner. One read of in_proj's output, one write of the result.
+ * Same maths as the layer's PyTorch code (dnahnet/mamba2.py) and contract as the numba interior
+ * (kernels/mamba/cpu.py), which runs instead without a C compiler (kernels/native_build.py compiles this file once
+ * per host; kernels/mamba/native.py calls it). Each batch item is walked in blocks of BLOCK_ROWS tokens; a block's
+ * activations stay in L1/L2: in_proj (the block entry only), the causal conv + SiLU of the xBC columns, silu(z),
+ * softplus(dt + dt_bias) and exp(dt A), the SSD scan (four steps per pass over each head's state), y + D x gated by
+ * silu(z) and RMS-normalised over d_inner, then out_proj and the residual. One read of the input, one write of the
+ * output: in_proj's output, the largest activation, never goes to memory.
  *
  * The scan keeps each head's state transposed, s[j][i] (d_state rows of headdim values), so a pass over the state
  * is headdim-wide vector arithmetic with B_j and C_j broadcast, and y accumulates in registers without horizontal
- * sums: 3x numba's loop on the model's shapes (docs/BENCHMARKS.md). Vectors are GCC/Clang vector extensions, 16
- * floats wide: one AVX-512 register, two AVX2 ones, four NEON ones. Built with -O3 -march=native -ffast-math (the
- * numba kernels' fastmath); exp in loops vectorises through libmvec where the C library has it.
+ * sums (3x numba's loop, docs/BENCHMARKS.md). The projections are a register-tiled GEMM (4 rows x up to 64
+ * columns). Vectors are GCC/Clang vector extensions, 16 floats wide: one AVX-512 register, two AVX2 ones, four NEON
+ * ones. Built with -O3 -march=native -ffast-math (the numba kernels' fastmath); exp in loops vectorises through
+ * libmvec where the C library has it.
  */
 #include <math.h>
 #include <stdint.h>
@@ -60,102 +64,238 @@ DEFINE_FOUR_STEPS(4)
 static inline float silu(float x) { return x / (1.0f + expf(-x)); }
 static inline float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }  /* torch's threshold */
 
+/* out (rows4, n) = a (rows4, k; row stride lda) @ wt (k, npad), wt the weight transposed with its columns padded to
+ * a multiple of VL; rows4 a multiple of 4. Tiles of 4 rows x NV vectors of columns, accumulated in registers over k
+ * in order (as MKL's sgemm sums a row here: the same bits on the model's shapes). */
+#define DEFINE_GEMM_TILE(NV)                                                                                    \
+static void gemm_tile_##NV(const float *a, int64_t lda, const float *wt, int64_t npad, int64_t k, float *out,  \
+                           int64_t ldo, int64_t ncols)                                                          \
+{                                                                                                               \
+    vf acc[4][NV];                                                                                              \
+    for (int r = 0; r < 4; r++)                                                                                 \
+        for (int q = 0; q < NV; q++) acc[r][q] = (vf){0};                                                       \
+    for (int64_t c = 0; c < k; c++) {                                                                           \
+        vf w[NV];                                                                                               \
+        for (int q = 0; q < NV; q++) w[q] = vload(wt + c * npad + q * VL);                                      \
+        for (int r = 0; r < 4; r++) {                                                                           \
+            const float x = a[r * lda + c];                                                                     \
+            for (int q = 0; q < NV; q++) acc[r][q] += x * w[q];                                                 \
+        }                                                                                                       \
+    }                                                                                                           \
+    for (int r = 0; r < 4; r++)                                                                                 \
+        for (int q = 0; q < NV; q++) {                                                                          \
+            if ((q + 1) * VL <= ncols) vstore(out + r * ldo + q * VL, acc[r][q]);                               \
+            else for (int i = 0; i < ncols - q * VL; i++) out[r * ldo + q * VL + i] = acc[r][q][i];             \
+        }                                                                                                       \
+}
+DEFINE_GEMM_TILE(1)
+DEFINE_GEMM_TILE(2)
+DEFINE_GEMM_TILE(3)
+DEFINE_GEMM_TILE(4)
+
+static void gemm(const float *a, int64_t rows4, int64_t k, int64_t lda, const float *wt, int64_t n, int64_t npad,
+                 float *out, int64_t ldo)
+{
+    for (int64_t col = 0; col < n; col += 4 * VL) {  /* a tile of wt stays in L1 while the rows go by */
+        const int64_t nv = (npad - col) / VL < 4 ? (npad - col) / VL : 4;
+        const int64_t ncols = n - col < nv * VL ? n - col : nv * VL;
+        for (int64_t r = 0; r < rows4; r += 4) {
+            const float *ar = a + r * lda, *w = wt + col;
+            float *o = out + r * ldo + col;
+            switch (nv) {
+            case 4: gemm_tile_4(ar, lda, w, npad, k, o, ldo, ncols); break;
+            case 3: gemm_tile_3(ar, lda, w, npad, k, o, ldo, ncols); break;
+            case 2: gemm_tile_2(ar, lda, w, npad, k, o, ldo, ncols); break;
+            default: gemm_tile_1(ar, lda, w, npad, k, o, ldo, ncols); break;
+            }
+        }
+    }
+}
+
+/* A layer's interior: sizes and weights. conv_w (k, conv_dim) with tap k-1 the current position; A = -exp(A_log). */
+struct interior {
+    int64_t f, d_inner, conv_dim, k, h, p, n, ngroups;
+    const float *conv_w, *conv_b, *dt_bias, *A, *D, *norm_w;
+    float eps;
+};
+
+/* Scratch for one batch item's walk, allocated once per call. zx holds in_proj's output for a block after k-1 rows
+ * carried over from the previous block (the conv inputs before it: the conv state, or zeros at the start). */
+struct scratch { float *state, *zx, *xbc, *gate, *y, *dt, *decay, *rows_in, *rows_out; };
+
+static void free_scratch(struct scratch *s)
+{
+    free(s->state); free(s->zx); free(s->xbc); free(s->gate); free(s->y); free(s->dt); free(s->decay);
+    free(s->rows_in); free(s->rows_out);
+}
+
+static int alloc_scratch(struct scratch *s, const struct interior *L, int64_t d_model)
+{
+    const int64_t rows = BLOCK_ROWS;
+    s->state = malloc(sizeof(float) * L->h * L->n * L->p);          /* (h, n, p): each head's state transposed */
+    s->zx = malloc(sizeof(float) * (L->k - 1 + rows) * L->f);
+    s->xbc = malloc(sizeof(float) * rows * L->conv_dim);            /* conv + SiLU of the block */
+    s->gate = malloc(sizeof(float) * rows * L->d_inner);            /* silu(z) */
+    s->y = malloc(sizeof(float) * rows * L->d_inner);               /* state · C, then the interior's output */
+    s->dt = malloc(sizeof(float) * rows * L->h);
+    s->decay = malloc(sizeof(float) * rows * L->h);
+    s->rows_in = malloc(sizeof(float) * rows * (d_model > 0 ? d_model : 1));   /* the block normalised */
+    s->rows_out = malloc(sizeof(float) * rows * (d_model > 0 ? d_model : 1));  /* out_proj of the block */
+    if (s->state && s->zx && s->xbc && s->gate && s->y && s->dt && s->decay && s->rows_in && s->rows_out) return 0;
+    free_scratch(s);
+    return -2;
+}
+
+/* Before a batch item: the state from s0 (b, h, p, n) or zeros; the carried conv inputs from prev (k-1, conv_dim)
+ * or zeros. */
+static void start_item(const struct interior *L, struct scratch *S, const float *s0, const float *prev)
+{
+    const int64_t h = L->h, n = L->n, p = L->p;
+    for (int64_t hi = 0; hi < h; hi++)
+        for (int64_t i = 0; i < p; i++)
+            for (int64_t j = 0; j < n; j++) S->state[(hi * n + j) * p + i] = s0 ? s0[(hi * p + i) * n + j] : 0.0f;
+    memset(S->zx, 0, sizeof(float) * (L->k - 1) * L->f);
+    if (prev)
+        for (int64_t r = 0; r < L->k - 1; r++)
+            memcpy(S->zx + r * L->f + L->d_inner, prev + r * L->conv_dim, sizeof(float) * L->conv_dim);
+}
+
+/* After a batch item: the state into final (h, p, n). */
+static void finish_item(const struct interior *L, const struct scratch *S, float *final)
+{
+    const int64_t h = L->h, n = L->n, p = L->p;
+    for (int64_t hi = 0; hi < h; hi++)
+        for (int64_t i = 0; i < p; i++)
+            for (int64_t j = 0; j < n; j++) final[(hi * p + i) * n + j] = S->state[(hi * n + j) * p + i];
+}
+
+/* One block of `rows` tokens whose in_proj output is in S->zx after the k-1 carried rows -> out (rows, d_inner;
+ * row stride ldo); then the block's last k-1 rows become the carried ones. */
+static void interior_block(const struct interior *L, struct scratch *S, int64_t rows, float *out, int64_t ldo)
+{
+    const int64_t f = L->f, d_inner = L->d_inner, conv_dim = L->conv_dim, k = L->k, h = L->h, p = L->p;
+    const int64_t n = L->n, heads_per_group = h / L->ngroups, rows4 = (rows + 3) / 4 * 4;
+    float *xbc = S->xbc, *gate = S->gate, *y = S->y, *dt = S->dt, *decay = S->decay;
+    /* causal depthwise conv over the xBC columns, then SiLU; rows past the end are zeros (x = B = C = 0 and dt = 0
+     * below: decay 1, no input, so padded scan steps leave the state as it is) */
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = xbc + r * conv_dim;
+        for (int64_t ch = 0; ch < conv_dim; ch++) row[ch] = L->conv_b[ch];
+        for (int64_t tap = 0; tap < k; tap++) {  /* zx row r + tap is token r - (k-1) + tap of the block */
+            const float *in = S->zx + (r + tap) * f + d_inner, *w = L->conv_w + tap * conv_dim;
+            for (int64_t ch = 0; ch < conv_dim; ch++) row[ch] += w[ch] * in[ch];
+        }
+        for (int64_t ch = 0; ch < conv_dim; ch++) row[ch] = silu(row[ch]);
+        const float *z = S->zx + (k - 1 + r) * f;
+        for (int64_t i = 0; i < d_inner; i++) gate[r * d_inner + i] = silu(z[i]);
+        for (int64_t hi = 0; hi < h; hi++) dt[r * h + hi] = softplus(z[d_inner + conv_dim + hi] + L->dt_bias[hi]);
+    }
+    memset(xbc + rows * conv_dim, 0, sizeof(float) * (rows4 - rows) * conv_dim);
+    memset(dt + rows * h, 0, sizeof(float) * (rows4 - rows) * h);
+    for (int64_t r = 0; r < rows4; r++)
+        for (int64_t hi = 0; hi < h; hi++) decay[r * h + hi] = expf(dt[r * h + hi] * L->A[hi]);
+    /* the scan, four steps at a time, head by head */
+    for (int64_t hi = 0; hi < h; hi++) {
+        const int64_t gi = hi / heads_per_group;
+        const int64_t xo = hi * p, bo = d_inner + gi * n, co = d_inner + (L->ngroups + gi) * n;
+        float *s = S->state + hi * n * p;
+        for (int64_t r = 0; r < rows4; r += 4) {
+            const float a4[4] = {decay[r * h + hi], decay[(r + 1) * h + hi], decay[(r + 2) * h + hi],
+                                 decay[(r + 3) * h + hi]};
+            const float d4[4] = {dt[r * h + hi], dt[(r + 1) * h + hi], dt[(r + 2) * h + hi], dt[(r + 3) * h + hi]};
+            const float *in = xbc + r * conv_dim;
+            float *yr = y + r * d_inner;  /* rows4 <= BLOCK_ROWS, a multiple of 4: y has room */
+            switch (p / VL) {
+            case 1: four_steps_1(in, conv_dim, n, xo, bo, co, a4, d4, s, yr, d_inner); break;
+            case 2: four_steps_2(in, conv_dim, n, xo, bo, co, a4, d4, s, yr, d_inner); break;
+            default: four_steps_4(in, conv_dim, n, xo, bo, co, a4, d4, s, yr, d_inner); break;
+            }
+        }
+    }
+    /* (y + D x) * silu(z), then RMSNorm over d_inner times the norm's weight */
+    for (int64_t r = 0; r < rows; r++) {
+        float *o = out + r * ldo;
+        const float *x = xbc + r * conv_dim, *yr = y + r * d_inner, *gr = gate + r * d_inner;
+        float sumsq = 0.0f;
+        for (int64_t hi = 0; hi < h; hi++)
+            for (int64_t i = hi * p; i < (hi + 1) * p; i++) {
+                const float g = (yr[i] + L->D[hi] * x[i]) * gr[i];
+                o[i] = g;
+                sumsq += g * g;
+            }
+        const float scale = 1.0f / sqrtf(sumsq / (float)d_inner + L->eps);
+        for (int64_t i = 0; i < d_inner; i++) o[i] = o[i] * scale * L->norm_w[i];
+    }
+    /* carry the last k-1 rows of zx (tokens rows-(k-1) .. rows-1; fewer than k-1 tokens keep older carried ones) */
+    memmove(S->zx, S->zx + rows * f, sizeof(float) * (k - 1) * f);
+}
+
 /* 0 when headdim is one the scan is built for (16, 32 or 64), else -1 (the caller uses the numba kernels). */
 int mamba_inner_supports(int64_t headdim) { return headdim == 16 || headdim == 32 || headdim == 64 ? 0 : -1; }
 
-/* src (b, l, f) in_proj's output = [z (d_inner) | xBC (conv_dim) | dt (h)]; conv_w (k, conv_dim) with tap k-1 the
- * current position; conv_b (conv_dim); prev (b, k-1, conv_dim) the conv inputs before position 0, or NULL for
- * zeros; dt_bias, A (= -exp(A_log)), D (h); norm_w (d_inner); s0 (b, h, p, n) the SSM state before position 0, or
- * NULL for zeros; out (b, l, d_inner); final (b, h, p, n) receives the state after the last position, or NULL.
- * Returns 0, -1 for an unsupported headdim, -2 when memory runs out. All arrays C-contiguous fp32. */
+/* src (b, l, f) in_proj's output = [z (d_inner) | xBC (conv_dim) | dt (h)]; conv_w (k, conv_dim); conv_b (conv_dim);
+ * prev (b, k-1, conv_dim) the conv inputs before position 0, or NULL for zeros; dt_bias, A (= -exp(A_log)), D (h);
+ * norm_w (d_inner); s0 (b, h, p, n) the SSM state before position 0, or NULL for zeros; out (b, l, d_inner);
+ * final (b, h, p, n) receives the state after the last position, or NULL. Returns 0, -1 for an unsupported
+ * headdim, -2 when memory runs out. All arrays C-contiguous fp32. */
 int mamba_inner(const float *src, int64_t b, int64_t l, int64_t f, int64_t d_inner, int64_t conv_dim, int64_t k,
                 int64_t h, int64_t p, int64_t n, int64_t ngroups, const float *conv_w, const float *conv_b,
                 const float *prev, const float *dt_bias, const float *A, const float *D, const float *norm_w,
                 float eps, const float *s0, float *out, float *final)
 {
     if (mamba_inner_supports(p) != 0) return -1;
-    const int64_t heads_per_group = h / ngroups, dt_col = d_inner + conv_dim;
-    float *state = malloc(sizeof(float) * h * n * p);                /* (h, n, p): each head's state transposed */
-    float *xbc = malloc(sizeof(float) * BLOCK_ROWS * conv_dim);     /* conv + SiLU of the block */
-    float *gate = malloc(sizeof(float) * BLOCK_ROWS * d_inner);     /* silu(z) */
-    float *y = malloc(sizeof(float) * BLOCK_ROWS * d_inner);        /* state · C */
-    float *dt = malloc(sizeof(float) * BLOCK_ROWS * h), *decay = malloc(sizeof(float) * BLOCK_ROWS * h);
-    if (!state || !xbc || !gate || !y || !dt || !decay) {
-        free(state); free(xbc); free(gate); free(y); free(dt); free(decay);
-        return -2;
-    }
+    const struct interior L = {f, d_inner, conv_dim, k, h, p, n, ngroups, conv_w, conv_b, dt_bias, A, D, norm_w, eps};
+    struct scratch S;
+    if (alloc_scratch(&S, &L, 0) != 0) return -2;
     for (int64_t bi = 0; bi < b; bi++) {
-        const float *seq = src + bi * l * f;
-        for (int64_t hi = 0; hi < h; hi++)
-            for (int64_t i = 0; i < p; i++)
-                for (int64_t j = 0; j < n; j++)
-                    state[(hi * n + j) * p + i] = s0 ? s0[((bi * h + hi) * p + i) * n + j] : 0.0f;
+        start_item(&L, &S, s0 ? s0 + bi * h * p * n : NULL, prev ? prev + bi * (k - 1) * conv_dim : NULL);
+        for (int64_t t0 = 0; t0 < l; t0 += BLOCK_ROWS) {
+            const int64_t rows = l - t0 < BLOCK_ROWS ? l - t0 : BLOCK_ROWS;
+            memcpy(S.zx + (k - 1) * f, src + (bi * l + t0) * f, sizeof(float) * rows * f);
+            interior_block(&L, &S, rows, out + (bi * l + t0) * d_inner, d_inner);
+        }
+        if (final) finish_item(&L, &S, final + bi * h * p * n);
+    }
+    free_scratch(&S);
+    return 0;
+}
+
+/* A whole pre-norm Mamba block, x + out_proj(interior(in_proj(RMSNorm(x)))), for x (b, l, d_model) -> out (same
+ * shape; may not alias x). block_w (d_model) and block_eps: the block's RMSNorm; in_t (d_model, fpad) in_proj's
+ * weight transposed, columns padded to a multiple of 16; out_t (d_inner, dpad) out_proj's, likewise; the interior's
+ * weights as for mamba_inner. The block's activations never leave L1/L2: in_proj's output, the largest, is not
+ * written to memory. Returns as mamba_inner. */
+int mamba_block(const float *x, int64_t b, int64_t l, int64_t d_model, const float *block_w, float block_eps,
+                const float *in_t, int64_t fpad, const float *out_t, int64_t dpad, int64_t f, int64_t d_inner,
+                int64_t conv_dim, int64_t k, int64_t h, int64_t p, int64_t n, int64_t ngroups, const float *conv_w,
+                const float *conv_b, const float *dt_bias, const float *A, const float *D, const float *norm_w,
+                float eps, float *out)
+{
+    if (mamba_inner_supports(p) != 0) return -1;
+    const struct interior L = {f, d_inner, conv_dim, k, h, p, n, ngroups, conv_w, conv_b, dt_bias, A, D, norm_w, eps};
+    struct scratch S;
+    if (alloc_scratch(&S, &L, d_model) != 0) return -2;
+    for (int64_t bi = 0; bi < b; bi++) {
+        start_item(&L, &S, NULL, NULL);
         for (int64_t t0 = 0; t0 < l; t0 += BLOCK_ROWS) {
             const int64_t rows = l - t0 < BLOCK_ROWS ? l - t0 : BLOCK_ROWS, rows4 = (rows + 3) / 4 * 4;
-            /* causal depthwise conv over the xBC columns, then SiLU; rows past the end are zeros (x = B = C = 0
-             * and dt = 0 below: decay 1, no input, so padded scan steps leave the state as it is) */
-            for (int64_t r = 0; r < rows; r++) {
-                const int64_t t = t0 + r;
-                float *row = xbc + r * conv_dim;
-                for (int64_t ch = 0; ch < conv_dim; ch++) row[ch] = conv_b[ch];
-                for (int64_t tap = 0; tap < k; tap++) {
-                    const int64_t at = t - (k - 1) + tap;
-                    const float *in = at >= 0 ? seq + at * f + d_inner
-                                              : prev ? prev + (bi * (k - 1) + (k - 1) + at) * conv_dim : NULL;
-                    if (!in) continue;
-                    const float *w = conv_w + tap * conv_dim;
-                    for (int64_t ch = 0; ch < conv_dim; ch++) row[ch] += w[ch] * in[ch];
-                }
-                for (int64_t ch = 0; ch < conv_dim; ch++) row[ch] = silu(row[ch]);
-                const float *z = seq + t * f;
-                for (int64_t i = 0; i < d_inner; i++) gate[r * d_inner + i] = silu(z[i]);
-                for (int64_t hi = 0; hi < h; hi++) dt[r * h + hi] = softplus(seq[t * f + dt_col + hi] + dt_bias[hi]);
-            }
-            memset(xbc + rows * conv_dim, 0, sizeof(float) * (rows4 - rows) * conv_dim);
-            memset(dt + rows * h, 0, sizeof(float) * (rows4 - rows) * h);
-            for (int64_t r = 0; r < rows4; r++)
-                for (int64_t hi = 0; hi < h; hi++) decay[r * h + hi] = expf(dt[r * h + hi] * A[hi]);
-            /* the scan, four steps at a time, head by head */
-            for (int64_t hi = 0; hi < h; hi++) {
-                const int64_t gi = hi / heads_per_group;
-                const int64_t xo = hi * p, bo = d_inner + gi * n, co = d_inner + (ngroups + gi) * n;
-                float *s = state + hi * n * p;
-                for (int64_t r = 0; r < rows4; r += 4) {
-                    const float a4[4] = {decay[r * h + hi], decay[(r + 1) * h + hi], decay[(r + 2) * h + hi],
-                                         decay[(r + 3) * h + hi]};
-                    const float d4[4] = {dt[r * h + hi], dt[(r + 1) * h + hi], dt[(r + 2) * h + hi],
-                                         dt[(r + 3) * h + hi]};
-                    const float *in = xbc + r * conv_dim;
-                    float *yr = y + r * d_inner;
-                    /* rows4 may exceed rows by up to 3: y has room for BLOCK_ROWS rows, a multiple of 4 */
-                    switch (p / VL) {
-                    case 1: four_steps_1(in, conv_dim, n, xo, bo, co, a4, d4, s, yr, d_inner); break;
-                    case 2: four_steps_2(in, conv_dim, n, xo, bo, co, a4, d4, s, yr, d_inner); break;
-                    default: four_steps_4(in, conv_dim, n, xo, bo, co, a4, d4, s, yr, d_inner); break;
-                    }
-                }
-            }
-            /* (y + D x) * silu(z), then RMSNorm over d_inner times the norm's weight */
-            for (int64_t r = 0; r < rows; r++) {
-                float *o = out + (bi * l + t0 + r) * d_inner;
-                const float *x = xbc + r * conv_dim, *yr = y + r * d_inner, *gr = gate + r * d_inner;
+            const float *xr = x + (bi * l + t0) * d_model;
+            for (int64_t r = 0; r < rows; r++) {  /* the block's RMSNorm */
                 float sumsq = 0.0f;
-                for (int64_t hi = 0; hi < h; hi++)
-                    for (int64_t i = hi * p; i < (hi + 1) * p; i++) {
-                        const float g = (yr[i] + D[hi] * x[i]) * gr[i];
-                        o[i] = g;
-                        sumsq += g * g;
-                    }
-                const float scale = 1.0f / sqrtf(sumsq / (float)d_inner + eps);
-                for (int64_t i = 0; i < d_inner; i++) o[i] = o[i] * scale * norm_w[i];
+                for (int64_t c = 0; c < d_model; c++) sumsq += xr[r * d_model + c] * xr[r * d_model + c];
+                const float scale = 1.0f / sqrtf(sumsq / (float)d_model + block_eps);
+                for (int64_t c = 0; c < d_model; c++)
+                    S.rows_in[r * d_model + c] = xr[r * d_model + c] * scale * block_w[c];
             }
+            memset(S.rows_in + rows * d_model, 0, sizeof(float) * (rows4 - rows) * d_model);
+            gemm(S.rows_in, rows4, d_model, d_model, in_t, f, fpad, S.zx + (k - 1) * f, f);  /* in_proj */
+            interior_block(&L, &S, rows, S.y, d_inner);
+            memset(S.y + rows * d_inner, 0, sizeof(float) * (rows4 - rows) * d_inner);
+            gemm(S.y, rows4, d_inner, d_inner, out_t, d_model, dpad, S.rows_out, d_model);  /* out_proj */
+            float *o = out + (bi * l + t0) * d_model;
+            for (int64_t i = 0; i < rows * d_model; i++) o[i] = S.rows_out[i] + xr[i];  /* the residual */
         }
-        if (final)
-            for (int64_t hi = 0; hi < h; hi++)
-                for (int64_t i = 0; i < p; i++)
-                    for (int64_t j = 0; j < n; j++)
-                        final[((bi * h + hi) * p + i) * n + j] = state[(hi * n + j) * p + i];
     }
-    free(state); free(xbc); free(gate); free(y); free(dt); free(decay);
+    free_scratch(&S);
     return 0;
 }

@@ -1,11 +1,13 @@
-"""The inside of a Mamba-2 layer for CPU inference in C (`native.c`): the numba kernels' maths in one pass per block.
+"""A Mamba-2 layer for CPU inference in C (`native.c`): the interior in one pass per block of tokens, or the whole
+pre-norm block (RMSNorm, in_proj, interior, out_proj, residual) so in_proj's output never goes to memory.
 
-Same contract as `kernels/mamba/cpu.py::mamba_inner` (which runs instead when no C compiler is present, when
-`DNAHNET_NATIVE=0`, or for a headdim the C scan is not built for); `kernels.dispatch.mamba_inner` picks. The batch
-is split over torch's thread count (Python threads; ctypes releases the GIL), so one torch thread runs it in the
-calling thread and strand passes on several threads run side by side (`dnahnet.infer`). The sums run in another
-order than numba's, so outputs differ by a few ulps: `bench/bench_inference.py --options` counts the boundaries
-that move."""
+`mamba_inner` has the contract of `kernels/mamba/cpu.py::mamba_inner` (the numba interior, which runs instead when
+no C compiler is present, when `DNAHNET_NATIVE=0`, or for a headdim the C scan is not built for);
+`kernels.dispatch.mamba_inner` and `kernels.dispatch.mamba_block` pick. The batch is split over torch's thread count
+(Python threads; ctypes releases the GIL), so on one torch thread it runs in the calling thread and strand passes
+on several threads run side by side (`dnahnet.infer`). Sums run in other orders than numba's and MKL's, so outputs
+differ by a few ulps: `bench/bench_inference.py --versus-revision` counts the boundaries that move (none on E. coli
+1.0-1.2 Mb, docs/BENCHMARKS.md)."""
 import concurrent.futures
 import ctypes
 import functools
@@ -29,6 +31,9 @@ def _library():
                                     _P, _P, _P]
         lib.mamba_inner.restype = ctypes.c_int
         lib.mamba_inner_supports.argtypes = [_I]
+        lib.mamba_block.argtypes = [_P, _I, _I, _I, _P, _F, _P, _I, _P, _I, _I, _I, _I, _I, _I, _I, _I, _I, _P, _P,
+                                    _P, _P, _P, _P, _F, _P]
+        lib.mamba_block.restype = ctypes.c_int
     return lib
 
 
@@ -44,6 +49,30 @@ def available(headdim: int) -> bool:
 @functools.cache
 def _pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
     return concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="mamba-native")
+
+
+def _over_batch(run, b: int) -> None:
+    """run(lo, hi) over batch items [0, b), split over torch's thread count (ctypes releases the GIL)."""
+    workers = min(torch.get_num_threads(), b)
+    if workers <= 1:
+        run(0, b)
+    else:
+        bounds = [b * i // workers for i in range(workers + 1)]
+        list(_pool(workers).map(run, bounds[:-1], bounds[1:]))
+
+
+def _check(headdim: int, code: int) -> None:
+    if code != 0:
+        raise RuntimeError(f"the C Mamba kernel failed with code {code} (-1: headdim {headdim} unsupported, "
+                           "-2: out of memory)")
+
+
+def _transposed_padded(weight: torch.Tensor) -> np.ndarray:
+    """A Linear's weight (out, in) as (in, out rounded up to 16), zeros past `out`: what the C GEMM reads."""
+    out_features, in_features = weight.shape
+    t = np.zeros((in_features, -(-out_features // 16) * 16), np.float32)
+    t[:, :out_features] = _f32(weight).T
+    return t
 
 
 def _ptr(a: np.ndarray | None):
@@ -74,21 +103,40 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm
         def at(a, row_items):  # pointer to item lo of a (b, ...) array, or None
             return None if a is None else a.ctypes.data + lo * row_items * 4
 
-        code = lib.mamba_inner(at(src, l * f), hi - lo, l, f, d_inner, conv_dim, k, h, headdim, d_state, ngroups,
-                               _ptr(weights[0]), _ptr(weights[1]), at(prev, (k - 1) * conv_dim), _ptr(weights[2]),
-                               _ptr(weights[3]), _ptr(weights[4]), _ptr(weights[5]), norm_eps,
-                               at(s0, h * headdim * d_state), at(out, l * d_inner),
-                               at(final, h * headdim * d_state))
-        if code != 0:
-            raise RuntimeError(f"mamba_inner (C) failed with code {code} (-1: headdim {headdim} unsupported, "
-                               "-2: out of memory)")
+        _check(headdim, lib.mamba_inner(
+            at(src, l * f), hi - lo, l, f, d_inner, conv_dim, k, h, headdim, d_state, ngroups, _ptr(weights[0]),
+            _ptr(weights[1]), at(prev, (k - 1) * conv_dim), _ptr(weights[2]), _ptr(weights[3]), _ptr(weights[4]),
+            _ptr(weights[5]), norm_eps, at(s0, h * headdim * d_state), at(out, l * d_inner),
+            at(final, h * headdim * d_state)))
 
-    workers = min(torch.get_num_threads(), b)
-    if workers <= 1:
-        run(0, b)
-    else:
-        bounds = [b * i // workers for i in range(workers + 1)]
-        list(_pool(workers).map(run, bounds[:-1], bounds[1:]))
+    _over_batch(run, b)
     if not return_state:
         return torch.from_numpy(out)
     return torch.from_numpy(out), conv_state_after(zxbcdt, conv_state, d_inner, conv_dim, k), torch.from_numpy(final)
+
+
+def mamba_block(x, block_norm_weight, block_norm_eps, in_proj_weight, conv_weight, conv_bias, dt_bias, A, D,
+                norm_weight, norm_eps, out_proj_weight, *, headdim, d_state, ngroups):
+    """A pre-norm Mamba block for CPU inference, x + out_proj(interior(in_proj(RMSNorm(x)))), in one C pass:
+    x (b,l,d_model) fp32 -> (b,l,d_model) fp32. in_proj's output, the block's largest activation, stays in L1/L2;
+    the two projections are the C kernel's own GEMM (`dnahnet.mamba2.MambaBlock`: the reference). The interior's
+    arguments as for `mamba_inner`; block_norm_*: the block's RMSNorm."""
+    b, l, d_model = x.shape
+    conv_dim, k = conv_weight.shape
+    d_inner = conv_dim - 2 * ngroups * d_state
+    f = in_proj_weight.shape[0]
+    h = f - d_inner - conv_dim
+    src = _f32(x)
+    out = np.empty((b, l, d_model), np.float32)
+    in_t, out_t = _transposed_padded(in_proj_weight), _transposed_padded(out_proj_weight)
+    weights = [_f32(t) for t in (block_norm_weight, conv_weight.T, conv_bias, dt_bias, A, D, norm_weight)]
+    lib = _library()
+
+    def run(lo, hi):  # batch items [lo, hi)
+        _check(headdim, lib.mamba_block(
+            src.ctypes.data + lo * l * d_model * 4, hi - lo, l, d_model, _ptr(weights[0]), block_norm_eps,
+            _ptr(in_t), in_t.shape[1], _ptr(out_t), out_t.shape[1], f, d_inner, conv_dim, k, h, headdim, d_state,
+            ngroups, *(_ptr(w) for w in weights[1:]), norm_eps, out.ctypes.data + lo * l * d_model * 4))
+
+    _over_batch(run, b)
+    return torch.from_numpy(out)
