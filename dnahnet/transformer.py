@@ -57,16 +57,24 @@ class CausalSelfAttention(nn.Module):
         self.out_proj = nn.Linear(d_model, d_model, bias=False)
 
     def _qkv(self, x):
-        q, k, v = self.Wqkv(x).unflatten(-1, (3, self.num_heads, self.head_dim)).unbind(-3)
+        return self._heads(self.Wqkv(x))
+
+    def _heads(self, qkv):
+        q, k, v = qkv.unflatten(-1, (3, self.num_heads, self.head_dim)).unbind(-3)
         return q, k, v  # each (..., heads, head_dim)
 
     def forward(self, x):
         """x (b, l, d) -> (b, l, d), causal (and within `window` when set)."""
         b, l, d = x.shape
-        q, k, v = (t.transpose(1, 2) for t in self._qkv(x))  # (b, h, l, dh)
+        qkv = self.Wqkv(x)  # (b, l, 3d)
         cos, sin = rope_angles(torch.arange(l, device=x.device), self.head_dim, self.rope_base)  # (l, dh/2)
+        windowed = bool(self.window and self.window < l)
+        y = None if windowed else dispatch.causal_attention(qkv, self.num_heads, cos, sin)  # CPU inference: C
+        if y is not None:
+            return self.out_proj(y)
+        q, k, v = (t.transpose(1, 2) for t in self._heads(qkv))  # (b, h, l, dh)
         q, k = (_rope(t, cos, sin) for t in (q, k))
-        if self.window and self.window < l:
+        if windowed:
             i = torch.arange(l, device=x.device)
             mask = (i[None, :] <= i[:, None]) & (i[:, None] - i[None, :] < self.window)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)

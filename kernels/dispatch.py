@@ -170,6 +170,22 @@ def rope(x, cos, sin):
     return cpu.rope(x, cos.float(), sin.float())
 
 
+def causal_attention(qkv, num_heads, cos, sin):
+    """Causal self-attention with RoPE from the qkv projection's output: qkv (b, l, 3·d), cos/sin (l, dh/2) ->
+    (b, l, d) fp32 (heads side by side, out_proj's input), or None when the fast path does not apply (the model
+    runs `apply_rope` and `F.scaled_dot_product_attention`). Applies in `auto` mode to fp32 CPU tensors without a
+    gradient or autocast, when `kernels/attention/native.c` is built (a C compiler, `DNAHNET_NATIVE` not 0)."""
+    d3 = qkv.shape[-1]
+    if (backend() != "auto" or qkv.device.type != "cpu" or qkv.dtype != torch.float32 or qkv.dim() != 3 or d3 % 3
+            or (d3 // 3) % num_heads or (d3 // 3 // num_heads) % 2 or _needs_grad((qkv, cos, sin))
+            or torch.is_autocast_enabled("cpu")):
+        return None
+    from kernels.attention import native
+    if not native.available():
+        return None
+    return native.causal_attention(qkv, num_heads, cos, sin)
+
+
 def ssd_step(state, x, dt, A, B, C, D=None):
     """state (b,h,p,n), x (b,h,p), dt (b,h), A (h,), B/C (b,g,n) -> (y (b,h,p), new_state (b,h,p,n))."""
     impl = _triton("ssd", "ssd_step", x, forward_only=True, inputs=(state, x, dt, A, B, C, D))

@@ -1,9 +1,10 @@
 """What the C kernels share: compile a kernel's C file once per host and load it with ctypes.
 
-The C kernels (`kernels/<op>/native.c`) are plain C with GCC/Clang vector extensions, no Python or torch headers,
-so a build takes about a second with the system's C compiler (`$CC`, else `cc`). The shared library is cached under
-`$DNAHNET_NATIVE_CACHE` (default `~/.cache/dnahnet/native`), named by a hash of the source, the flags, the
-compiler's version and this CPU's model and flags (`-march=native` code must not move to another CPU), and is
+The C kernels (`kernels/<op>/native.c`, with `kernels/native_common.h`) are plain C with GCC/Clang vector
+extensions, no Python or torch headers, so a build takes about a second with the system's C compiler (`$CC`, else
+`cc`). The shared library is cached under `$DNAHNET_NATIVE_CACHE` (default `~/.cache/dnahnet/native`), named by a
+hash of the source and the local headers it includes, the flags, the compiler's version and this CPU's model and
+flags (`-march=native` code must not move to another CPU), and is
 written to a temporary name and renamed, so processes building at once (torchrun) never load half a file.
 
 Without a compiler, or when the build fails, `load` returns None once with a warning and the numba kernels run
@@ -11,16 +12,20 @@ instead; `DNAHNET_NATIVE=0` turns the C kernels off. Compiled with -ffast-math l
 linked without it: GCC would otherwise link crtfastmath.o, which sets flush-to-zero for the whole process on load.
 ctypes releases the GIL during a call, so Python threads (one strand pass each, `dnahnet.infer`) run a kernel at
 once."""
+import concurrent.futures
 import ctypes
 import functools
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
 import warnings
 from pathlib import Path
+
+import torch
 
 COMPILE_FLAGS = ("-O3", "-march=native", "-ffast-math", "-fPIC", "-std=c11")
 _LIBS = ("-lmvec", "-lm")  # libmvec: exp vectorised in loops (glibc); left out where it does not link
@@ -53,9 +58,16 @@ def _compiler_version(cc: str) -> str:
     return subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
 
 
+def _texts(source: Path) -> list[str]:
+    """The source's text and, recursively, that of the local headers it includes (`#include "..."`)."""
+    text = source.read_text()
+    included = re.findall(r'^\s*#include\s+"([^"]+)"', text, flags=re.MULTILINE)
+    return [text] + [t for name in included for t in _texts((source.parent / name).resolve())]
+
+
 def library_path(source: Path, cc: str) -> Path:
-    """Where the shared library built from `source` by `cc` for this CPU is cached."""
-    key = hashlib.sha256("\0".join([source.read_text(), " ".join(COMPILE_FLAGS), _compiler_version(cc),
+    """Where the shared library built from `source` (and its local headers) by `cc` for this CPU is cached."""
+    key = hashlib.sha256("\0".join([*_texts(source), " ".join(COMPILE_FLAGS), _compiler_version(cc),
                                     _cpu_identity()]).encode()).hexdigest()[:16]
     return cache_dir() / f"{source.stem}-{source.parent.name}-{key}.so"
 
@@ -96,3 +108,20 @@ def load(source: Path) -> ctypes.CDLL | None:
         warnings.warn(f"building {source} failed, the numba kernels run instead: {detail.strip()[:500]}",
                       RuntimeWarning, stacklevel=2)
         return None
+
+
+@functools.cache
+def _pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="dnahnet-native")
+
+
+def over_batch(run, b: int) -> None:
+    """run(lo, hi) over batch items [0, b), split over torch's thread count: Python threads, since a ctypes call
+    releases the GIL (one torch thread: in the calling thread, so strand passes on several threads run side by
+    side)."""
+    workers = min(torch.get_num_threads(), b)
+    if workers <= 1:
+        run(0, b)
+        return
+    bounds = [b * i // workers for i in range(workers + 1)]
+    list(_pool(workers).map(run, bounds[:-1], bounds[1:]))

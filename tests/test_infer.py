@@ -412,7 +412,7 @@ def test_profile_script_times_the_fused_kernels():
     assert res.returncode == 0, res.stderr[-2000:]
     from kernels.mamba import native
 
-    interior = "native::mamba_inner" if native.available(32) else "numba::_gated_scan"  # C, or numba without cc
+    interior = "native::mamba_block" if native.available(32) else "numba::_gated_scan"  # C, or numba without cc
     assert interior in res.stdout and "by model part" in res.stdout
 
 

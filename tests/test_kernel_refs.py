@@ -184,6 +184,7 @@ def test_dispatch_rope_is_numba_for_fp32_cpu_inference_only(monkeypatch):
     from dnahnet.transformer import CausalSelfAttention, rope_angles
 
     monkeypatch.setenv("DNAHNET_KERNELS", "auto")
+    monkeypatch.setenv("DNAHNET_NATIVE", "0")  # the C attention (which rotates q and k itself) off: RoPE in numba
     x = torch.randn(2, 4, 10, 16)
     cos, sin = rope_angles(torch.arange(10), 16, 10000.0)
     with torch.inference_mode():
@@ -199,6 +200,7 @@ def test_dispatch_rope_is_numba_for_fp32_cpu_inference_only(monkeypatch):
         monkeypatch.setenv("DNAHNET_KERNELS", "torch")
         assert dispatch.rope(x.detach(), cos, sin) is None
         assert torch.equal(fast, attn(u))
+
 
 def test_dispatch_auto_fuses_the_mamba_layer_for_cpu_inference_only(monkeypatch):
     """auto + no gradient: the numba inference interior, same output as the reference; training: not this one
@@ -304,6 +306,95 @@ def test_native_mamba_block_applies_to_fp32_cpu_inference_only(monkeypatch):
     with torch.inference_mode():
         quantised(x)
     assert calls == [1]
+
+
+def _attention_reference(qkv, heads, cos, sin):
+    """apply_rope + F.scaled_dot_product_attention, as CausalSelfAttention.forward runs them without the C path."""
+    from dnahnet.transformer import apply_rope
+
+    b, l, d3 = qkv.shape
+    dh = d3 // 3 // heads
+    q, k, v = (t.transpose(1, 2) for t in qkv.unflatten(-1, (3, heads, dh)).unbind(-3))
+    q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+    return F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, l, d3 // 3)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("b,l,d,heads", [(2, 5, 32, 4), (3, 37, 96, 4), (1, 1, 96, 4), (2, 100, 160, 5),
+                                         (1, 17, 16, 1), (3, 64, 192, 3)])
+def test_native_attention_matches_rope_and_sdpa(b, l, d, heads, threads):
+    """kernels/attention/native.c against apply_rope + SDPA: head widths 8-64 (24 and 32 in the models), lengths
+    below, at and past a 16-query block, one token, the batch split over two threads; the qkv projection read in
+    place (a strided view's numbers, not a copy's layout, matter)."""
+    from dnahnet.transformer import rope_angles
+    from kernels.attention import native as attention
+
+    if not attention.available():
+        pytest.skip("no C compiler: kernels/attention/native.c is not built")
+    torch.set_num_threads(threads)
+    try:
+        qkv = 2 * torch.randn(b, l, 3 * d, generator=torch.Generator().manual_seed(7))
+        cos, sin = rope_angles(torch.arange(l), d // heads, 10000.0)
+        got = dispatch.causal_attention(qkv, heads, cos, sin)
+        assert got.shape == (b, l, d) and got.dtype == torch.float32
+        torch.testing.assert_close(got, _attention_reference(qkv, heads, cos, sin), atol=1e-5, rtol=1e-5)
+    finally:
+        torch.set_num_threads(1)  # conftest's
+
+
+@pytest.mark.parametrize("l,shift", [(40, 0.0), (40, 80.0)])
+def test_native_attention_softmax_is_stable(l, shift):
+    """Scores far apart (a key 80 above the rest: exp would overflow without subtracting the row's maximum) and
+    the causal mask: the first query sees only itself, so its output is its own value."""
+    from dnahnet.transformer import rope_angles
+    from kernels.attention import native as attention
+
+    if not attention.available():
+        pytest.skip("no C compiler: kernels/attention/native.c is not built")
+    qkv = torch.randn(1, l, 3 * 32, generator=torch.Generator().manual_seed(8))
+    qkv[0, 3, 32:64] += shift / 4  # a key aligned with every query in a big way (before rotation)
+    qkv[:, :, :32] = qkv[:, :1, :32] * 4  # every query alike
+    cos, sin = torch.ones(l, 8), torch.zeros(l, 8)  # no rotation: the big key stays big
+    got = attention.causal_attention(qkv, 2, cos, sin)
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got, _attention_reference(qkv, 2, cos, sin), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got[0, 0], qkv[0, 0, 64:], atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")  # torch.ao's quantisation notices
+def test_native_attention_applies_to_fp32_cpu_inference_only(monkeypatch):
+    """CausalSelfAttention.forward takes the C kernel for fp32 CPU inference without a window (or one longer than
+    the sequence) and gives the reference's output; training, autocast, `torch`, DNAHNET_NATIVE=0 and a window
+    shorter than the sequence run the PyTorch path."""
+    from dnahnet.transformer import CausalSelfAttention
+    from kernels.attention import native as attention
+
+    if not attention.available():
+        pytest.skip("no C compiler: kernels/attention/native.c is not built")
+    calls = []
+    real = attention.causal_attention
+    monkeypatch.setattr(attention, "causal_attention", lambda *a, **k: calls.append(1) or real(*a, **k))
+    torch.manual_seed(9)
+    attn = CausalSelfAttention(64, 4)
+    x = torch.randn(2, 30, 64)
+    with torch.inference_mode():
+        fast = attn(x)
+        assert calls == [1]
+        attn.window = 100  # longer than the sequence: still plain causal
+        attn(x)
+        assert calls == [1, 1]
+        attn.window = 8
+        attn(x)
+        attn.window = 0
+    reference = attn(x)  # parameters require grad
+    torch.testing.assert_close(fast, reference.detach(), atol=1e-5, rtol=1e-5)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        attn(x)
+    for env, value in (("DNAHNET_KERNELS", "torch"), ("DNAHNET_NATIVE", "0")):
+        with monkeypatch.context() as m, torch.inference_mode():
+            m.setenv(env, value)
+            attn(x)
+    assert calls == [1, 1]
 
 
 def test_ssd_chunked_gradients_match_sequential():

@@ -39,8 +39,21 @@ def test_a_changed_source_gets_its_own_library(monkeypatch, tmp_path):
     edited = tmp_path / "mamba" / "native.c"
     edited.parent.mkdir()
     edited.write_text(native.SOURCE.read_text() + "\n/* edited */\n")
+    header = native.SOURCE.parent.parent / "native_common.h"
+    (tmp_path / header.name).write_text(header.read_text())  # the include beside it, as in kernels/
     assert native_build.library_path(edited, "cc") != native_build.library_path(native.SOURCE, "cc")
     assert _load(edited, monkeypatch, tmp_path) is not None
+
+
+def test_the_cache_key_covers_the_included_header(tmp_path):
+    """A kernel built against another kernels/native_common.h is another library."""
+    (tmp_path / "op").mkdir()
+    kernel = tmp_path / "op" / "native.c"
+    kernel.write_text('#include "../common.h"\nint f(void) { return K; }\n')
+    (tmp_path / "common.h").write_text("#define K 1\n")
+    first = native_build.library_path(kernel, "cc")
+    (tmp_path / "common.h").write_text("#define K 2\n")
+    assert native_build.library_path(kernel, "cc") != first
 
 
 def test_no_compiler_falls_back_with_a_warning(monkeypatch, tmp_path):

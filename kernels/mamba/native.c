@@ -16,17 +16,9 @@
  * ones. Built with -O3 -march=native -ffast-math (the numba kernels' fastmath); exp in loops vectorises through
  * libmvec where the C library has it.
  */
-#include <math.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
+#include "../native_common.h"
 
-typedef float vf __attribute__((vector_size(64)));
-#define VL 16           /* floats per vf */
 #define BLOCK_ROWS 64   /* tokens per block (a multiple of 4) */
-
-static inline vf vload(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
-static inline void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
 
 /* Four scan steps of one head. rows: four xBC rows (stride conv_dim, after SiLU); a, d: each step's decay and dt;
  * s: the state transposed (n, NV*VL); y: four output rows (stride y_stride) receive state · C. */
@@ -61,56 +53,7 @@ DEFINE_FOUR_STEPS(1)
 DEFINE_FOUR_STEPS(2)
 DEFINE_FOUR_STEPS(4)
 
-static inline float silu(float x) { return x / (1.0f + expf(-x)); }
 static inline float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }  /* torch's threshold */
-
-/* out (rows4, n) = a (rows4, k; row stride lda) @ wt (k, npad), wt the weight transposed with its columns padded to
- * a multiple of VL; rows4 a multiple of 4. Tiles of 4 rows x NV vectors of columns, accumulated in registers over k
- * in order (as MKL's sgemm sums a row here: the same bits on the model's shapes). */
-#define DEFINE_GEMM_TILE(NV)                                                                                    \
-static void gemm_tile_##NV(const float *a, int64_t lda, const float *wt, int64_t npad, int64_t k, float *out,  \
-                           int64_t ldo, int64_t ncols)                                                          \
-{                                                                                                               \
-    vf acc[4][NV];                                                                                              \
-    for (int r = 0; r < 4; r++)                                                                                 \
-        for (int q = 0; q < NV; q++) acc[r][q] = (vf){0};                                                       \
-    for (int64_t c = 0; c < k; c++) {                                                                           \
-        vf w[NV];                                                                                               \
-        for (int q = 0; q < NV; q++) w[q] = vload(wt + c * npad + q * VL);                                      \
-        for (int r = 0; r < 4; r++) {                                                                           \
-            const float x = a[r * lda + c];                                                                     \
-            for (int q = 0; q < NV; q++) acc[r][q] += x * w[q];                                                 \
-        }                                                                                                       \
-    }                                                                                                           \
-    for (int r = 0; r < 4; r++)                                                                                 \
-        for (int q = 0; q < NV; q++) {                                                                          \
-            if ((q + 1) * VL <= ncols) vstore(out + r * ldo + q * VL, acc[r][q]);                               \
-            else for (int i = 0; i < ncols - q * VL; i++) out[r * ldo + q * VL + i] = acc[r][q][i];             \
-        }                                                                                                       \
-}
-DEFINE_GEMM_TILE(1)
-DEFINE_GEMM_TILE(2)
-DEFINE_GEMM_TILE(3)
-DEFINE_GEMM_TILE(4)
-
-static void gemm(const float *a, int64_t rows4, int64_t k, int64_t lda, const float *wt, int64_t n, int64_t npad,
-                 float *out, int64_t ldo)
-{
-    for (int64_t col = 0; col < n; col += 4 * VL) {  /* a tile of wt stays in L1 while the rows go by */
-        const int64_t nv = (npad - col) / VL < 4 ? (npad - col) / VL : 4;
-        const int64_t ncols = n - col < nv * VL ? n - col : nv * VL;
-        for (int64_t r = 0; r < rows4; r += 4) {
-            const float *ar = a + r * lda, *w = wt + col;
-            float *o = out + r * ldo + col;
-            switch (nv) {
-            case 4: gemm_tile_4(ar, lda, w, npad, k, o, ldo, ncols); break;
-            case 3: gemm_tile_3(ar, lda, w, npad, k, o, ldo, ncols); break;
-            case 2: gemm_tile_2(ar, lda, w, npad, k, o, ldo, ncols); break;
-            default: gemm_tile_1(ar, lda, w, npad, k, o, ldo, ncols); break;
-            }
-        }
-    }
-}
 
 /* A layer's interior: sizes and weights. conv_w (k, conv_dim) with tap k-1 the current position; A = -exp(A_log). */
 struct interior {
@@ -180,16 +123,25 @@ static void interior_block(const struct interior *L, struct scratch *S, int64_t 
      * below: decay 1, no input, so padded scan steps leave the state as it is) */
     for (int64_t r = 0; r < rows; r++) {
         float *row = xbc + r * conv_dim;
-        for (int64_t ch = 0; ch < conv_dim; ch++) row[ch] = L->conv_b[ch];
-        for (int64_t tap = 0; tap < k; tap++) {  /* zx row r + tap is token r - (k-1) + tap of the block */
-            const float *in = S->zx + (r + tap) * f + d_inner, *w = L->conv_w + tap * conv_dim;
-            for (int64_t ch = 0; ch < conv_dim; ch++) row[ch] += w[ch] * in[ch];
+        const float *in = S->zx + r * f + d_inner;  /* zx row r + tap is token r - (k-1) + tap of the block */
+        int64_t ch = 0;
+        for (; ch + VL <= conv_dim; ch += VL) {  /* the taps summed in a register, in order */
+            vf acc = vload(L->conv_b + ch);
+            for (int64_t tap = 0; tap < k; tap++)
+                acc += vload(L->conv_w + tap * conv_dim + ch) * vload(in + tap * f + ch);
+            vstore(row + ch, vsilu(acc));
         }
-        for (int64_t ch = 0; ch < conv_dim; ch++) row[ch] = silu(row[ch]);
+        for (; ch < conv_dim; ch++) {
+            float acc = L->conv_b[ch];
+            for (int64_t tap = 0; tap < k; tap++) acc += L->conv_w[tap * conv_dim + ch] * in[tap * f + ch];
+            row[ch] = silu(acc);
+        }
         const float *z = S->zx + (k - 1 + r) * f;
-        for (int64_t i = 0; i < d_inner; i++) gate[r * d_inner + i] = silu(z[i]);
-        for (int64_t hi = 0; hi < h; hi++) dt[r * h + hi] = softplus(z[d_inner + conv_dim + hi] + L->dt_bias[hi]);
+        memcpy(gate + r * d_inner, z, sizeof(float) * d_inner);
+        silu_inplace(gate + r * d_inner, d_inner);
+        for (int64_t hi = 0; hi < h; hi++) dt[r * h + hi] = z[d_inner + conv_dim + hi] + L->dt_bias[hi];
     }
+    for (int64_t i = 0; i < rows * h; i++) dt[i] = softplus(dt[i]);  /* vectorised through libmvec where present */
     memset(xbc + rows * conv_dim, 0, sizeof(float) * (rows4 - rows) * conv_dim);
     memset(dt + rows * h, 0, sizeof(float) * (rows4 - rows) * h);
     for (int64_t r = 0; r < rows4; r++)

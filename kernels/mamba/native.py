@@ -8,7 +8,6 @@ no C compiler is present, when `DNAHNET_NATIVE=0`, or for a headdim the C scan i
 on several threads run side by side (`dnahnet.infer`). Sums run in other orders than numba's and MKL's, so outputs
 differ by a few ulps: `bench/bench_inference.py --versus-revision` counts the boundaries that move (none on E. coli
 1.0-1.2 Mb, docs/BENCHMARKS.md)."""
-import concurrent.futures
 import ctypes
 import functools
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 
 from kernels.mamba.cpu import conv_state_after
-from kernels.native_build import enabled, load
+from kernels.native_build import enabled, load, over_batch
 
 SOURCE = Path(__file__).with_name("native.c")
 _P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
@@ -44,21 +43,6 @@ def available(headdim: int) -> bool:
         return False
     lib = _library()
     return lib is not None and lib.mamba_inner_supports(headdim) == 0
-
-
-@functools.cache
-def _pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
-    return concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="mamba-native")
-
-
-def _over_batch(run, b: int) -> None:
-    """run(lo, hi) over batch items [0, b), split over torch's thread count (ctypes releases the GIL)."""
-    workers = min(torch.get_num_threads(), b)
-    if workers <= 1:
-        run(0, b)
-    else:
-        bounds = [b * i // workers for i in range(workers + 1)]
-        list(_pool(workers).map(run, bounds[:-1], bounds[1:]))
 
 
 def _check(headdim: int, code: int) -> None:
@@ -109,7 +93,7 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm
             _ptr(weights[5]), norm_eps, at(s0, h * headdim * d_state), at(out, l * d_inner),
             at(final, h * headdim * d_state)))
 
-    _over_batch(run, b)
+    over_batch(run, b)
     if not return_state:
         return torch.from_numpy(out)
     return torch.from_numpy(out), conv_state_after(zxbcdt, conv_state, d_inner, conv_dim, k), torch.from_numpy(final)
@@ -138,5 +122,5 @@ def mamba_block(x, block_norm_weight, block_norm_eps, in_proj_weight, conv_weigh
             _ptr(in_t), in_t.shape[1], _ptr(out_t), out_t.shape[1], f, d_inner, conv_dim, k, h, headdim, d_state,
             ngroups, *(_ptr(w) for w in weights[1:]), norm_eps, out.ctypes.data + lo * l * d_model * 4))
 
-    _over_batch(run, b)
+    over_batch(run, b)
     return torch.from_numpy(out)

@@ -1,0 +1,51 @@
+"""Causal self-attention with rotary embeddings for CPU inference in C (`native.c`): reads the qkv projection's
+output in place, rotates q and k, and runs the softmax attention a block of 16 queries at a time, never holding an
+l x l matrix. Reference: `CausalSelfAttention.forward` in `dnahnet/transformer.py` (`apply_rope` and
+`F.scaled_dot_product_attention`), 1e-6-close; `kernels.dispatch.causal_attention` decides when it runs. The batch
+is split over torch's thread count (ctypes releases the GIL), as `kernels/mamba/native.py` does."""
+import ctypes
+import functools
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kernels.native_build import enabled, load, over_batch
+
+SOURCE = Path(__file__).with_name("native.c")
+_P, _I = ctypes.c_void_p, ctypes.c_int64
+
+
+@functools.cache
+def _library():
+    lib = load(SOURCE)
+    if lib is not None:
+        lib.causal_attention.argtypes = [_P, _I, _I, _I, _I, _P, _P, _P]
+        lib.causal_attention.restype = ctypes.c_int
+    return lib
+
+
+def available() -> bool:
+    """True when the C kernels are on (`DNAHNET_NATIVE`, read on every call) and this one is built (or can be)."""
+    return enabled() and _library() is not None
+
+
+def causal_attention(qkv: torch.Tensor, num_heads: int, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """qkv (b, l, 3·d) = Wqkv(x) on the CPU, heads of width dh = d / num_heads (even); cos, sin (l, dh/2) ->
+    (b, l, d) fp32: softmax(rope(q) rope(k)ᵀ / sqrt(dh)) v per head, causal, heads side by side (out_proj's input)."""
+    b, l, three_d = qkv.shape
+    d = three_d // 3
+    dh = d // num_heads
+    src = qkv.detach().float().contiguous().numpy()
+    cos_, sin_ = (t.detach().float().contiguous().numpy() for t in (cos, sin))
+    out = np.empty((b, l, d), np.float32)
+    lib = _library()
+
+    def run(lo, hi):  # batch items [lo, hi)
+        code = lib.causal_attention(src.ctypes.data + lo * l * three_d * 4, hi - lo, l, num_heads, dh,
+                                    cos_.ctypes.data, sin_.ctypes.data, out.ctypes.data + lo * l * d * 4)
+        if code != 0:
+            raise RuntimeError(f"the C attention kernel failed with code {code} (-2: out of memory)")
+
+    over_batch(run, b)
+    return torch.from_numpy(out)

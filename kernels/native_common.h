@@ -1,0 +1,124 @@
+/* What the C kernels share (kernels/<op>/native.c include it): the 16-float vector type, SiLU, and a small
+ * register-tiled GEMM for the activations of one block of tokens (which stay in L1/L2).
+ *
+ * Vectors are GCC/Clang vector extensions, 16 floats wide: one AVX-512 register, two AVX2 ones, four NEON ones.
+ * kernels/native_build.py compiles each kernel with -O3 -march=native -ffast-math and hashes this header with it.
+ */
+#ifndef DNAHNET_NATIVE_COMMON_H
+#define DNAHNET_NATIVE_COMMON_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+typedef float vf __attribute__((vector_size(64)));
+#define VL 16  /* floats per vf */
+
+static inline vf vload(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
+static inline void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
+typedef int32_t vi __attribute__((vector_size(64)));
+
+static inline vf vmax(vf a, vf b) { const vi m = a > b; return (vf)((m & (vi)a) | (~m & (vi)b)); }
+static inline vf vmin(vf a, vf b) { const vi m = a < b; return (vf)((m & (vi)a) | (~m & (vi)b)); }
+
+/* exp of 16 floats: 2^n · exp(r), n = round(x / ln 2), |r| <= ln 2 / 2, exp(r) by its Taylor series to r^6
+ * (relative error ~2e-7 against expf over [-87, 88]; tests/test_native_build.py). Inline, so loops that need exp
+ * stay vectorised without a call (glibc's libmvec variants are calls, where it has them at all). */
+static inline vf vexp(vf x)
+{
+    x = vmin(vmax(x, (vf){0} - 87.0f), (vf){0} + 88.0f);  /* exp(-87) ~ 1.6e-38: about the smallest normal */
+    const vf t = x * 1.44269504f + 0.5f;
+    vi n = __builtin_convertvector(t, vi);            /* truncates toward zero ... */
+    n += (vi)(__builtin_convertvector(n, vf) > t);    /* ... so take 1 where that was above t: floor(t) */
+    const vf r = x - __builtin_convertvector(n, vf) * 0.693147181f;
+    vf p = r * (1.0f / 720) + (1.0f / 120);
+    p = p * r + (1.0f / 24);
+    p = p * r + (1.0f / 6);
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    const vi bits = (n + 127) << 23;                  /* 2^n as a float's bits */
+    vf scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+static inline float hsum(vf v) { float s = v[0]; for (int i = 1; i < VL; i++) s += v[i]; return s; }
+static inline float hmax(vf v) { float m = v[0]; for (int i = 1; i < VL; i++) m = v[i] > m ? v[i] : m; return m; }
+/* 1 / x: AVX-512's 14-bit estimate and one Newton step (~1 ulp; a division is ~4x slower), else a division. */
+static inline vf vrcp(vf x)
+{
+#if defined(__AVX512F__)
+    vf r;
+    const __m512 estimate = _mm512_rcp14_ps((__m512)x);
+    memcpy(&r, &estimate, sizeof r);
+    return r * (2.0f - x * r);
+#else
+    return 1.0f / x;
+#endif
+}
+
+static inline vf vsilu(vf x) { return x * vrcp(1.0f + vexp(-x)); }
+static inline float silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* x[0 .. n) = silu(x), vectorised over whole vectors, the tail one by one. */
+static inline void silu_inplace(float *x, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + VL <= n; i += VL) vstore(x + i, vsilu(vload(x + i)));
+    for (; i < n; i++) x[i] = silu(x[i]);
+}
+
+/* out (rows4, n) = a (rows4, k; row stride lda) @ wt (k, npad), wt the weight transposed with its columns padded to
+ * a multiple of VL; rows4 a multiple of 4. Tiles of 4 rows x NV vectors of columns, accumulated in registers over k
+ * in order (as MKL's sgemm sums a row here: the same bits on the model's shapes). */
+#define DEFINE_GEMM_TILE(NV)                                                                                    \
+static void gemm_tile_##NV(const float *a, int64_t lda, const float *wt, int64_t npad, int64_t k, float *out,  \
+                           int64_t ldo, int64_t ncols)                                                          \
+{                                                                                                               \
+    vf acc[4][NV];                                                                                              \
+    for (int r = 0; r < 4; r++)                                                                                 \
+        for (int q = 0; q < NV; q++) acc[r][q] = (vf){0};                                                       \
+    for (int64_t c = 0; c < k; c++) {                                                                           \
+        vf w[NV];                                                                                               \
+        for (int q = 0; q < NV; q++) w[q] = vload(wt + c * npad + q * VL);                                      \
+        for (int r = 0; r < 4; r++) {                                                                           \
+            const float x = a[r * lda + c];                                                                     \
+            for (int q = 0; q < NV; q++) acc[r][q] += x * w[q];                                                 \
+        }                                                                                                       \
+    }                                                                                                           \
+    for (int r = 0; r < 4; r++)                                                                                 \
+        for (int q = 0; q < NV; q++) {                                                                          \
+            if ((q + 1) * VL <= ncols) vstore(out + r * ldo + q * VL, acc[r][q]);                               \
+            else for (int i = 0; i < ncols - q * VL; i++) out[r * ldo + q * VL + i] = acc[r][q][i];             \
+        }                                                                                                       \
+}
+DEFINE_GEMM_TILE(1)
+DEFINE_GEMM_TILE(2)
+DEFINE_GEMM_TILE(3)
+DEFINE_GEMM_TILE(4)
+
+static void gemm(const float *a, int64_t rows4, int64_t k, int64_t lda, const float *wt, int64_t n, int64_t npad,
+                 float *out, int64_t ldo)
+{
+    for (int64_t col = 0; col < n; col += 4 * VL) {  /* a tile of wt stays in L1 while the rows go by */
+        const int64_t nv = (npad - col) / VL < 4 ? (npad - col) / VL : 4;
+        const int64_t ncols = n - col < nv * VL ? n - col : nv * VL;
+        for (int64_t r = 0; r < rows4; r += 4) {
+            const float *ar = a + r * lda, *w = wt + col;
+            float *o = out + r * ldo + col;
+            switch (nv) {
+            case 4: gemm_tile_4(ar, lda, w, npad, k, o, ldo, ncols); break;
+            case 3: gemm_tile_3(ar, lda, w, npad, k, o, ldo, ncols); break;
+            case 2: gemm_tile_2(ar, lda, w, npad, k, o, ldo, ncols); break;
+            default: gemm_tile_1(ar, lda, w, npad, k, o, ldo, ncols); break;
+            }
+        }
+    }
+}
+
+#endif
