@@ -33,7 +33,7 @@ from sample_genomes.loader import data_dir  # noqa: E402
 ECOLI = "Escherichia_coli_K12_MG1655_GCF_000005845.2.gbff.gz"
 COMPILED_KERNELS = {  # module -> (label, its kernels); a numba kernel's serial twin is timed under its name too
     "kernels.mamba.native": ("native", ("mamba_block", "mamba_inner")),  # C, when a compiler built them
-    "kernels.attention.native": ("native", ("causal_attention",)),
+    "kernels.attention.native": ("native", ("transformer_block", "causal_attention")),
     "kernels.mamba.cpu": ("numba", ("_causal_conv", "_gated_scan", "_normalize")),  # else the numba one
     "kernels.norm.cpu": ("numba", ("_rms_norm",)),
     "kernels.rope.cpu": ("numba", ("_rope",)),

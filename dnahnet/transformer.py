@@ -134,8 +134,24 @@ class TransformerBlock(nn.Module):
         self.mlp = SwiGLU(d_model, d_hidden)
 
     def forward(self, x):
+        fused = self._fused(x)  # CPU inference: the whole block in one C call, else None
+        if fused is not None:
+            return fused
         x = x + self.mixer(self.norm1(x))
         return x + self.mlp(self.norm2(x))
+
+    def _fused(self, x):
+        """`kernels.dispatch.transformer_block` for plain causal attention (no window shorter than the sequence)
+        with bias-free Linear layers (not quantised ones), else None."""
+        a, m = self.mixer, self.mlp
+        linears = (a.Wqkv, a.out_proj, m.fc1, m.fc2)
+        if ((a.window and a.window < x.shape[-2]) or any(type(t) is not nn.Linear or t.bias is not None
+                                                          for t in linears)):
+            return None
+        cos, sin = rope_angles(torch.arange(x.shape[-2], device=x.device), a.head_dim, a.rope_base)  # (l, dh/2)
+        return dispatch.transformer_block(x, a.num_heads, self.norm1.weight, self.norm1.eps, a.Wqkv.weight, cos, sin,
+                                          a.out_proj.weight, self.norm2.weight, self.norm2.eps, m.fc1.weight,
+                                          m.fc2.weight)
 
     def allocate_inference_cache(self, batch_size, device=None, dtype=None):
         return self.mixer.allocate_inference_cache(batch_size, device=device, dtype=dtype)

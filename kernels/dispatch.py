@@ -186,6 +186,24 @@ def causal_attention(qkv, num_heads, cos, sin):
     return native.causal_attention(qkv, num_heads, cos, sin)
 
 
+def transformer_block(x, num_heads, norm1_weight, norm1_eps, wqkv_weight, cos, sin, out_proj_weight, norm2_weight,
+                      norm2_eps, fc1_weight, fc2_weight):
+    """A whole pre-norm Transformer block (causal attention with RoPE, SwiGLU MLP) fused in C for CPU inference:
+    x (b, l, d) -> (b, l, d) fp32, or None when it does not apply (the block runs its modules): `auto` mode, fp32
+    CPU tensors, no gradient, no autocast, an even head width, `kernels/attention/native.c` built. The two
+    RMSNorms' weights and eps, the bias-free Linears' weights, cos/sin (l, dh/2) for the rotary embedding."""
+    weights = (norm1_weight, wqkv_weight, out_proj_weight, norm2_weight, fc1_weight, fc2_weight)
+    d = x.shape[-1]
+    if (backend() != "auto" or x.device.type != "cpu" or x.dtype != torch.float32 or x.dim() != 3 or d % num_heads
+            or (d // num_heads) % 2 or _needs_grad((x, *weights)) or torch.is_autocast_enabled("cpu")):
+        return None
+    from kernels.attention import native
+    if not native.available():
+        return None
+    return native.transformer_block(x, num_heads, norm1_weight, norm1_eps, wqkv_weight, cos, sin, out_proj_weight,
+                                    norm2_weight, norm2_eps, fc1_weight, fc2_weight)
+
+
 def ssd_step(state, x, dt, A, B, C, D=None):
     """state (b,h,p,n), x (b,h,p), dt (b,h), A (h,), B/C (b,g,n) -> (y (b,h,p), new_state (b,h,p,n))."""
     impl = _triton("ssd", "ssd_step", x, forward_only=True, inputs=(state, x, dt, A, B, C, D))

@@ -25,6 +25,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 
 COMPILE_FLAGS = ("-O3", "-march=native", "-ffast-math", "-fPIC", "-std=c11")
@@ -125,3 +126,12 @@ def over_batch(run, b: int) -> None:
         return
     bounds = [b * i // workers for i in range(workers + 1)]
     list(_pool(workers).map(run, bounds[:-1], bounds[1:]))
+
+
+def transposed_padded(weight: torch.Tensor) -> np.ndarray:
+    """A Linear's weight (out, in) as (in, out rounded up to 16) fp32, zeros past `out`: what the C kernels' GEMM
+    (kernels/native_common.h) reads."""
+    out_features, in_features = weight.shape
+    t = np.zeros((in_features, -(-out_features // 16) * 16), np.float32)
+    t[:, :out_features] = weight.detach().float().numpy().T
+    return t

@@ -74,15 +74,25 @@ static inline void silu_inplace(float *x, int64_t n)
 }
 
 /* out (rows4, n) = a (rows4, k; row stride lda) @ wt (k, npad), wt the weight transposed with its columns padded to
- * a multiple of VL; rows4 a multiple of 4. Tiles of 4 rows x NV vectors of columns, accumulated in registers over k
- * in order (as MKL's sgemm sums a row here: the same bits on the model's shapes). */
+ * a multiple of VL; rows4 a multiple of 4. Tiles of 4 rows x NV vectors of columns accumulate in registers over k
+ * in order, in slices of GEMM_KC rows of wt so a tile's slice stays in L1 while the rows go by; `add`: the tile
+ * starts from out (the sum of the previous slices) instead of 0. */
+#define GEMM_KC 128
+
 #define DEFINE_GEMM_TILE(NV)                                                                                    \
 static void gemm_tile_##NV(const float *a, int64_t lda, const float *wt, int64_t npad, int64_t k, float *out,  \
-                           int64_t ldo, int64_t ncols)                                                          \
+                           int64_t ldo, int64_t ncols, int add)                                                 \
 {                                                                                                               \
     vf acc[4][NV];                                                                                              \
     for (int r = 0; r < 4; r++)                                                                                 \
-        for (int q = 0; q < NV; q++) acc[r][q] = (vf){0};                                                       \
+        for (int q = 0; q < NV; q++) {                                                                          \
+            if (!add) acc[r][q] = (vf){0};                                                                      \
+            else if ((q + 1) * VL <= ncols) acc[r][q] = vload(out + r * ldo + q * VL);                         \
+            else {                                                                                              \
+                acc[r][q] = (vf){0};                                                                            \
+                for (int i = 0; i < ncols - q * VL; i++) acc[r][q][i] = out[r * ldo + q * VL + i];              \
+            }                                                                                                   \
+        }                                                                                                       \
     for (int64_t c = 0; c < k; c++) {                                                                           \
         vf w[NV];                                                                                               \
         for (int q = 0; q < NV; q++) w[q] = vload(wt + c * npad + q * VL);                                      \
@@ -105,17 +115,21 @@ DEFINE_GEMM_TILE(4)
 static void gemm(const float *a, int64_t rows4, int64_t k, int64_t lda, const float *wt, int64_t n, int64_t npad,
                  float *out, int64_t ldo)
 {
-    for (int64_t col = 0; col < n; col += 4 * VL) {  /* a tile of wt stays in L1 while the rows go by */
-        const int64_t nv = (npad - col) / VL < 4 ? (npad - col) / VL : 4;
-        const int64_t ncols = n - col < nv * VL ? n - col : nv * VL;
-        for (int64_t r = 0; r < rows4; r += 4) {
-            const float *ar = a + r * lda, *w = wt + col;
-            float *o = out + r * ldo + col;
-            switch (nv) {
-            case 4: gemm_tile_4(ar, lda, w, npad, k, o, ldo, ncols); break;
-            case 3: gemm_tile_3(ar, lda, w, npad, k, o, ldo, ncols); break;
-            case 2: gemm_tile_2(ar, lda, w, npad, k, o, ldo, ncols); break;
-            default: gemm_tile_1(ar, lda, w, npad, k, o, ldo, ncols); break;
+    for (int64_t c0 = 0; c0 < k; c0 += GEMM_KC) {
+        const int64_t kc = k - c0 < GEMM_KC ? k - c0 : GEMM_KC;
+        for (int64_t col = 0; col < n; col += 4 * VL) {  /* this slice of a tile of wt stays in L1 */
+            const int64_t nv = (npad - col) / VL < 4 ? (npad - col) / VL : 4;
+            const int64_t ncols = n - col < nv * VL ? n - col : nv * VL;
+            const float *w = wt + c0 * npad + col;
+            for (int64_t r = 0; r < rows4; r += 4) {
+                const float *ar = a + r * lda + c0;
+                float *o = out + r * ldo + col;
+                switch (nv) {
+                case 4: gemm_tile_4(ar, lda, w, npad, kc, o, ldo, ncols, c0 > 0); break;
+                case 3: gemm_tile_3(ar, lda, w, npad, kc, o, ldo, ncols, c0 > 0); break;
+                case 2: gemm_tile_2(ar, lda, w, npad, kc, o, ldo, ncols, c0 > 0); break;
+                default: gemm_tile_1(ar, lda, w, npad, kc, o, ldo, ncols, c0 > 0); break;
+                }
             }
         }
     }

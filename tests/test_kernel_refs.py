@@ -397,6 +397,75 @@ def test_native_attention_applies_to_fp32_cpu_inference_only(monkeypatch):
     assert calls == [1, 1]
 
 
+def _transformer_block(d, heads, hidden, seed=10):
+    from dnahnet.transformer import TransformerBlock
+
+    torch.manual_seed(seed)
+    block = TransformerBlock(d, heads, hidden)
+    with torch.no_grad():
+        for prm in block.parameters():
+            prm.add_(0.1 * torch.randn_like(prm))
+    return block
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("b,l,d,heads,hidden", [(2, 5, 32, 4, 64), (3, 37, 96, 4, 192), (1, 1, 96, 4, 192),
+                                                (2, 130, 160, 5, 384), (1, 66, 48, 3, 40)])
+def test_native_transformer_block_matches_its_modules(b, l, d, heads, hidden, threads):
+    """The whole pre-norm Transformer block in C (RMSNorm, Wqkv, RoPE attention, out_proj, residual, RMSNorm,
+    SwiGLU, residual) against the block's modules: the models' widths (96/4/192, 160/5/384), lengths past a
+    64-token block with a ragged end, one token, a hidden width that is not a multiple of 16."""
+    from kernels.attention import native as attention
+
+    if not attention.available():
+        pytest.skip("no C compiler: kernels/attention/native.c is not built")
+    block = _transformer_block(d, heads, hidden)
+    x = torch.randn(b, l, d, generator=torch.Generator().manual_seed(11))
+    torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode():
+            fused = block(x)
+            assert fused.shape == x.shape and fused.dtype == torch.float32
+            assert block._fused(x) is not None
+            h = x + block.mixer(block.norm1(x))
+            expected = h + block.mlp(block.norm2(h))  # the modules (the attention module alone may take C too)
+        torch.testing.assert_close(fused, expected, atol=1e-4, rtol=1e-4)
+    finally:
+        torch.set_num_threads(1)  # conftest's
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")  # torch.ao's quantisation notices
+def test_native_transformer_block_applies_to_fp32_cpu_inference_only(monkeypatch):
+    """TransformerBlock.forward takes the C block only for fp32 CPU inference in `auto` mode with plain Linears
+    and no window shorter than the sequence; otherwise the modules run, with the same output."""
+    from kernels.attention import native as attention
+
+    if not attention.available():
+        pytest.skip("no C compiler: kernels/attention/native.c is not built")
+    calls = []
+    real = attention.transformer_block
+    monkeypatch.setattr(attention, "transformer_block", lambda *a, **k: calls.append(1) or real(*a, **k))
+    block = _transformer_block(64, 4, 128)
+    x = torch.randn(2, 30, 64)
+    with torch.inference_mode():
+        fast = block(x)
+        assert calls == [1]
+        block.mixer.window = 8
+        block(x)
+        block.mixer.window = 0
+    torch.testing.assert_close(fast, block(x).detach(), atol=1e-4, rtol=1e-4)  # training: the modules
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        block(x)
+    for env, value in (("DNAHNET_KERNELS", "torch"), ("DNAHNET_NATIVE", "0")):
+        with monkeypatch.context() as m, torch.inference_mode():
+            m.setenv(env, value)
+            torch.testing.assert_close(block(x), fast, atol=1e-4, rtol=1e-4)
+    quantised = torch.ao.quantization.quantize_dynamic(block, {torch.nn.Linear}, dtype=torch.qint8)
+    with torch.inference_mode():
+        quantised(x)
+    assert calls == [1]
+
+
 def test_ssd_chunked_gradients_match_sequential():
     x, dt, A, B, C, D, s0 = _ssd_inputs(l=19, h=2, p=4, n=8)
     leaves = [t.clone().requires_grad_() for t in (x, dt, B, C)]

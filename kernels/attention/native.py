@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kernels.native_build import enabled, load, over_batch
+from kernels.native_build import enabled, load, over_batch, transposed_padded
 
 SOURCE = Path(__file__).with_name("native.c")
-_P, _I = ctypes.c_void_p, ctypes.c_int64
+_P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
 
 
 @functools.cache
@@ -22,6 +22,9 @@ def _library():
     if lib is not None:
         lib.causal_attention.argtypes = [_P, _I, _I, _I, _I, _P, _P, _P]
         lib.causal_attention.restype = ctypes.c_int
+        lib.transformer_block.argtypes = [_P, _I, _I, _I, _I, _P, _F, _P, _I, _P, _P, _P, _I, _P, _F, _P, _I, _I, _P,
+                                          _I, _P]
+        lib.transformer_block.restype = ctypes.c_int
     return lib
 
 
@@ -46,6 +49,34 @@ def causal_attention(qkv: torch.Tensor, num_heads: int, cos: torch.Tensor, sin: 
                                     cos_.ctypes.data, sin_.ctypes.data, out.ctypes.data + lo * l * d * 4)
         if code != 0:
             raise RuntimeError(f"the C attention kernel failed with code {code} (-2: out of memory)")
+
+    over_batch(run, b)
+    return torch.from_numpy(out)
+
+
+def transformer_block(x, num_heads, norm1_weight, norm1_eps, wqkv_weight, cos, sin, out_proj_weight, norm2_weight,
+                      norm2_eps, fc1_weight, fc2_weight):
+    """A pre-norm Transformer block for CPU inference in one C call: x (b, l, d) fp32 -> (b, l, d) fp32,
+    x1 = x + out_proj(attention(Wqkv(RMSNorm1(x)))), x1 + fc2(silu(g) * u) with (g, u) = fc1(RMSNorm2(x1)).
+    The weights are the bias-free Linears' (out, in) matrices; cos, sin (l, dh/2) the rotary angles
+    (`dnahnet.transformer.TransformerBlock`: the reference)."""
+    b, l, d = x.shape
+    hidden = fc2_weight.shape[1]
+    src = x.detach().float().contiguous().numpy()
+    weights = [transposed_padded(w) for w in (wqkv_weight, out_proj_weight, fc1_weight, fc2_weight)]
+    wqkv_t, wo_t, fc1_t, fc2_t = weights
+    norms = [t.detach().float().contiguous().numpy() for t in (norm1_weight, norm2_weight, cos, sin)]
+    out = np.empty((b, l, d), np.float32)
+    lib = _library()
+
+    def run(lo, hi):  # batch items [lo, hi)
+        code = lib.transformer_block(src.ctypes.data + lo * l * d * 4, hi - lo, l, d, num_heads, norms[0].ctypes.data,
+                                     norm1_eps, wqkv_t.ctypes.data, wqkv_t.shape[1], norms[2].ctypes.data,
+                                     norms[3].ctypes.data, wo_t.ctypes.data, wo_t.shape[1], norms[1].ctypes.data,
+                                     norm2_eps, fc1_t.ctypes.data, hidden, fc1_t.shape[1], fc2_t.ctypes.data,
+                                     fc2_t.shape[1], out.ctypes.data + lo * l * d * 4)
+        if code != 0:
+            raise RuntimeError(f"the C Transformer block failed with code {code} (-2: out of memory)")
 
     over_batch(run, b)
     return torch.from_numpy(out)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from kernels.mamba.cpu import conv_state_after
-from kernels.native_build import enabled, load, over_batch
+from kernels.native_build import enabled, load, over_batch, transposed_padded
 
 SOURCE = Path(__file__).with_name("native.c")
 _P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
@@ -49,14 +49,6 @@ def _check(headdim: int, code: int) -> None:
     if code != 0:
         raise RuntimeError(f"the C Mamba kernel failed with code {code} (-1: headdim {headdim} unsupported, "
                            "-2: out of memory)")
-
-
-def _transposed_padded(weight: torch.Tensor) -> np.ndarray:
-    """A Linear's weight (out, in) as (in, out rounded up to 16), zeros past `out`: what the C GEMM reads."""
-    out_features, in_features = weight.shape
-    t = np.zeros((in_features, -(-out_features // 16) * 16), np.float32)
-    t[:, :out_features] = _f32(weight).T
-    return t
 
 
 def _ptr(a: np.ndarray | None):
@@ -112,7 +104,7 @@ def mamba_block(x, block_norm_weight, block_norm_eps, in_proj_weight, conv_weigh
     h = f - d_inner - conv_dim
     src = _f32(x)
     out = np.empty((b, l, d_model), np.float32)
-    in_t, out_t = _transposed_padded(in_proj_weight), _transposed_padded(out_proj_weight)
+    in_t, out_t = transposed_padded(in_proj_weight), transposed_padded(out_proj_weight)
     weights = [_f32(t) for t in (block_norm_weight, conv_weight.T, conv_bias, dt_bias, A, D, norm_weight)]
     lib = _library()
 
