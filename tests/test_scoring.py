@@ -217,12 +217,14 @@ def test_reuse_runs_the_fused_kernel_from_a_state_and_changes_no_score(model, ge
     """reuse (the default fast path) continues every window from its prefix's state through the fused CPU
     interior with an initial state, and gives the scores and boundary changes of whole-window rows."""
     from kernels.mamba import cpu as mamba_cpu
+    from kernels.mamba import native as mamba_native
 
     monkeypatch.setenv("DNAHNET_KERNELS", "auto")
-    calls = []
-    real = mamba_cpu.mamba_inner
-    monkeypatch.setattr(mamba_cpu, "mamba_inner",
-                        lambda *a, **k: calls.append(k.get("ssm_state") is not None) or real(*a, **k))
+    calls = []  # per fused call: did it start from a state? (C or numba interior; the C whole block: never)
+    for module, name in ((mamba_cpu, "mamba_inner"), (mamba_native, "mamba_inner"), (mamba_native, "mamba_block")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, real=real, **k: calls.append(k.get("ssm_state") is not None)
+                            or real(*a, **k))
     a, _ = synthetic_sequences()
     variants = [snv("synA.1", a, p, alt) for p in (2, 48, 300) for alt in "ACGT" if alt != a[p - 1]]
     variants += ["blaP:H2Y", "blaM:W4*", "synC.1:300_301insGA", "synA.1:200_202del", "synA.1:600del"]
