@@ -174,11 +174,13 @@ def causal_attention(qkv, num_heads, cos, sin):
     """Causal self-attention with RoPE from the qkv projection's output: qkv (b, l, 3·d), cos/sin (l, dh/2) ->
     (b, l, d) fp32 (heads side by side, out_proj's input), or None when the fast path does not apply (the model
     runs `apply_rope` and `F.scaled_dot_product_attention`). Applies in `auto` mode to fp32 CPU tensors without a
-    gradient or autocast, when `kernels/attention/native.c` is built (a C compiler, `DNAHNET_NATIVE` not 0)."""
+    gradient or autocast, when `kernels/attention/native.c` is built (a C compiler, `DNAHNET_NATIVE` not 0), and
+    the batch has at least as many items as torch threads: with fewer, SDPA's threads were faster (0.7-0.97x for
+    one sequence on 2 threads, docs/BENCHMARKS.md), while a batch on one thread each is 2.4-2.7x faster in C."""
     d3 = qkv.shape[-1]
     if (backend() != "auto" or qkv.device.type != "cpu" or qkv.dtype != torch.float32 or qkv.dim() != 3 or d3 % 3
             or (d3 // 3) % num_heads or (d3 // 3 // num_heads) % 2 or _needs_grad((qkv, cos, sin))
-            or torch.is_autocast_enabled("cpu")):
+            or torch.is_autocast_enabled("cpu") or qkv.shape[0] < torch.get_num_threads()):
         return None
     from kernels.attention import native
     if not native.available():
@@ -190,12 +192,15 @@ def transformer_block(x, num_heads, norm1_weight, norm1_eps, wqkv_weight, cos, s
                       norm2_eps, fc1_weight, fc2_weight):
     """A whole pre-norm Transformer block (causal attention with RoPE, SwiGLU MLP) fused in C for CPU inference:
     x (b, l, d) -> (b, l, d) fp32, or None when it does not apply (the block runs its modules): `auto` mode, fp32
-    CPU tensors, no gradient, no autocast, an even head width, `kernels/attention/native.c` built. The two
-    RMSNorms' weights and eps, the bias-free Linears' weights, cos/sin (l, dh/2) for the rotary embedding."""
+    CPU tensors, no gradient, no autocast, an even head width, `kernels/attention/native.c` built, and at least
+    as many batch items as torch threads (the block runs per item; with fewer, the modules run, their Linears
+    threaded in MKL and their attention split over heads). The two RMSNorms' weights and eps, the bias-free
+    Linears' weights, cos/sin (l, dh/2) for the rotary embedding."""
     weights = (norm1_weight, wqkv_weight, out_proj_weight, norm2_weight, fc1_weight, fc2_weight)
     d = x.shape[-1]
     if (backend() != "auto" or x.device.type != "cpu" or x.dtype != torch.float32 or x.dim() != 3 or d % num_heads
-            or (d // num_heads) % 2 or _needs_grad((x, *weights)) or torch.is_autocast_enabled("cpu")):
+            or (d // num_heads) % 2 or _needs_grad((x, *weights)) or torch.is_autocast_enabled("cpu")
+            or x.shape[0] < torch.get_num_threads()):
         return None
     from kernels.attention import native
     if not native.available():

@@ -117,9 +117,9 @@ def _pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
 
 
 def over_batch(run, b: int) -> None:
-    """run(lo, hi) over batch items [0, b), split over torch's thread count: Python threads, since a ctypes call
-    releases the GIL (one torch thread: in the calling thread, so strand passes on several threads run side by
-    side)."""
+    """run(lo, hi) over work items [0, b) (batch items, or (item, head) pairs), split over torch's thread count:
+    Python threads, since a ctypes call releases the GIL (one torch thread: in the calling thread, so strand passes
+    on several threads run side by side)."""
     workers = min(torch.get_num_threads(), b)
     if workers <= 1:
         run(0, b)

@@ -35,14 +35,14 @@ static int alloc_attention_scratch(struct attention_scratch *a, int64_t l, int64
     return -2;
 }
 
-/* One sequence: qkv (l, 3, heads, dh) -> out (l, heads * dh). */
+/* One sequence, heads [h_lo, h_hi): qkv (l, 3, heads, dh) -> those heads' columns of out (l, heads * dh). */
 static void attend_item(const float *qkv, int64_t l, int64_t heads, int64_t dh, const float *cos_, const float *sin_,
-                        float *out, struct attention_scratch *a)
+                        float *out, struct attention_scratch *a, int64_t h_lo, int64_t h_hi)
 {
     const int64_t d = heads * dh, half = dh / 2, lpad = a->lpad, dpad = a->dpad;
     const float scale = 1.0f / sqrtf((float)dh);
     float *q = a->q, *kt = a->kt, *v = a->v, *s = a->s, *o = a->o;
-    for (int64_t hi = 0; hi < heads; hi++) {
+    for (int64_t hi = h_lo; hi < h_hi; hi++) {
         for (int64_t t = 0; t < l; t++) {
             const float *qr = qkv + t * 3 * d + hi * dh, *kr = qr + d, *vr = qr + 2 * d;
             const float *c = cos_ + t * half, *sn = sin_ + t * half;
@@ -88,14 +88,21 @@ static void attend_item(const float *qkv, int64_t l, int64_t heads, int64_t dh, 
 }
 
 /* qkv (b, l, 3, heads, dh): Wqkv's output; cos, sin (l, dh/2): the rotation of pair (i, i + dh/2) at each
- * position; out (b, l, heads * dh). dh even. */
+ * position; out (b, l, heads * dh). dh even. Computes the (batch item, head) pairs [item_lo, item_hi) of the
+ * b * heads, item = bi * heads + hi (callers split them over threads). */
 int causal_attention(const float *qkv, int64_t b, int64_t l, int64_t heads, int64_t dh, const float *cos_,
-                     const float *sin_, float *out)
+                     const float *sin_, float *out, int64_t item_lo, int64_t item_hi)
 {
     struct attention_scratch a;
+    if (item_lo < 0 || item_hi > b * heads) return -1;
     if (alloc_attention_scratch(&a, l, dh) != 0) return -2;
-    for (int64_t bi = 0; bi < b; bi++)
-        attend_item(qkv + bi * l * 3 * heads * dh, l, heads, dh, cos_, sin_, out + bi * l * heads * dh, &a);
+    for (int64_t item = item_lo; item < item_hi;) {
+        const int64_t bi = item / heads, h_lo = item % heads;
+        const int64_t h_hi = item_hi - bi * heads < heads ? item_hi - bi * heads : heads;
+        attend_item(qkv + bi * l * 3 * heads * dh, l, heads, dh, cos_, sin_, out + bi * l * heads * dh, &a, h_lo,
+                    h_hi);
+        item = bi * heads + h_hi;
+    }
     free_attention_scratch(&a);
     return 0;
 }
@@ -146,7 +153,7 @@ int transformer_block(const float *x, int64_t b, int64_t l, int64_t d, int64_t h
         rms_norm_rows(xb, l, d, norm1_w, eps1, xn);
         memset(xn + l * d, 0, sizeof(float) * (l4 - l) * d);
         gemm(xn, l4, d, d, wqkv_t, 3 * d, wqkv_pad, qkv, 3 * d);  /* Wqkv */
-        attend_item(qkv, l, heads, dh, cos_, sin_, att, &a);
+        attend_item(qkv, l, heads, dh, cos_, sin_, att, &a, 0, heads);
         for (int64_t r0 = 0; r0 < l; r0 += BLOCK_ROWS) {
             const int64_t rows = l - r0 < BLOCK_ROWS ? l - r0 : BLOCK_ROWS, rows4 = (rows + 3) / 4 * 4;
             gemm(att + r0 * d, rows4, d, d, wo_t, d, wo_pad, x1, d);  /* out_proj (att's rows past l are 0) */

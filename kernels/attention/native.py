@@ -1,8 +1,10 @@
 """Causal self-attention with rotary embeddings for CPU inference in C (`native.c`): reads the qkv projection's
 output in place, rotates q and k, and runs the softmax attention a block of 16 queries at a time, never holding an
 l x l matrix. Reference: `CausalSelfAttention.forward` in `dnahnet/transformer.py` (`apply_rope` and
-`F.scaled_dot_product_attention`), 1e-6-close; `kernels.dispatch.causal_attention` decides when it runs. The batch
-is split over torch's thread count (ctypes releases the GIL), as `kernels/mamba/native.py` does."""
+`F.scaled_dot_product_attention`), 1e-6-close; `kernels.dispatch.causal_attention` decides when it runs. The
+(batch item, head) pairs are split over torch's thread count (ctypes releases the GIL). `transformer_block` runs a
+whole block per batch item. `kernels.dispatch` leaves batches smaller than the thread count to the PyTorch path
+(MKL's and SDPA's threads were faster there)."""
 import ctypes
 import functools
 from pathlib import Path
@@ -20,7 +22,7 @@ _P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
 def _library():
     lib = load(SOURCE)
     if lib is not None:
-        lib.causal_attention.argtypes = [_P, _I, _I, _I, _I, _P, _P, _P]
+        lib.causal_attention.argtypes = [_P, _I, _I, _I, _I, _P, _P, _P, _I, _I]
         lib.causal_attention.restype = ctypes.c_int
         lib.transformer_block.argtypes = [_P, _I, _I, _I, _I, _P, _F, _P, _I, _P, _P, _P, _I, _P, _F, _P, _I, _I, _P,
                                           _I, _P]
@@ -44,13 +46,13 @@ def causal_attention(qkv: torch.Tensor, num_heads: int, cos: torch.Tensor, sin: 
     out = np.empty((b, l, d), np.float32)
     lib = _library()
 
-    def run(lo, hi):  # batch items [lo, hi)
-        code = lib.causal_attention(src.ctypes.data + lo * l * three_d * 4, hi - lo, l, num_heads, dh,
-                                    cos_.ctypes.data, sin_.ctypes.data, out.ctypes.data + lo * l * d * 4)
+    def run(lo, hi):  # (batch item, head) pairs [lo, hi), item = bi * num_heads + head
+        code = lib.causal_attention(src.ctypes.data, b, l, num_heads, dh, cos_.ctypes.data, sin_.ctypes.data,
+                                    out.ctypes.data, lo, hi)
         if code != 0:
             raise RuntimeError(f"the C attention kernel failed with code {code} (-2: out of memory)")
 
-    over_batch(run, b)
+    over_batch(run, b * num_heads)  # (item, head) pairs: an even split whatever the batch size
     return torch.from_numpy(out)
 
 
