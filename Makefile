@@ -2,8 +2,13 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup browser igv app test bench
+.PHONY: setup kernels browser igv app test bench
 setup: $(VENV)/.installed
+
+# The C inference kernels, compiled once per host into ~/.cache/dnahnet/native (kernels/native_build.py); best
+# effort: without a C compiler the numba kernels run instead.
+kernels: setup
+	@$(PY) -m kernels.native_build || echo "note: the C kernels were not built; inference uses the numba kernels"
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -27,8 +32,8 @@ $(IGV_JS):
 	  else echo "note: igv.js could not be fetched (npm pack igv@$(IGV_VERSION)); the report is written without igv.html"; fi; \
 	  rm -rf $$tmp
 
-app: setup browser igv
+app: setup kernels browser igv
 	$(PY) -m streamlit run app/main.py
 
-test: setup browser igv
+test: setup kernels browser igv
 	$(PY) -m pytest -q tests

@@ -135,3 +135,16 @@ def transposed_padded(weight: torch.Tensor) -> np.ndarray:
     t = np.zeros((in_features, -(-out_features // 16) * 16), np.float32)
     t[:, :out_features] = weight.detach().float().numpy().T
     return t
+
+
+def build_all() -> dict[str, bool]:
+    """Build (or find in the cache) every C kernel, `kernels/<op>/native.c`: {op: loaded}. `make app` and
+    `make test` call this once so the first inference does not wait for the compiler (~3 s per kernel)."""
+    return {source.parent.name: load(source) is not None
+            for source in sorted(Path(__file__).parent.glob("*/native.c"))}
+
+
+if __name__ == "__main__":  # python -m kernels.native_build
+    for op, ok in build_all().items():
+        print(f"C kernel {op}: {'ready' if ok else 'not built (the numba / PyTorch path runs instead)'}")
+    print(f"cache: {cache_dir()}")

@@ -56,6 +56,18 @@ def test_the_cache_key_covers_the_included_header(tmp_path):
     assert native_build.library_path(kernel, "cc") != first
 
 
+@needs_cc
+def test_build_all_builds_every_kernel_folder(monkeypatch, tmp_path):
+    """`make app` / `make test` prebuild every kernels/<op>/native.c (python -m kernels.native_build)."""
+    monkeypatch.setenv("DNAHNET_NATIVE_CACHE", str(tmp_path))
+    native_build.load.cache_clear()
+    try:
+        assert native_build.build_all() == {"attention": True, "mamba": True}
+        assert len(list(tmp_path.glob("*.so"))) == 2
+    finally:
+        native_build.load.cache_clear()  # the next test loads from the usual cache again
+
+
 def test_no_compiler_falls_back_with_a_warning(monkeypatch, tmp_path):
     with pytest.warns(RuntimeWarning, match="no C compiler"):
         assert _load(native.SOURCE, monkeypatch, tmp_path, CC="/nonexistent/cc") is None
