@@ -148,8 +148,10 @@ class TransformerBlock(nn.Module):
         if ((a.window and a.window < x.shape[-2]) or any(type(t) is not nn.Linear or t.bias is not None
                                                           for t in linears)):
             return None
-        cos, sin = rope_angles(torch.arange(x.shape[-2], device=x.device), a.head_dim, a.rope_base)  # (l, dh/2)
-        return dispatch.transformer_block(x, a.num_heads, self.norm1.weight, self.norm1.eps, a.Wqkv.weight, cos, sin,
+        def angles():  # (cos, sin) (l, dh/2), computed only when the C block runs
+            return rope_angles(torch.arange(x.shape[-2], device=x.device), a.head_dim, a.rope_base)
+
+        return dispatch.transformer_block(x, a.num_heads, self.norm1.weight, self.norm1.eps, a.Wqkv.weight, angles,
                                           a.out_proj.weight, self.norm2.weight, self.norm2.eps, m.fc1.weight,
                                           m.fc2.weight)
 

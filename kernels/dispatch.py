@@ -188,14 +188,15 @@ def causal_attention(qkv, num_heads, cos, sin):
     return native.causal_attention(qkv, num_heads, cos, sin)
 
 
-def transformer_block(x, num_heads, norm1_weight, norm1_eps, wqkv_weight, cos, sin, out_proj_weight, norm2_weight,
+def transformer_block(x, num_heads, norm1_weight, norm1_eps, wqkv_weight, angles, out_proj_weight, norm2_weight,
                       norm2_eps, fc1_weight, fc2_weight):
     """A whole pre-norm Transformer block (causal attention with RoPE, SwiGLU MLP) fused in C for CPU inference:
     x (b, l, d) -> (b, l, d) fp32, or None when it does not apply (the block runs its modules): `auto` mode, fp32
     CPU tensors, no gradient, no autocast, an even head width, `kernels/attention/native.c` built, and at least
     as many batch items as torch threads (the block runs per item; with fewer, the modules run, their Linears
-    threaded in MKL and their attention split over heads). The two RMSNorms' weights and eps, the bias-free
-    Linears' weights, cos/sin (l, dh/2) for the rotary embedding."""
+    threaded in MKL and their attention in SDPA). The two RMSNorms' weights and eps, the bias-free
+    Linears' weights; angles() -> (cos, sin) (l, dh/2) for the rotary embedding, called only when the block runs
+    here (training and GPUs never compute them twice)."""
     weights = (norm1_weight, wqkv_weight, out_proj_weight, norm2_weight, fc1_weight, fc2_weight)
     d = x.shape[-1]
     if (backend() != "auto" or x.device.type != "cpu" or x.dtype != torch.float32 or x.dim() != 3 or d % num_heads
@@ -205,6 +206,7 @@ def transformer_block(x, num_heads, norm1_weight, norm1_eps, wqkv_weight, cos, s
     from kernels.attention import native
     if not native.available():
         return None
+    cos, sin = angles()
     return native.transformer_block(x, num_heads, norm1_weight, norm1_eps, wqkv_weight, cos, sin, out_proj_weight,
                                     norm2_weight, norm2_eps, fc1_weight, fc2_weight)
 
