@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-COMPILE_FLAGS = ("-O3", "-march=native", "-ffast-math", "-fPIC", "-std=c11")
+COMPILE_FLAGS = ("-O3", "-march=native", "-ffast-math", "-fPIC", "-std=c11", "-Werror=implicit-function-declaration")
 _LIBS = ("-lmvec", "-lm")  # libmvec: exp vectorised in loops (glibc); left out where it does not link
 
 
@@ -66,19 +66,20 @@ def _texts(source: Path) -> list[str]:
     return [text] + [t for name in included for t in _texts((source.parent / name).resolve())]
 
 
-def library_path(source: Path, cc: str) -> Path:
-    """Where the shared library built from `source` (and its local headers) by `cc` for this CPU is cached."""
-    key = hashlib.sha256("\0".join([*_texts(source), " ".join(COMPILE_FLAGS), _compiler_version(cc),
+def library_path(source: Path, cc: str, flags: tuple[str, ...] = COMPILE_FLAGS) -> Path:
+    """Where the shared library built from `source` (and its local headers) by `cc` with `flags` for this CPU is
+    cached."""
+    key = hashlib.sha256("\0".join([*_texts(source), " ".join(flags), _compiler_version(cc),
                                     _cpu_identity()]).encode()).hexdigest()[:16]
     return cache_dir() / f"{source.stem}-{source.parent.name}-{key}.so"
 
 
-def _build(source: Path, cc: str, target: Path) -> None:
-    """Compile `source` to `target` (an object with -ffast-math, then a link without it); raises on failure."""
+def _build(source: Path, cc: str, target: Path, flags: tuple[str, ...]) -> None:
+    """Compile `source` to `target` (an object with `flags`, then a link without them); raises on failure."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         obj, lib = Path(tmp) / "kernel.o", Path(tmp) / "kernel.so"
-        subprocess.run([cc, *COMPILE_FLAGS, "-c", str(source), "-o", str(obj)], check=True, capture_output=True,
+        subprocess.run([cc, *flags, "-c", str(source), "-o", str(obj)], check=True, capture_output=True,
                        text=True)
         for libs in (_LIBS, ("-lm",)):  # libmvec where the C library has it
             done = subprocess.run([cc, "-shared", str(obj), "-o", str(lib), *libs], capture_output=True, text=True)
@@ -90,8 +91,9 @@ def _build(source: Path, cc: str, target: Path) -> None:
 
 
 @functools.cache
-def load(source: Path) -> ctypes.CDLL | None:
-    """The compiled `source` (built on first use, cached), or None when C kernels are off or cannot be built."""
+def load(source: Path, flags: tuple[str, ...] = COMPILE_FLAGS) -> ctypes.CDLL | None:
+    """The compiled `source` (built on first use, cached), or None when C kernels are off or cannot be built.
+    `flags`: the compiler's (the tests also build for narrower instruction sets than this CPU's, e.g. AVX2)."""
     if not enabled():
         return None
     cc = _compiler()
@@ -99,14 +101,14 @@ def load(source: Path) -> ctypes.CDLL | None:
         warnings.warn(f"no C compiler ({os.environ.get('CC', 'cc')}): {source.name} falls back to the numba "
                       "kernels (slower; docs/BENCHMARKS.md)", RuntimeWarning, stacklevel=2)
         return None
-    target = library_path(source, cc)
+    target = library_path(source, cc, flags)
     try:
         if not target.exists():
-            _build(source, cc, target)
+            _build(source, cc, target, flags)
         return ctypes.CDLL(str(target))
     except (OSError, subprocess.CalledProcessError) as error:
         detail = getattr(error, "stderr", "") or str(error)
-        warnings.warn(f"building {source} failed, the numba kernels run instead: {detail.strip()[:500]}",
+        warnings.warn(f"building or loading {source} failed, the numba kernels run instead: {detail.strip()[:500]}",
                       RuntimeWarning, stacklevel=2)
         return None
 
@@ -137,14 +139,21 @@ def transposed_padded(weight: torch.Tensor) -> np.ndarray:
     return t
 
 
+MIN_VECTOR_FLOATS = 8  # the C kernels run where a vector register holds 8 floats or more (AVX, AVX-512)
+
+
+def usable(lib) -> bool:
+    """True for a loaded kernel library built with vectors of at least MIN_VECTOR_FLOATS floats."""
+    return lib is not None and lib.native_vector_floats() >= MIN_VECTOR_FLOATS
+
+
 def build_all() -> dict[str, bool]:
     """Build (or find in the cache) every C kernel, `kernels/<op>/native.c`: {op: loaded}. `make app` and
     `make test` call this once so the first inference does not wait for the compiler (~3 s per kernel)."""
-    return {source.parent.name: load(source) is not None
-            for source in sorted(Path(__file__).parent.glob("*/native.c"))}
+    return {source.parent.name: usable(load(source)) for source in sorted(Path(__file__).parent.glob("*/native.c"))}
 
 
 if __name__ == "__main__":  # python -m kernels.native_build
     for op, ok in build_all().items():
-        print(f"C kernel {op}: {'ready' if ok else 'not built (the numba / PyTorch path runs instead)'}")
+        print(f"C kernel {op}: {'ready' if ok else 'not used here (the numba / PyTorch path runs instead)'}")
     print(f"cache: {cache_dir()}")

@@ -1,8 +1,11 @@
-/* What the C kernels share (kernels/<op>/native.c include it): the 16-float vector type, SiLU, and a small
+/* What the C kernels share (kernels/<op>/native.c include it): the vector type, exp and SiLU, and a small
  * register-tiled GEMM for the activations of one block of tokens (which stay in L1/L2).
  *
- * Vectors are GCC/Clang vector extensions, 16 floats wide: one AVX-512 register, two AVX2 ones, four NEON ones.
- * kernels/native_build.py compiles each kernel with -O3 -march=native -ffast-math and hashes this header with it.
+ * Vectors are GCC/Clang vector extensions as wide as one register of the target: 16 floats with AVX-512, 8 with
+ * AVX/AVX2, 4 otherwise (SSE, NEON). Wider than a register is ruinous: GCC passes such vectors through memory
+ * (an AVX2 build of 16-float code ran the Mamba block 20x slower). The loops keep at most ~20 vectors live, within
+ * AVX-512's 32 registers, and the GEMM tile narrows to fit AVX2's 16. kernels/native_build.py compiles each kernel
+ * with -O3 -march=native -ffast-math and hashes this header with it.
  */
 #ifndef DNAHNET_NATIVE_COMMON_H
 #define DNAHNET_NATIVE_COMMON_H
@@ -11,22 +14,36 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX__)
 #include <immintrin.h>
 #endif
 
-typedef float vf __attribute__((vector_size(64)));
-#define VL 16  /* floats per vf */
+#if defined(__AVX512F__)
+#define VL 16          /* floats per vf */
+#define GEMM_NV 4      /* vectors of columns per GEMM tile: 16 accumulators */
+#elif defined(__AVX__)
+#define VL 8
+#define GEMM_NV 2      /* 8 accumulators of AVX2's 16 registers */
+#else
+#define VL 4
+#define GEMM_NV 2
+#endif
+
+typedef float vf __attribute__((vector_size(VL * 4)));
+
+/* Floats per vector in this build: the Python side uses the C kernels only from 8 (AVX) up; narrower builds (SSE,
+ * NEON) were 2x slower than the numba + PyTorch path on the host where it was measured (session 11). */
+int native_vector_floats(void) { return VL; }
 
 static inline vf vload(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
 static inline void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
-typedef int32_t vi __attribute__((vector_size(64)));
+typedef int32_t vi __attribute__((vector_size(VL * 4)));
 
 static inline vf vmax(vf a, vf b) { const vi m = a > b; return (vf)((m & (vi)a) | (~m & (vi)b)); }
 static inline vf vmin(vf a, vf b) { const vi m = a < b; return (vf)((m & (vi)a) | (~m & (vi)b)); }
 
-/* exp of 16 floats: 2^n · exp(r), n = round(x / ln 2), |r| <= ln 2 / 2, exp(r) by its Taylor series to r^6
- * (relative error ~2e-7 against expf over [-87, 88]; tests/test_native_build.py). Inline, so loops that need exp
+/* exp of a vector: 2^n · exp(r), n = round(x / ln 2), |r| <= ln 2 / 2, exp(r) by its Taylor series to r^6
+ * (relative error under 5e-7 against exp over [-87, 88], measured in session 11). Inline, so loops that need exp
  * stay vectorised without a call (glibc's libmvec variants are calls, where it has them at all). */
 static inline vf vexp(vf x)
 {
@@ -49,12 +66,18 @@ static inline vf vexp(vf x)
 
 static inline float hsum(vf v) { float s = v[0]; for (int i = 1; i < VL; i++) s += v[i]; return s; }
 static inline float hmax(vf v) { float m = v[0]; for (int i = 1; i < VL; i++) m = v[i] > m ? v[i] : m; return m; }
-/* 1 / x: AVX-512's 14-bit estimate and one Newton step (~1 ulp; a division is ~4x slower), else a division. */
+/* 1 / x: the CPU's estimate (AVX-512 14 bits, AVX 12 bits) and one Newton step (~1 ulp; a division is ~4x
+ * slower), else a division. */
 static inline vf vrcp(vf x)
 {
 #if defined(__AVX512F__)
     vf r;
     const __m512 estimate = _mm512_rcp14_ps((__m512)x);
+    memcpy(&r, &estimate, sizeof r);
+    return r * (2.0f - x * r);
+#elif defined(__AVX__)
+    vf r;
+    const __m256 estimate = _mm256_rcp_ps((__m256)x);
     memcpy(&r, &estimate, sizeof r);
     return r * (2.0f - x * r);
 #else
@@ -74,9 +97,9 @@ static inline void silu_inplace(float *x, int64_t n)
 }
 
 /* out (rows4, n) = a (rows4, k; row stride lda) @ wt (k, npad), wt the weight transposed with its columns padded to
- * a multiple of VL; rows4 a multiple of 4. Tiles of 4 rows x NV vectors of columns accumulate in registers over k
- * in order, in slices of GEMM_KC rows of wt so a tile's slice stays in L1 while the rows go by; `add`: the tile
- * starts from out (the sum of the previous slices) instead of 0. */
+ * a multiple of 16 (so of VL); rows4 a multiple of 4. Tiles of 4 rows x up to GEMM_NV vectors of columns
+ * accumulate in registers over k in order, in slices of GEMM_KC rows of wt so a tile's slice stays in L1 while the
+ * rows go by; `add`: the tile starts from out (the sum of the previous slices) instead of 0. */
 #define GEMM_KC 128
 
 #define DEFINE_GEMM_TILE(NV)                                                                                    \
@@ -109,24 +132,28 @@ static void gemm_tile_##NV(const float *a, int64_t lda, const float *wt, int64_t
 }
 DEFINE_GEMM_TILE(1)
 DEFINE_GEMM_TILE(2)
+#if GEMM_NV == 4
 DEFINE_GEMM_TILE(3)
 DEFINE_GEMM_TILE(4)
+#endif
 
 static void gemm(const float *a, int64_t rows4, int64_t k, int64_t lda, const float *wt, int64_t n, int64_t npad,
                  float *out, int64_t ldo)
 {
     for (int64_t c0 = 0; c0 < k; c0 += GEMM_KC) {
         const int64_t kc = k - c0 < GEMM_KC ? k - c0 : GEMM_KC;
-        for (int64_t col = 0; col < n; col += 4 * VL) {  /* this slice of a tile of wt stays in L1 */
-            const int64_t nv = (npad - col) / VL < 4 ? (npad - col) / VL : 4;
+        for (int64_t col = 0; col < n; col += GEMM_NV * VL) {  /* this slice of a tile of wt stays in L1 */
+            const int64_t nv = (npad - col) / VL < GEMM_NV ? (npad - col) / VL : GEMM_NV;
             const int64_t ncols = n - col < nv * VL ? n - col : nv * VL;
             const float *w = wt + c0 * npad + col;
             for (int64_t r = 0; r < rows4; r += 4) {
                 const float *ar = a + r * lda + c0;
                 float *o = out + r * ldo + col;
                 switch (nv) {
+#if GEMM_NV == 4
                 case 4: gemm_tile_4(ar, lda, w, npad, kc, o, ldo, ncols, c0 > 0); break;
                 case 3: gemm_tile_3(ar, lda, w, npad, kc, o, ldo, ncols, c0 > 0); break;
+#endif
                 case 2: gemm_tile_2(ar, lda, w, npad, kc, o, ldo, ncols, c0 > 0); break;
                 default: gemm_tile_1(ar, lda, w, npad, kc, o, ldo, ncols, c0 > 0); break;
                 }

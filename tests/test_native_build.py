@@ -1,6 +1,7 @@
 """kernels/native_build.py: the C kernels are compiled once per host into a cache, never change the process's
 floating-point mode, and fall back (None, with a warning) when they cannot be built or are turned off."""
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -98,3 +99,56 @@ def test_loading_keeps_subnormal_numbers(tmp_path):
                          env={**os.environ, "DNAHNET_NATIVE_CACHE": str(tmp_path)})
     assert res.returncode == 0, res.stderr[-2000:]
     assert float(res.stdout) == pytest.approx(1e-39, rel=1e-3)
+
+
+def _flags(march):
+    return tuple(f"-march={march}" if f.startswith("-march") else f for f in native_build.COMPILE_FLAGS)
+
+
+_cpu_flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+x86 = pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86 instruction sets")
+
+
+@needs_cc
+@x86
+@pytest.mark.skipif(not (" avx2 " in _cpu_flags and " fma " in _cpu_flags), reason="needs a CPU with AVX2 and FMA")
+def test_an_avx2_build_matches_the_modules(monkeypatch, tmp_path):
+    """The code an AVX2 host (8-float vectors, a narrower GEMM tile, AVX's reciprocal) builds, run here: the whole
+    Mamba and Transformer blocks give the modules' output."""
+    import torch
+
+    from dnahnet.config import MambaConfig
+    from dnahnet.mamba2 import MambaBlock
+    from dnahnet.transformer import TransformerBlock
+    from kernels.attention import native as attention
+
+    monkeypatch.setenv("DNAHNET_NATIVE_CACHE", str(tmp_path))
+    libs = {m: m._declare(native_build.load.__wrapped__(m.SOURCE, _flags("haswell"))) for m in (native, attention)}
+    assert all(lib.native_vector_floats() == 8 for lib in libs.values())
+    for module, lib in libs.items():
+        monkeypatch.setattr(module, "_library", lambda lib=lib: lib)
+    torch.manual_seed(12)
+    blocks = ((MambaBlock(64, MambaConfig(d_state=16, headdim=32, expand=2, d_conv=4, chunk_size=16)), 64),
+              (TransformerBlock(96, 4, 200), 96))
+    for block, d in blocks:
+        with torch.no_grad():
+            for prm in block.parameters():
+                prm.add_(0.1 * torch.randn_like(prm))
+        x = torch.randn(2, 150, d)
+        with torch.inference_mode():
+            assert block._fused(x) is not None
+            fused = block(x)
+            monkeypatch.setenv("DNAHNET_NATIVE", "0")
+            torch.testing.assert_close(fused, block(x), atol=1e-4, rtol=1e-4)
+            monkeypatch.setenv("DNAHNET_NATIVE", "1")
+
+
+@needs_cc
+@x86
+def test_a_build_with_narrow_vectors_is_not_used(monkeypatch, tmp_path):
+    """SSE-only code (4-float vectors) was slower than the numba + PyTorch path: such a build is not used."""
+    monkeypatch.setenv("DNAHNET_NATIVE_CACHE", str(tmp_path))
+    lib = native._declare(native_build.load.__wrapped__(native.SOURCE, _flags("x86-64")))
+    assert lib.native_vector_floats() == 4 and not native_build.usable(lib)
+    monkeypatch.setattr(native, "_library", lambda: lib)
+    assert not native.available(32)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kernels.native_build import enabled, load, over_batch, transposed_padded
+from kernels.native_build import enabled, load, over_batch, transposed_padded, usable
 
 SOURCE = Path(__file__).with_name("native.c")
 _P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
@@ -20,10 +20,15 @@ _P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
 
 @functools.cache
 def _library():
-    lib = load(SOURCE)
+    return _declare(load(SOURCE))
+
+
+def _declare(lib):
+    """lib with its functions' ctypes signatures set (None stays None)."""
     if lib is not None:
         lib.causal_attention.argtypes = [_P, _I, _I, _I, _I, _P, _P, _P, _I, _I]
         lib.causal_attention.restype = ctypes.c_int
+        lib.native_vector_floats.restype = ctypes.c_int
         lib.transformer_block.argtypes = [_P, _I, _I, _I, _I, _P, _F, _P, _I, _P, _P, _P, _I, _P, _F, _P, _I, _I, _P,
                                           _I, _P]
         lib.transformer_block.restype = ctypes.c_int
@@ -31,8 +36,9 @@ def _library():
 
 
 def available() -> bool:
-    """True when the C kernels are on (`DNAHNET_NATIVE`, read on every call) and this one is built (or can be)."""
-    return enabled() and _library() is not None
+    """True when the C kernels are on (`DNAHNET_NATIVE`, read on every call) and this one is built (or can be) with
+    vectors of 8 floats or more (AVX, AVX-512)."""
+    return enabled() and usable(_library())
 
 
 def causal_attention(qkv: torch.Tensor, num_heads: int, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:

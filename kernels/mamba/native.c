@@ -11,49 +11,46 @@
  *
  * The scan keeps each head's state transposed, s[j][i] (d_state rows of headdim values), so a pass over the state
  * is headdim-wide vector arithmetic with B_j and C_j broadcast, and y accumulates in registers without horizontal
- * sums (3x numba's loop, docs/BENCHMARKS.md). The projections are a register-tiled GEMM (4 rows x up to 64
- * columns). Vectors are GCC/Clang vector extensions, 16 floats wide: one AVX-512 register, two AVX2 ones, four NEON
- * ones. Built with -O3 -march=native -ffast-math (the numba kernels' fastmath); exp in loops vectorises through
- * libmvec where the C library has it.
+ * sums (3x numba's loop, docs/BENCHMARKS.md). The projections are kernels/native_common.h's register-tiled GEMM;
+ * vectors are one register of the target wide (AVX-512, AVX2, SSE/NEON). Built with -O3 -march=native
+ * -ffast-math (the numba kernels' fastmath); softplus's exp and log1p vectorise through libmvec where the C library
+ * has it.
  */
 #include "../native_common.h"
 
 #define BLOCK_ROWS 64   /* tokens per block (a multiple of 4) */
 
-/* Four scan steps of one head. rows: four xBC rows (stride conv_dim, after SiLU); a, d: each step's decay and dt;
- * s: the state transposed (n, NV*VL); y: four output rows (stride y_stride) receive state · C. */
-#define DEFINE_FOUR_STEPS(NV)                                                                                   \
-static void four_steps_##NV(const float *rows, int64_t conv_dim, int64_t n, int64_t xo, int64_t bo, int64_t co,\
-                            const float *a, const float *d, float *s, float *y, int64_t y_stride)              \
-{                                                                                                               \
-    vf xd[4][NV], acc[4][NV];                                                                                   \
-    const float *B[4], *C[4];                                                                                   \
-    for (int k = 0; k < 4; k++) {                                                                               \
-        const float *row = rows + k * conv_dim;                                                                 \
-        for (int q = 0; q < NV; q++) { xd[k][q] = d[k] * vload(row + xo + q * VL); acc[k][q] = (vf){0}; }       \
-        B[k] = row + bo;                                                                                        \
-        C[k] = row + co;                                                                                        \
-    }                                                                                                           \
-    const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];                                                     \
-    for (int64_t j = 0; j < n; j++) {                                                                           \
-        float *sj = s + j * (NV * VL);                                                                          \
-        for (int q = 0; q < NV; q++) {                                                                          \
-            vf v = vload(sj + q * VL);                                                                          \
-            v = v * a0 + xd[0][q] * B[0][j]; acc[0][q] += v * C[0][j];                                          \
-            v = v * a1 + xd[1][q] * B[1][j]; acc[1][q] += v * C[1][j];                                          \
-            v = v * a2 + xd[2][q] * B[2][j]; acc[2][q] += v * C[2][j];                                          \
-            v = v * a3 + xd[3][q] * B[3][j]; acc[3][q] += v * C[3][j];                                          \
-            vstore(sj + q * VL, v);                                                                             \
-        }                                                                                                       \
-    }                                                                                                           \
-    for (int k = 0; k < 4; k++)                                                                                 \
-        for (int q = 0; q < NV; q++) vstore(y + k * y_stride + xo + q * VL, acc[k][q]);                          \
-}
-DEFINE_FOUR_STEPS(1)
-DEFINE_FOUR_STEPS(2)
-DEFINE_FOUR_STEPS(4)
-
 static inline float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }  /* torch's threshold */
+
+/* Four scan steps of one head. rows: four xBC rows (stride conv_dim, after SiLU); a, d: each step's decay and dt;
+ * s: the state transposed (n, p); y: four output rows (stride y_stride) receive state · C. One vector of the head
+ * dimension at a time, all d_state rows for it: 8 vectors of inputs and outputs stay in registers (AVX2 has 16). */
+static void four_steps(const float *rows, int64_t conv_dim, int64_t n, int64_t p, int64_t xo, int64_t bo,
+                       int64_t co, const float *a, const float *d, float *s, float *y, int64_t y_stride)
+{
+    const float *B0 = rows + bo, *B1 = B0 + conv_dim, *B2 = B1 + conv_dim, *B3 = B2 + conv_dim;
+    const float *C0 = rows + co, *C1 = C0 + conv_dim, *C2 = C1 + conv_dim, *C3 = C2 + conv_dim;
+    const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+    for (int64_t q = 0; q < p; q += VL) {
+        const float *x = rows + xo + q;
+        const vf xd0 = d[0] * vload(x), xd1 = d[1] * vload(x + conv_dim), xd2 = d[2] * vload(x + 2 * conv_dim),
+                 xd3 = d[3] * vload(x + 3 * conv_dim);
+        vf acc0 = {0}, acc1 = {0}, acc2 = {0}, acc3 = {0};
+        for (int64_t j = 0; j < n; j++) {
+            float *sj = s + j * p + q;
+            vf v = vload(sj);
+            v = v * a0 + xd0 * B0[j]; acc0 += v * C0[j];
+            v = v * a1 + xd1 * B1[j]; acc1 += v * C1[j];
+            v = v * a2 + xd2 * B2[j]; acc2 += v * C2[j];
+            v = v * a3 + xd3 * B3[j]; acc3 += v * C3[j];
+            vstore(sj, v);
+        }
+        vstore(y + xo + q, acc0);
+        vstore(y + y_stride + xo + q, acc1);
+        vstore(y + 2 * y_stride + xo + q, acc2);
+        vstore(y + 3 * y_stride + xo + q, acc3);
+    }
+}
 
 /* A layer's interior: sizes and weights. conv_w (k, conv_dim) with tap k-1 the current position; A = -exp(A_log). */
 struct interior {
@@ -157,11 +154,7 @@ static void interior_block(const struct interior *L, struct scratch *S, int64_t 
             const float d4[4] = {dt[r * h + hi], dt[(r + 1) * h + hi], dt[(r + 2) * h + hi], dt[(r + 3) * h + hi]};
             const float *in = xbc + r * conv_dim;
             float *yr = y + r * d_inner;  /* rows4 <= BLOCK_ROWS, a multiple of 4: y has room */
-            switch (p / VL) {
-            case 1: four_steps_1(in, conv_dim, n, xo, bo, co, a4, d4, s, yr, d_inner); break;
-            case 2: four_steps_2(in, conv_dim, n, xo, bo, co, a4, d4, s, yr, d_inner); break;
-            default: four_steps_4(in, conv_dim, n, xo, bo, co, a4, d4, s, yr, d_inner); break;
-            }
+            four_steps(in, conv_dim, n, p, xo, bo, co, a4, d4, s, yr, d_inner);
         }
     }
     /* (y + D x) * silu(z), then RMSNorm over d_inner times the norm's weight */
@@ -182,8 +175,9 @@ static void interior_block(const struct interior *L, struct scratch *S, int64_t 
     memmove(S->zx, S->zx + rows * f, sizeof(float) * (k - 1) * f);
 }
 
-/* 0 when headdim is one the scan is built for (16, 32 or 64), else -1 (the caller uses the numba kernels). */
-int mamba_inner_supports(int64_t headdim) { return headdim == 16 || headdim == 32 || headdim == 64 ? 0 : -1; }
+/* 0 when the scan takes this headdim (a positive multiple of 16, so of every VL), else -1 (the caller uses the
+ * numba kernels). */
+int mamba_inner_supports(int64_t headdim) { return headdim > 0 && headdim % 16 == 0 ? 0 : -1; }
 
 /* src (b, l, f) in_proj's output = [z (d_inner) | xBC (conv_dim) | dt (h)]; conv_w (k, conv_dim); conv_b (conv_dim);
  * prev (b, k-1, conv_dim) the conv inputs before position 0, or NULL for zeros; dt_bias, A (= -exp(A_log)), D (h);

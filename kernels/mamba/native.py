@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from kernels.mamba.cpu import conv_state_after
-from kernels.native_build import enabled, load, over_batch, transposed_padded
+from kernels.native_build import enabled, load, over_batch, transposed_padded, usable
 
 SOURCE = Path(__file__).with_name("native.c")
 _P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
@@ -24,12 +24,17 @@ _P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
 
 @functools.cache
 def _library():
-    lib = load(SOURCE)
+    return _declare(load(SOURCE))
+
+
+def _declare(lib):
+    """lib with its functions' ctypes signatures set (None stays None)."""
     if lib is not None:
         lib.mamba_inner.argtypes = [_P, _I, _I, _I, _I, _I, _I, _I, _I, _I, _I, _P, _P, _P, _P, _P, _P, _P, _F,
                                     _P, _P, _P]
         lib.mamba_inner.restype = ctypes.c_int
         lib.mamba_inner_supports.argtypes = [_I]
+        lib.native_vector_floats.restype = ctypes.c_int
         lib.mamba_block.argtypes = [_P, _I, _I, _I, _P, _F, _P, _I, _P, _I, _I, _I, _I, _I, _I, _I, _I, _I, _P, _P,
                                     _P, _P, _P, _P, _F, _P]
         lib.mamba_block.restype = ctypes.c_int
@@ -37,12 +42,12 @@ def _library():
 
 
 def available(headdim: int) -> bool:
-    """True when the C kernels are on (`DNAHNET_NATIVE`, read on every call), this one is built (or can be) and it
-    handles this headdim."""
+    """True when the C kernels are on (`DNAHNET_NATIVE`, read on every call), this one is built (or can be) with
+    vectors of 8 floats or more (AVX, AVX-512) and it handles this headdim."""
     if not enabled():
         return False
     lib = _library()
-    return lib is not None and lib.mamba_inner_supports(headdim) == 0
+    return usable(lib) and lib.mamba_inner_supports(headdim) == 0
 
 
 def _check(headdim: int, code: int) -> None:
