@@ -22,34 +22,59 @@
 
 static inline float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }  /* torch's threshold */
 
+/* Four scan steps of NV vectors of one head's dimension, columns [q, q + NV*VL), over all d_state rows of the
+ * transposed state s (n, p). NV = 2 where registers allow (AVX-512: 16 of 32 live) for two independent chains per
+ * row; NV = 1 keeps 8 live (AVX2 has 16). */
+#define DEFINE_FOUR_STEPS(NV)                                                                                   \
+static void four_steps_##NV(const float *rows, int64_t conv_dim, int64_t n, int64_t p, int64_t q, int64_t xo,   \
+                            int64_t bo, int64_t co, const float *a, const float *d, float *s, float *y,        \
+                            int64_t y_stride)                                                                   \
+{                                                                                                               \
+    vf xd[4][NV], acc[4][NV];                                                                                   \
+    const float *B[4], *C[4];                                                                                   \
+    for (int k = 0; k < 4; k++) {                                                                               \
+        B[k] = rows + k * conv_dim + bo;                                                                        \
+        C[k] = rows + k * conv_dim + co;                                                                        \
+    }                                                                                                           \
+    for (int k = 0; k < 4; k++)                                                                                 \
+        for (int c = 0; c < NV; c++) {                                                                          \
+            xd[k][c] = d[k] * vload(rows + k * conv_dim + xo + q + c * VL);                                     \
+            acc[k][c] = (vf){0};                                                                                \
+        }                                                                                                       \
+    const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];                                                     \
+    for (int64_t j = 0; j < n; j++) {                                                                           \
+        float *sj = s + j * p + q;                                                                              \
+        for (int c = 0; c < NV; c++) {                                                                          \
+            vf v = vload(sj + c * VL);                                                                          \
+            v = v * a0 + xd[0][c] * B[0][j]; acc[0][c] += v * C[0][j];                                          \
+            v = v * a1 + xd[1][c] * B[1][j]; acc[1][c] += v * C[1][j];                                          \
+            v = v * a2 + xd[2][c] * B[2][j]; acc[2][c] += v * C[2][j];                                          \
+            v = v * a3 + xd[3][c] * B[3][j]; acc[3][c] += v * C[3][j];                                          \
+            vstore(sj + c * VL, v);                                                                             \
+        }                                                                                                       \
+    }                                                                                                           \
+    for (int k = 0; k < 4; k++)                                                                                 \
+        for (int c = 0; c < NV; c++) vstore(y + k * y_stride + xo + q + c * VL, acc[k][c]);                      \
+}
+DEFINE_FOUR_STEPS(1)
+DEFINE_FOUR_STEPS(2)
+
+#if VL >= 16
+#define SCAN_NV 2
+#else
+#define SCAN_NV 1
+#endif
+
 /* Four scan steps of one head. rows: four xBC rows (stride conv_dim, after SiLU); a, d: each step's decay and dt;
- * s: the state transposed (n, p); y: four output rows (stride y_stride) receive state · C. One vector of the head
- * dimension at a time, all d_state rows for it: 8 vectors of inputs and outputs stay in registers (AVX2 has 16). */
+ * s: the state transposed (n, p); y: four output rows (stride y_stride) receive state · C. */
 static void four_steps(const float *rows, int64_t conv_dim, int64_t n, int64_t p, int64_t xo, int64_t bo,
                        int64_t co, const float *a, const float *d, float *s, float *y, int64_t y_stride)
 {
-    const float *B0 = rows + bo, *B1 = B0 + conv_dim, *B2 = B1 + conv_dim, *B3 = B2 + conv_dim;
-    const float *C0 = rows + co, *C1 = C0 + conv_dim, *C2 = C1 + conv_dim, *C3 = C2 + conv_dim;
-    const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
-    for (int64_t q = 0; q < p; q += VL) {
-        const float *x = rows + xo + q;
-        const vf xd0 = d[0] * vload(x), xd1 = d[1] * vload(x + conv_dim), xd2 = d[2] * vload(x + 2 * conv_dim),
-                 xd3 = d[3] * vload(x + 3 * conv_dim);
-        vf acc0 = {0}, acc1 = {0}, acc2 = {0}, acc3 = {0};
-        for (int64_t j = 0; j < n; j++) {
-            float *sj = s + j * p + q;
-            vf v = vload(sj);
-            v = v * a0 + xd0 * B0[j]; acc0 += v * C0[j];
-            v = v * a1 + xd1 * B1[j]; acc1 += v * C1[j];
-            v = v * a2 + xd2 * B2[j]; acc2 += v * C2[j];
-            v = v * a3 + xd3 * B3[j]; acc3 += v * C3[j];
-            vstore(sj, v);
-        }
-        vstore(y + xo + q, acc0);
-        vstore(y + y_stride + xo + q, acc1);
-        vstore(y + 2 * y_stride + xo + q, acc2);
-        vstore(y + 3 * y_stride + xo + q, acc3);
-    }
+    int64_t q = 0;
+#if SCAN_NV == 2
+    for (; q + 2 * VL <= p; q += 2 * VL) four_steps_2(rows, conv_dim, n, p, q, xo, bo, co, a, d, s, y, y_stride);
+#endif
+    for (; q < p; q += VL) four_steps_1(rows, conv_dim, n, p, q, xo, bo, co, a, d, s, y, y_stride);
 }
 
 /* A layer's interior: sizes and weights. conv_w (k, conv_dim) with tap k-1 the current position; A = -exp(A_log). */
