@@ -130,12 +130,17 @@ def over_batch(run, b: int) -> None:
     list(_pool(workers).map(run, bounds[:-1], bounds[1:]))
 
 
+def f32(t: torch.Tensor) -> np.ndarray:
+    """t as a C-contiguous fp32 numpy array (no copy when it already is one): what the compiled kernels read."""
+    return t.detach().float().contiguous().numpy()
+
+
 def transposed_padded(weight: torch.Tensor) -> np.ndarray:
     """A Linear's weight (out, in) as (in, out rounded up to 16) fp32, zeros past `out`: what the C kernels' GEMM
     (kernels/native_common.h) reads."""
     out_features, in_features = weight.shape
     t = np.zeros((in_features, -(-out_features // 16) * 16), np.float32)
-    t[:, :out_features] = weight.detach().float().numpy().T
+    t[:, :out_features] = f32(weight).T
     return t
 
 

@@ -96,6 +96,18 @@ static inline void silu_inplace(float *x, int64_t n)
     for (; i < n; i++) x[i] = silu(x[i]);
 }
 
+/* x (rows, d) -> out (rows, d): x · w / sqrt(mean(x²) + eps), row by row (the blocks' pre-norms). */
+static inline void rms_norm_rows(const float *x, int64_t rows, int64_t d, const float *w, float eps, float *out)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * d;
+        float sumsq = 0.0f;
+        for (int64_t c = 0; c < d; c++) sumsq += xr[c] * xr[c];
+        const float scale = 1.0f / sqrtf(sumsq / (float)d + eps);
+        for (int64_t c = 0; c < d; c++) out[r * d + c] = xr[c] * scale * w[c];
+    }
+}
+
 /* out (rows4, n) = a (rows4, k; row stride lda) @ wt (k, npad), wt the weight transposed with its columns padded to
  * a multiple of 16 (so of VL); rows4 a multiple of 4. Tiles of 4 rows x up to GEMM_NV vectors of columns
  * accumulate in registers over k in order, in slices of GEMM_KC rows of wt so a tile's slice stays in L1 while the

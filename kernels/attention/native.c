@@ -107,18 +107,6 @@ int causal_attention(const float *qkv, int64_t b, int64_t l, int64_t heads, int6
     return 0;
 }
 
-/* x (rows, d) -> out (rows, d): x · w / sqrt(mean(x²) + eps), row by row. */
-static void rms_norm_rows(const float *x, int64_t rows, int64_t d, const float *w, float eps, float *out)
-{
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * d;
-        float sumsq = 0.0f;
-        for (int64_t c = 0; c < d; c++) sumsq += xr[c] * xr[c];
-        const float scale = 1.0f / sqrtf(sumsq / (float)d + eps);
-        for (int64_t c = 0; c < d; c++) out[r * d + c] = xr[c] * scale * w[c];
-    }
-}
-
 /* A whole pre-norm Transformer block for x (b, l, d) -> out (b, l, d), not aliasing x:
  *   x1 = x + out_proj(attention(Wqkv(RMSNorm1(x)))),  out = x1 + fc2(silu(g) * u),  (g, u) = fc1(RMSNorm2(x1)).
  * Weights transposed with columns padded to a multiple of 16 (the GEMM's layout): wqkv_t (d, 3d→pad), wo_t

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kernels.native_build import enabled, load, over_batch, transposed_padded, usable
+from kernels.native_build import enabled, f32, load, over_batch, transposed_padded, usable
 
 SOURCE = Path(__file__).with_name("native.c")
 _P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
@@ -47,8 +47,7 @@ def causal_attention(qkv: torch.Tensor, num_heads: int, cos: torch.Tensor, sin: 
     b, l, three_d = qkv.shape
     d = three_d // 3
     dh = d // num_heads
-    src = qkv.detach().float().contiguous().numpy()
-    cos_, sin_ = (t.detach().float().contiguous().numpy() for t in (cos, sin))
+    src, cos_, sin_ = f32(qkv), f32(cos), f32(sin)
     out = np.empty((b, l, d), np.float32)
     lib = _library()
 
@@ -70,10 +69,10 @@ def transformer_block(x, num_heads, norm1_weight, norm1_eps, wqkv_weight, cos, s
     (`dnahnet.transformer.TransformerBlock`: the reference)."""
     b, l, d = x.shape
     hidden = fc2_weight.shape[1]
-    src = x.detach().float().contiguous().numpy()
+    src = f32(x)
     weights = [transposed_padded(w) for w in (wqkv_weight, out_proj_weight, fc1_weight, fc2_weight)]
     wqkv_t, wo_t, fc1_t, fc2_t = weights
-    norms = [t.detach().float().contiguous().numpy() for t in (norm1_weight, norm2_weight, cos, sin)]
+    norms = [f32(t) for t in (norm1_weight, norm2_weight, cos, sin)]
     out = np.empty((b, l, d), np.float32)
     lib = _library()
 

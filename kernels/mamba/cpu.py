@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from kernels.native_build import f32
 from kernels.numba_utils import BLOCK as _BLOCK, kernel_threads, serial_twin
 
 
@@ -157,10 +158,6 @@ _causal_conv_serial, _gated_scan_serial, _normalize_serial = (
     serial_twin(kernel) for kernel in (_causal_conv, _gated_scan, _normalize))
 
 
-def _f32(t: torch.Tensor) -> np.ndarray:
-    return t.detach().float().contiguous().numpy()
-
-
 def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm_eps, *, headdim, d_state,
                 ngroups, conv_state=None, ssm_state=None, return_state=False):
     """zxbcdt (b,l,2·d_inner + 2·g·n + h) on the CPU, the output of in_proj -> (b,l,d_inner) fp32, the input of
@@ -175,7 +172,7 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm
     conv_dim, k = conv_weight.shape
     d_inner = conv_dim - 2 * ngroups * d_state
     h = f - d_inner - conv_dim
-    src = _f32(zxbcdt)
+    src = f32(zxbcdt)
     xbc = np.empty((b, l, conv_dim), np.float32)
     g = np.empty((b, l, d_inner), np.float32)
     sumsq = np.empty((b, l, h), np.float32)
@@ -183,20 +180,20 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm
     # SiLU in place on a fresh copy of z: faster than on the strided view of zxbcdt, the same bits, never in zxbcdt
     gate = F.silu(torch.empty(z.shape, dtype=torch.float32).copy_(z), inplace=True).numpy()  # (b, l, d_inner)
     dt = F.softplus(dt.float() + dt_bias.float()).contiguous().numpy()  # (b, l, h)
-    w = np.ascontiguousarray(_f32(conv_weight).T)  # (k, conv_dim)
-    s0 = np.zeros((0, 0, 0, 0), np.float32) if ssm_state is None else _f32(ssm_state)  # (b, h, p, n)
+    w = np.ascontiguousarray(f32(conv_weight).T)  # (k, conv_dim)
+    s0 = np.zeros((0, 0, 0, 0), np.float32) if ssm_state is None else f32(ssm_state)  # (b, h, p, n)
     final = np.empty((b, h, headdim, d_state) if return_state else (0, 0, 0, 0), np.float32)
     prev = (np.zeros((0, k - 1, conv_dim), np.float32) if conv_state is None  # the last k-1 conv inputs before 0
-            else _f32(conv_state[..., 1:].transpose(1, 2)))  # (b, k-1, conv_dim)
+            else f32(conv_state[..., 1:].transpose(1, 2)))  # (b, k-1, conv_dim)
     with kernel_threads() as serial:
         if serial:
             conv, scan, normalize = _causal_conv_serial, _gated_scan_serial, _normalize_serial
         else:
             conv, scan, normalize = _causal_conv, _gated_scan, _normalize
-        conv(src, d_inner, w, _f32(conv_bias), prev, xbc)
+        conv(src, d_inner, w, f32(conv_bias), prev, xbc)
         F.silu(torch.from_numpy(xbc), inplace=True)
-        scan(xbc, d_inner, headdim, d_state, ngroups, dt, _f32(A), _f32(D), gate, s0, g, sumsq, final)
-        normalize(g, sumsq, _f32(norm_weight), np.float32(norm_eps))
+        scan(xbc, d_inner, headdim, d_state, ngroups, dt, f32(A), f32(D), gate, s0, g, sumsq, final)
+        normalize(g, sumsq, f32(norm_weight), np.float32(norm_eps))
     if not return_state:
         return torch.from_numpy(g)
     return torch.from_numpy(g), conv_state_after(zxbcdt, conv_state, d_inner, conv_dim, k), torch.from_numpy(final)

@@ -251,13 +251,7 @@ int mamba_block(const float *x, int64_t b, int64_t l, int64_t d_model, const flo
         for (int64_t t0 = 0; t0 < l; t0 += BLOCK_ROWS) {
             const int64_t rows = l - t0 < BLOCK_ROWS ? l - t0 : BLOCK_ROWS, rows4 = (rows + 3) / 4 * 4;
             const float *xr = x + (bi * l + t0) * d_model;
-            for (int64_t r = 0; r < rows; r++) {  /* the block's RMSNorm */
-                float sumsq = 0.0f;
-                for (int64_t c = 0; c < d_model; c++) sumsq += xr[r * d_model + c] * xr[r * d_model + c];
-                const float scale = 1.0f / sqrtf(sumsq / (float)d_model + block_eps);
-                for (int64_t c = 0; c < d_model; c++)
-                    S.rows_in[r * d_model + c] = xr[r * d_model + c] * scale * block_w[c];
-            }
+            rms_norm_rows(xr, rows, d_model, block_w, block_eps, S.rows_in);  /* the block's RMSNorm */
             memset(S.rows_in + rows * d_model, 0, sizeof(float) * (rows4 - rows) * d_model);
             gemm(S.rows_in, rows4, d_model, d_model, in_t, f, fpad, S.zx + (k - 1) * f, f);  /* in_proj */
             interior_block(&L, &S, rows, S.y, d_inner);

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from kernels.mamba.cpu import conv_state_after
-from kernels.native_build import enabled, load, over_batch, transposed_padded, usable
+from kernels.native_build import enabled, f32, load, over_batch, transposed_padded, usable
 
 SOURCE = Path(__file__).with_name("native.c")
 _P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
@@ -60,10 +60,6 @@ def _ptr(a: np.ndarray | None):
     return None if a is None else a.ctypes.data
 
 
-def _f32(t: torch.Tensor) -> np.ndarray:
-    return t.detach().float().contiguous().numpy()
-
-
 def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm_eps, *, headdim, d_state,
                 ngroups, conv_state=None, ssm_state=None, return_state=False):
     """zxbcdt (b,l,2·d_inner + 2·g·n + h) on the CPU -> (b,l,d_inner) fp32; arguments and return as
@@ -72,12 +68,12 @@ def mamba_inner(zxbcdt, conv_weight, conv_bias, dt_bias, A, D, norm_weight, norm
     conv_dim, k = conv_weight.shape
     d_inner = conv_dim - 2 * ngroups * d_state
     h = f - d_inner - conv_dim
-    src = _f32(zxbcdt)
+    src = f32(zxbcdt)
     out = np.empty((b, l, d_inner), np.float32)
     final = np.empty((b, h, headdim, d_state), np.float32) if return_state else None
-    s0 = None if ssm_state is None else _f32(ssm_state)  # (b, h, p, n)
-    prev = None if conv_state is None else _f32(conv_state[..., 1:].transpose(1, 2))  # (b, k-1, conv_dim)
-    weights = [_f32(t) for t in (conv_weight.T, conv_bias, dt_bias, A, D, norm_weight)]  # conv taps (k, conv_dim)
+    s0 = None if ssm_state is None else f32(ssm_state)  # (b, h, p, n)
+    prev = None if conv_state is None else f32(conv_state[..., 1:].transpose(1, 2))  # (b, k-1, conv_dim)
+    weights = [f32(t) for t in (conv_weight.T, conv_bias, dt_bias, A, D, norm_weight)]  # conv taps (k, conv_dim)
     lib = _library()
 
     def run(lo, hi):  # batch items [lo, hi)
@@ -107,10 +103,10 @@ def mamba_block(x, block_norm_weight, block_norm_eps, in_proj_weight, conv_weigh
     d_inner = conv_dim - 2 * ngroups * d_state
     f = in_proj_weight.shape[0]
     h = f - d_inner - conv_dim
-    src = _f32(x)
+    src = f32(x)
     out = np.empty((b, l, d_model), np.float32)
     in_t, out_t = transposed_padded(in_proj_weight), transposed_padded(out_proj_weight)
-    weights = [_f32(t) for t in (block_norm_weight, conv_weight.T, conv_bias, dt_bias, A, D, norm_weight)]
+    weights = [f32(t) for t in (block_norm_weight, conv_weight.T, conv_bias, dt_bias, A, D, norm_weight)]
     lib = _library()
 
     def run(lo, hi):  # batch items [lo, hi)

@@ -12,6 +12,7 @@ import numba
 import numpy as np
 import torch
 
+from kernels.native_build import f32
 from kernels.numba_utils import BLOCK, kernel_threads, serial_twin
 
 
@@ -39,6 +40,6 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     rows = x.detach().float().reshape(-1, shape[-1]).contiguous().numpy()  # (rows, d)
     out = np.empty_like(rows)
     with kernel_threads() as serial:
-        (_rms_norm_serial if serial else _rms_norm)(rows, weight.detach().float().contiguous().numpy(),
+        (_rms_norm_serial if serial else _rms_norm)(rows, f32(weight),
                                                      np.float32(eps), out)
     return torch.from_numpy(out).view(shape)
