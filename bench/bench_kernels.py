@@ -7,8 +7,11 @@
 Bandwidth is the minimum traffic of each op (inputs read once, outputs written once) over its time, shown against
 the device's measured copy bandwidth (a large tensor copy, read + write). On a CPU the Triton rows are skipped
 (Triton needs a GPU; the interpreter's timings mean nothing) and say so; the CPU's own fast path, the fused numba
-Mamba-2 interior, its numba RMSNorm and rotary embedding get a table each, and the whole-model table compares
-`torch` with `auto` (which uses them).
+Mamba-2 interior, its numba RMSNorm and rotary embedding get a table each, the C blocks (kernels/*/native.c) one
+against the numba + PyTorch path (with --marches, one column per instruction set the C is built for), and the
+whole-model table compares `torch` with `auto` (which uses them).
+
+    python bench/bench_kernels.py --threads 1 --lengths 2048 --repeats 3 --marches native,haswell,x86-64-v2
 """
 import argparse
 import importlib
@@ -271,6 +274,71 @@ def cpu_rope_table(cfg, batch, lengths, repeats):
         print(f"| {stage} | ({batch}, {heads}, {length}, {dh}) | {t_ref * 1e3:.2f} | {t_numba * 1e3:.2f} | "
               f"{t_ref / t_numba:.2f}x | {torch.equal(y_ref, y_numba)} |")
 
+def cpu_native_table(cfg, batch, lengths, repeats, marches):
+    """CPU inference: the C blocks (kernels/mamba/native.c, kernels/attention/native.c) against the numba + PyTorch
+    path (DNAHNET_NATIVE=0), a Stage-0 Mamba block and each inner stage's Transformer block, side by side; each C
+    build in `marches` (-march=...) compiled and run on this host (an AVX2 build is what an AVX2-only CPU gets)."""
+    import contextlib
+
+    from dnahnet.mamba2 import MambaBlock
+    from dnahnet.transformer import TransformerBlock
+    from kernels import native_build
+    from kernels.attention import native as attention_native
+    from kernels.mamba import native as mamba_native
+
+    if not (mamba_native.available(cfg.mamba.headdim) and attention_native.available()):
+        print("\n(C block table skipped: the C kernels are not built here — no C compiler, or DNAHNET_NATIVE=0)")
+        return
+    torch.manual_seed(0)
+    a = cfg.attention
+    cases = [("Mamba block, stage 0", MambaBlock(cfg.d_model[0], cfg.mamba).eval(),
+              torch.randn(batch, lengths[0], cfg.d_model[0]))]
+    for stage, length in zip(range(1, len(cfg.d_model)), lengths[1:]):
+        d = cfg.d_model[stage]
+        block = TransformerBlock(d, a.num_heads[stage], cfg.d_intermediate[stage] or 4 * d).eval()
+        cases.append((f"Transformer block, stage {stage}", block, torch.randn(batch, length, d)))
+
+    @contextlib.contextmanager
+    def built_for(march):  # the C modules load this build instead of -march=native's
+        flags = tuple(f"-march={march}" if f.startswith("-march") else f for f in native_build.COMPILE_FLAGS)
+        saved = {m: m._library for m in (mamba_native, attention_native)}
+        minimum = native_build.MIN_VECTOR_FLOATS
+        try:
+            native_build.MIN_VECTOR_FLOATS = 1  # time narrow builds too (inference does not use them)
+            for m in saved:
+                lib = m._declare(native_build.load(m.SOURCE, flags))
+                m._library = lambda lib=lib: lib
+            yield lib.native_vector_floats() >= minimum
+        finally:
+            native_build.MIN_VECTOR_FLOATS = minimum
+            for m, library in saved.items():
+                m._library = library
+
+    print(f"\n## CPU C blocks vs numba + PyTorch (batch {batch}, {torch.get_num_threads()} threads; C built per "
+          "instruction set, run here)")
+    print("| block | shape (b, l, d) | numba + PyTorch ms | " + " | ".join(f"C -march={m} ms" for m in marches)
+          + " | speed-up (native) | max abs diff (native) |")
+    print("|---|---|---|" + "---|" * len(marches) + "---|---|")
+    cpu = torch.device("cpu")
+    with torch.inference_mode():
+        for name, block, x in cases:
+            os.environ["DNAHNET_NATIVE"] = "0"
+            try:
+                t_ref, y_ref = timed(lambda: block(x), cpu, repeats)
+            finally:
+                os.environ.pop("DNAHNET_NATIVE")
+            cells, times, diff = [], [], None
+            for march in marches:
+                with built_for(march) as used:
+                    t, y = timed(lambda: block(x), cpu, repeats)
+                times.append(t)
+                cells.append(f"{t * 1e3:.1f}" + ("" if used else " (not used: < 8 floats per vector)"))
+                if march == "native":
+                    diff = (y - y_ref).abs().max().item()
+            cells = " | ".join(cells)
+            print(f"| {name} | {tuple(x.shape)} | {t_ref * 1e3:.1f} | {cells} | {t_ref / times[0]:.2f}x | {diff:.1e} |")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small shapes and lengths (CI smoke run)")
@@ -281,6 +349,9 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16"])
     ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: leave torch's setting)")
+    ap.add_argument("--marches", default=None,
+                    help="CPU: C builds to time, comma-separated -march values (default: native), e.g. "
+                         "native,haswell,x86-64-v2 (each must run on this CPU)")
     args = ap.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if args.threads:
@@ -303,6 +374,9 @@ def main(argv=None):
         cpu_rms_norm_table(HNetConfig.preset(args.preset), 2 if quick else 8,
                            [512, 170, 85] if quick else [2048, 690, 350], repeats)
         cpu_rope_table(HNetConfig.preset(args.preset), 2 if quick else 8, [170, 85] if quick else [690, 350], repeats)
+        cpu_native_table(HNetConfig.preset(args.preset), 2 if quick else 8,
+                         [512, 170, 85] if quick else [2048, 690, 350], repeats,
+                         args.marches.split(",") if args.marches else ["native"])
     if use_triton or os.environ.get("TRITON_INTERPRET") == "1":
         agreement_table(device, quick or device.type == "cpu")
     else:

@@ -354,3 +354,7 @@ def test_bench_quick_runs_on_cpu(capsys):
     if not torch.cuda.is_available():
         assert "Triton rows skipped" in out
         assert "## CPU RMSNorm" in out and "## CPU Mamba-2 layer interior" in out and "## CPU rotary" in out
+        from kernels.mamba import native
+
+        if native.available(32):
+            assert "## CPU C blocks vs numba + PyTorch" in out and "| Transformer block, stage 2 |" in out
