@@ -61,7 +61,7 @@ def cpu_name() -> str:
 
 
 def load_model(args):
-    """(model, description, trained?) — the checkpoint, or a random tiny model in --quick mode."""
+    """(model, description, trained?) — the checkpoint, or a random tiny model in --quick mode; on the CPU."""
     from dnahnet.config import HNetConfig
     from dnahnet.hnet import DnaHNet
 
@@ -72,7 +72,7 @@ def load_model(args):
     from dnahnet.checkpoint import load
 
     try:
-        model = load(args.checkpoint).eval()
+        model = load(args.checkpoint, device="cpu").eval()  # a CPU benchmark, also on a machine with a GPU
     except FileNotFoundError as e:
         raise SystemExit(f"{e}\n(use --checkpoint DIR, or --config small to time an untrained preset)") from None
     return model, f"checkpoint {args.checkpoint or '(bundled)'}", True
@@ -134,7 +134,7 @@ def bench_versus_checkpoint(model, args):
     a, b = (int(x) for x in args.sweep_region.split("-"))
     seq, _, _, record_id = genome_sequence(b, args.quick)
     record = SeqRecord(Seq(seq[a:b]), id=record_id)
-    models = {args.checkpoint or "(bundled)": model, args.versus_checkpoint: load(args.versus_checkpoint).eval()}
+    models = {args.checkpoint or "(bundled)": model, args.versus_checkpoint: load(args.versus_checkpoint, device="cpu").eval()}
     for m in models.values():  # warm-up (numba, allocations)
         analyze(SeqRecord(Seq(seq[a:a + 5000]), id=record_id), model=m, cache=False)
     rates = {name: [] for name in models}
@@ -501,7 +501,7 @@ from Bio import SeqIO
 from dnahnet import checkpoint
 from dnahnet.infer import analyze
 torch.set_num_threads(int(n_threads))
-model = checkpoint.load(ckpt).eval()
+model = checkpoint.load(ckpt, device="cpu").eval()
 record = SeqIO.read(fasta, "fasta")
 analyze(record[:5000], model=model, cache=False, circular=False)  # warm-up: numba's cache, oneDNN
 t0 = time.perf_counter()

@@ -10,10 +10,13 @@ Variants (each against the same model in fp32 with the default kernels):
   bf16           torch.autocast("cpu", bfloat16) around the forward (bf16 matmuls; the routers and the fused Mamba-2
                  interior still compute in fp32);
   torch-kernels  DNAHNET_KERNELS=torch (the PyTorch reference paths instead of the fused numba interior): a check
-                 that the fast path decides the same boundaries.
+                 that the fast path decides the same boundaries;
+  cuda           the model on the GPU in fp32 with its default kernels (Triton): a check of the GPU path;
+  cuda-bf16      the model on the GPU under bf16 autocast: what `dnahnet.infer` runs on a GPU.
 A boundary "moves" when it is in one boundary set and not the other (a symmetric difference over decided
 positions, per strand). Positions are decided once, by the window where they lie past the margin (as `analyze`).
-CPU seconds are the calling thread's (`time.thread_time`; at --threads 1 that is all the work, on a busy host too).
+CPU seconds are the calling thread's (`time.thread_time`; at --threads 1 that is all the work, on a busy host too);
+a GPU variant's are wall-clock seconds with the GPU synchronised, so its "time" column is not a CPU-time ratio.
 """
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ from dnahnet.infer import DEFAULT_BATCH_SIZE, DEFAULT_MARGIN, DEFAULT_WINDOW, pl
 from sample_genomes.loader import data_dir  # noqa: E402
 
 ECOLI = "Escherichia_coli_K12_MG1655_GCF_000005845.2.gbff.gz"
-VARIANTS = ("int8", "bf16", "torch-kernels")
+VARIANTS = ("int8", "bf16", "torch-kernels", "cuda", "cuda-bf16")
 
 
 def quantized_int8(model):
@@ -65,28 +68,34 @@ def kernels_env(value):
 
 def read_pass(model, ext: np.ndarray, lead, window, margin, batch_size, context) -> dict:
     """One reading direction of `ext` (its first `lead` nt context only) -> per stage {position: (p, b)} of the
-    decided positions, log-probabilities of decided positions, CPU seconds."""
+    decided positions, log-probabilities of decided positions, seconds (CPU thread time; wall time on a GPU)."""
     plan = plan_windows(len(ext), lead, window, margin)
     width = min(window, len(ext))
+    device = next(model.parameters()).device
+    clock = time.perf_counter if device.type == "cuda" else time.thread_time
     stages: list[dict] = []
     logprob = []
     cpu = 0.0
     for i in range(0, len(plan), batch_size):
         batch = plan[i:i + batch_size]
-        x = torch.from_numpy(np.stack([ext[s:s + width] for s, _, _ in batch]).astype(np.int64))
-        c0 = time.thread_time()
+        x = torch.from_numpy(np.stack([ext[s:s + width] for s, _, _ in batch]).astype(np.int64)).to(device)
+        c0 = clock()
         with torch.inference_mode(), context():
             out = model(x, return_routing=True)
             lp = torch.log_softmax(out.logits.float(), -1)[:, :-1].gather(-1, x[:, 1:, None])[..., 0]
-        cpu += time.thread_time() - c0
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        cpu += clock() - c0
+        lp = lp.cpu()
+        routing = [(r.mask.cpu(), r.positions.cpu(), r.p.float().cpu(), r.b.cpu()) for r in out.routing]
         for w, (start, lo, hi) in enumerate(batch):
             logprob.append(lp[w, lo - start - 1: hi - start - 1].numpy())
-            for s, r in enumerate(out.routing):
+            for s, (mask, positions, p_all, b_all) in enumerate(routing):
                 if len(stages) <= s:
                     stages.append({})
-                m = r.mask[w]
-                pos = (r.positions[w][m] + start).numpy()
-                p, b = r.p[w][m].float().numpy(), r.b[w][m].numpy()
+                m = mask[w]
+                pos = (positions[w][m] + start).numpy()
+                p, b = p_all[w][m].numpy(), b_all[w][m].numpy()
                 for k in np.flatnonzero((pos >= lo) & (pos < hi)):
                     stages[s][int(pos[k])] = (float(p[k]), bool(b[k]))
     return {"stages": stages, "logprob": np.concatenate(logprob), "cpu": cpu}
@@ -146,6 +155,14 @@ def main(argv=None):
         runs["bf16"] = (model, lambda: torch.autocast("cpu", dtype=torch.bfloat16))
     if "torch-kernels" in variants:
         runs["torch-kernels"] = (model, lambda: kernels_env("torch"))
+    if {"cuda", "cuda-bf16"} & set(variants):
+        if not torch.cuda.is_available():
+            raise SystemExit("the cuda variants need a GPU that PyTorch sees")
+        on_gpu = copy.deepcopy(model).to("cuda")
+        if "cuda" in variants:
+            runs["cuda"] = (on_gpu, plain)
+        if "cuda-bf16" in variants:
+            runs["cuda-bf16"] = (on_gpu, lambda: torch.autocast("cuda", dtype=torch.bfloat16))
     warm = forward[: min(len(forward), 600)]
     results = {}
     for label, (m, context) in runs.items():
@@ -159,7 +176,7 @@ def main(argv=None):
                       " boundaries" for s in range(len(results["fp32"][0]["stages"]))))
     n_stages = len(results["fp32"][0]["stages"])
     head = ["variant"] + [f"Stage {s + 1} boundaries moved" for s in range(n_stages)]
-    head += [f"Stage {s + 1} max |dp|" for s in range(n_stages)] + ["bits/nt change", "CPU time vs fp32"]
+    head += [f"Stage {s + 1} max |dp|" for s in range(n_stages)] + ["bits/nt change", "time vs fp32 (CPU; GPU: wall)"]
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for label in runs:
         if label == "fp32":

@@ -250,7 +250,7 @@ def _to_record_inplace(k: np.ndarray, ra: int, length: int, strand: str) -> np.n
 
 
 def _run_pass(model, seq: SequenceInput, strand: str, region, window, margin, batch_size, max_latents,
-              device, on_window, guard=contextlib.nullcontext()) -> StrandPass:
+              device, on_window, guard=contextlib.nullcontext(), precision: str = "fp32") -> StrandPass:
     """Analyse one record in one reading direction; outputs in forward-strand record coordinates.
 
     Every output is written, window by window, straight into its final array (`_Column`; the log-probability into
@@ -285,7 +285,7 @@ def _run_pass(model, seq: SequenceInput, strand: str, region, window, margin, ba
     batches = [plan[i:i + batch_size] for i in range(0, len(plan), batch_size)]
     inputs = (np.stack([ext[start:start + width] for start, _, _ in batch]).astype(np.int64) for batch in batches)
     for batch, x in zip(batches, inputs):
-        lp, routing = _forward_windows(model, x, device)  # (B, W-1), per stage a dict of (B, ...) arrays
+        lp, routing = _forward_windows(model, x, device, precision)  # (B, W-1), per stage a dict of (B, ...) arrays
         with guard:  # a snapshot of this pass (on another thread) never sees a batch half written
             if not positions:
                 for s, r in enumerate(routing):
@@ -343,11 +343,11 @@ def _pass_so_far(seq: SequenceInput, strand: str, region, ra: int, full: np.ndar
                       logprob=full.copy(), region=tuple(region) if region is not None else None)
 
 
-def _forward_windows(model, x: np.ndarray, device) -> tuple[np.ndarray, list[dict]]:
+def _forward_windows(model, x: np.ndarray, device, precision: str = "fp32") -> tuple[np.ndarray, list[dict]]:
     """One batch of windows x (B, W) -> log-probability of each next observed nt (B, W-1) (lp[:, t-1] for local
-    position t) and each stage's routing as numpy arrays."""
+    position t) and each stage's routing as numpy arrays. precision "bf16": under bf16 autocast (GPU only)."""
     xt = torch.from_numpy(x).to(device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
     with torch.inference_mode(), autocast:
         out = model(xt, return_routing=True)
         logp = torch.log_softmax(out.logits.float(), dim=-1)  # (B, W, V)
@@ -468,10 +468,29 @@ def _locked(so_far, lock):
     return snapshot
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
+def choose_precision(precision: str | None, device) -> str:
+    """The precision `analyze` runs at: "fp32" (the default, None, on every device), or "bf16" autocast, GPU only.
+
+    Why fp32 on a GPU too: on an H200 whole E. coli ran at least as fast in fp32 as under bf16 autocast (this model's
+    matmuls are too small to gain), fp32 decided exactly the CPU's boundaries on a 100 kb slice, and bf16 moved 0.3%
+    of the Stage-1 and 2.3% of the Stage-2 boundaries. On a CPU bf16 was slower and moved boundaries too
+    (docs/BENCHMARKS.md, "GPU")."""
+    if precision is None:
+        return "fp32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "bf16" and device.type != "cuda":
+        raise ValueError("bf16 inference is offered on a GPU only (on a CPU it is slower and moves boundaries)")
+    return precision
+
+
 def analyze(record_or_sequence, model=None, strands: str = "both", region=None, window: int = DEFAULT_WINDOW,
             margin: int = DEFAULT_MARGIN, batch_size: int = DEFAULT_BATCH_SIZE, max_latents: int | None = 20000,
             progress=None, cache: bool = True, cache_dir=None, circular: bool | None = None, partial=None,
-            workers: int | None = None) -> Trace:
+            workers: int | None = None, precision: str | None = None) -> Trace:
     """Analyse records (str, path, SeqRecord, list of SeqRecords, GenomeFile) with dnaHNet -> `Trace`.
 
     strands "both" | "+" | "-"; region (start, end) 0-based half-open forward coordinates, applied to every
@@ -479,7 +498,8 @@ def analyze(record_or_sequence, model=None, strands: str = "both", region=None, 
     partial(fraction, snapshot) too: snapshot(), called inside it, gives a Trace of what is decided so far
     (`dnahnet.partial_trace`: marked partial, never cached). Both are called from the caller's thread.
     workers: strand passes run side by side (default `pass_workers`: on a CPU, one per thread or core this process
-    may use); the results do not depend on it.
+    may use); the results do not depend on it. precision: "fp32" (default) | "bf16" (autocast, GPU only;
+    `choose_precision`).
     """
     order = {"both": ["+", "-"], "+": ["+"], "-": ["-"]}
     if strands not in order:
@@ -502,9 +522,10 @@ def analyze(record_or_sequence, model=None, strands: str = "both", region=None, 
     if model is None or isinstance(model, (str, Path)):
         model = load(resolve(model))
     device = next(model.parameters()).device
-    precision = "bf16-autocast" if device.type == "cuda" else "fp32"
+    precision = choose_precision(precision, device)
     settings = {"strands": strands, "region": list(region) if region else None, "window": window, "margin": margin,
-                "max_latents": max_latents, "latent_seed": LATENT_SEED, "precision": precision,
+                "max_latents": max_latents, "latent_seed": LATENT_SEED,
+                "precision": "bf16-autocast" if precision == "bf16" else "fp32",
                 "format_version": FORMAT_VERSION}
     seq_hashes = [{"record_id": s.record_id, "sha256": trace_cache.token_ids_hash(s.ids), "length": len(s.ids),
                    "circular": s.circular} for s in seqs]
@@ -539,7 +560,7 @@ def analyze(record_or_sequence, model=None, strands: str = "both", region=None, 
     def run_one(i, on_pass_window, guard):
         sq, strand = plan[i]
         return _run_pass(model, sq, strand, region, window, margin, batch_size, max_latents, device,
-                         lambda k, running: on_pass_window(i, k, running), guard)
+                         lambda k, running: on_pass_window(i, k, running), guard, precision)
 
     workers = pass_workers(len(plan), device, workers)
     was_training = model.training
@@ -777,7 +798,7 @@ def run_batch(args, ranks) -> int:
     options = dict(strands=args.strands, region=parse_region(args.region) if args.region else None,
                    window=args.window, margin=args.margin, batch_size=args.batch_size,
                    max_latents=None if args.max_latents < 0 else args.max_latents, cache=not args.no_cache,
-                   cache_dir=args.cache_dir)
+                   cache_dir=args.cache_dir, precision=args.precision)
     mine = plan[ranks.rank]
     rows = []
     try:
@@ -874,6 +895,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cache-dir", default=None, help="trace cache directory (default: $DNAHNET_CACHE_DIR, else "
                                                       "~/.cache/dnahnet/traces)")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda (under torchrun: each rank its own GPU)")
+    ap.add_argument("--precision", default=None, choices=PRECISIONS,
+                    help="fp32 (default), or bf16 autocast (GPU only: no faster for this model, moves 0.3%%/2.3%% of the "
+                         "Stage 1/2 boundaries)")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch CPU threads per process (default: the available cores / the processes on this "
                          "machine, less the cores other processes keep busy; see dnahnet/threads.py)")
@@ -934,7 +958,8 @@ def _main_one(args) -> int:
         trace = analyze(records, model=model, strands=args.strands, region=region, window=args.window,
                         margin=args.margin, batch_size=args.batch_size,
                         max_latents=None if args.max_latents < 0 else args.max_latents,
-                        progress=threads.governed(progress), cache=not args.no_cache, cache_dir=args.cache_dir)
+                        progress=threads.governed(progress), cache=not args.no_cache, cache_dir=args.cache_dir,
+                        precision=args.precision)
     except ValueError as e:
         bar.close()
         print(f"error: {e}", file=sys.stderr)
