@@ -475,9 +475,9 @@ def choose_precision(precision: str | None, device) -> str:
     """The precision `analyze` runs at: "fp32" (the default, None, on every device), or "bf16" autocast, GPU only.
 
     Why fp32 on a GPU too: on an H200 whole E. coli ran at least as fast in fp32 as under bf16 autocast (this model's
-    matmuls are too small to gain), fp32 decided exactly the CPU's boundaries on a 100 kb slice, and bf16 moved 0.3%
-    of the Stage-1 and 2.3% of the Stage-2 boundaries. On a CPU bf16 was slower and moved boundaries too
-    (docs/BENCHMARKS.md, "GPU")."""
+    matmuls are too small to gain); bf16 moved 0.3% of the Stage-1 and 2.3% of the Stage-2 boundaries, while fp32's
+    boundary counts were within 1 of the CPU's per strand and stage. On a CPU bf16 was slower and moved boundaries
+    too (docs/BENCHMARKS.md, "GPU")."""
     if precision is None:
         return "fp32"
     if precision not in PRECISIONS:
