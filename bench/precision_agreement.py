@@ -146,7 +146,7 @@ def main(argv=None):
     forward = seq[lo:b]
     reads = {"+": forward, "-": reverse_complement(seq[a:min(b + args.margin, len(seq))])}
     strands = ["+", "-"] if args.strands == "both" else [args.strands]
-    model = load(args.checkpoint).eval()
+    model = load(args.checkpoint, device="cpu").eval()  # the fp32 reference is the CPU, also beside a GPU
     plain = contextlib.nullcontext
     runs = {"fp32": (model, plain)}
     if "int8" in variants:

@@ -143,7 +143,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     from dnahnet.checkpoint import load
 
-    model = load(args.checkpoint).eval()
+    model = load(args.checkpoint, device="cpu").eval()  # a CPU profile, also on a machine with a GPU
     x = windows(args)
     device = torch.device("cpu")
     batches = [x[i:i + args.batch_size] for i in range(0, len(x), args.batch_size)]
