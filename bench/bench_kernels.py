@@ -300,7 +300,9 @@ def cpu_native_table(cfg, batch, lengths, repeats, marches):
 
     @contextlib.contextmanager
     def built_for(march):  # the C modules load this build instead of -march=native's
+        march, *extra = march.split("@")  # native@-mtune=generic@NAME=1: -march=native -mtune=generic -DNAME=1
         flags = tuple(f"-march={march}" if f.startswith("-march") else f for f in native_build.COMPILE_FLAGS)
+        flags += tuple(f if f.startswith("-") else f"-D{f}" for f in extra)
         saved = {m: m._library for m in (mamba_native, attention_native)}
         minimum = native_build.MIN_VECTOR_FLOATS
         try:
@@ -351,7 +353,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: leave torch's setting)")
     ap.add_argument("--marches", default=None,
                     help="CPU: C builds to time, comma-separated -march values (default: native), e.g. "
-                         "native,haswell,x86-64-v2 (each must run on this CPU)")
+                         "native,haswell,x86-64-v2 (each must run on this CPU); MARCH@FLAG@... adds compiler flags "
+                         "(native@-mtune=generic) or, without a leading '-', macros (native@NAME=1 is -DNAME=1)")
     args = ap.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if args.threads:
