@@ -36,8 +36,8 @@ def recorded(monkeypatch):
     """Wrap `_forward_windows` so every batch's outputs are kept, in call order: [(x, lp, routing), ...]."""
     calls, real = [], infer._forward_windows
 
-    def wrapper(model, x, device):
-        lp, routing = real(model, x, device)
+    def wrapper(model, x, *rest):
+        lp, routing = real(model, x, *rest)
         calls.append((x.copy(), lp.copy(), [{k: v.copy() for k, v in r.items()} for r in routing]))
         return lp, routing
     monkeypatch.setattr(infer, "_forward_windows", wrapper)
