@@ -134,7 +134,8 @@ def bench_versus_checkpoint(model, args):
     a, b = (int(x) for x in args.sweep_region.split("-"))
     seq, _, _, record_id = genome_sequence(b, args.quick)
     record = SeqRecord(Seq(seq[a:b]), id=record_id)
-    models = {args.checkpoint or "(bundled)": model, args.versus_checkpoint: load(args.versus_checkpoint, device="cpu").eval()}
+    models = {args.checkpoint or "(bundled)": model,
+              args.versus_checkpoint: load(args.versus_checkpoint, device="cpu").eval()}
     for m in models.values():  # warm-up (numba, allocations)
         analyze(SeqRecord(Seq(seq[a:a + 5000]), id=record_id), model=m, cache=False)
     rates = {name: [] for name in models}

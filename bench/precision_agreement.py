@@ -12,7 +12,7 @@ Variants (each against the same model in fp32 with the default kernels):
   torch-kernels  DNAHNET_KERNELS=torch (the PyTorch reference paths instead of the fused numba interior): a check
                  that the fast path decides the same boundaries;
   cuda           the model on the GPU in fp32 with its default kernels (Triton): a check of the GPU path;
-  cuda-bf16      the model on the GPU under bf16 autocast: what `dnahnet.infer` runs on a GPU.
+  cuda-bf16      the model on the GPU under bf16 autocast (`dnahnet.infer --precision bf16` on a GPU).
 A boundary "moves" when it is in one boundary set and not the other (a symmetric difference over decided
 positions, per strand). Positions are decided once, by the window where they lie past the margin (as `analyze`).
 CPU seconds are the calling thread's (`time.thread_time`; at --threads 1 that is all the work, on a busy host too);

@@ -471,15 +471,14 @@ def _locked(so_far, lock):
 PRECISIONS = ("fp32", "bf16")
 
 
-def choose_precision(precision: str | None, device) -> str:
-    """The precision `analyze` runs at: "fp32" (the default, None, on every device), or "bf16" autocast, GPU only.
+def check_precision(precision: str, device) -> str:
+    """`precision` if `analyze` offers it on `device`, else ValueError: "fp32" (the default everywhere), or "bf16"
+    autocast, on a GPU only.
 
     Why fp32 on a GPU too: on an H200 whole E. coli ran at least as fast in fp32 as under bf16 autocast (this model's
     matmuls are too small to gain); bf16 moved 0.3% of the Stage-1 and 2.3% of the Stage-2 boundaries, while fp32's
     boundary counts were within 1 of the CPU's per strand and stage. On a CPU bf16 was slower and moved boundaries
     too (docs/BENCHMARKS.md, "GPU")."""
-    if precision is None:
-        return "fp32"
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     if precision == "bf16" and device.type != "cuda":
@@ -490,7 +489,7 @@ def choose_precision(precision: str | None, device) -> str:
 def analyze(record_or_sequence, model=None, strands: str = "both", region=None, window: int = DEFAULT_WINDOW,
             margin: int = DEFAULT_MARGIN, batch_size: int = DEFAULT_BATCH_SIZE, max_latents: int | None = 20000,
             progress=None, cache: bool = True, cache_dir=None, circular: bool | None = None, partial=None,
-            workers: int | None = None, precision: str | None = None) -> Trace:
+            workers: int | None = None, precision: str = "fp32") -> Trace:
     """Analyse records (str, path, SeqRecord, list of SeqRecords, GenomeFile) with dnaHNet -> `Trace`.
 
     strands "both" | "+" | "-"; region (start, end) 0-based half-open forward coordinates, applied to every
@@ -498,8 +497,8 @@ def analyze(record_or_sequence, model=None, strands: str = "both", region=None, 
     partial(fraction, snapshot) too: snapshot(), called inside it, gives a Trace of what is decided so far
     (`dnahnet.partial_trace`: marked partial, never cached). Both are called from the caller's thread.
     workers: strand passes run side by side (default `pass_workers`: on a CPU, one per thread or core this process
-    may use); the results do not depend on it. precision: "fp32" (default) | "bf16" (autocast, GPU only;
-    `choose_precision`).
+    may use); the results do not depend on it. precision: "fp32" | "bf16" (autocast, GPU only;
+    `check_precision`).
     """
     order = {"both": ["+", "-"], "+": ["+"], "-": ["-"]}
     if strands not in order:
@@ -522,7 +521,7 @@ def analyze(record_or_sequence, model=None, strands: str = "both", region=None, 
     if model is None or isinstance(model, (str, Path)):
         model = load(resolve(model))
     device = next(model.parameters()).device
-    precision = choose_precision(precision, device)
+    precision = check_precision(precision, device)
     settings = {"strands": strands, "region": list(region) if region else None, "window": window, "margin": margin,
                 "max_latents": max_latents, "latent_seed": LATENT_SEED,
                 "precision": "bf16-autocast" if precision == "bf16" else "fp32",
@@ -895,9 +894,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cache-dir", default=None, help="trace cache directory (default: $DNAHNET_CACHE_DIR, else "
                                                       "~/.cache/dnahnet/traces)")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda (under torchrun: each rank its own GPU)")
-    ap.add_argument("--precision", default=None, choices=PRECISIONS,
-                    help="fp32 (default), or bf16 autocast (GPU only: no faster for this model, moves 0.3%%/2.3%% of the "
-                         "Stage 1/2 boundaries)")
+    ap.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                    help="fp32 (default), or bf16 autocast (GPU only: no faster for this model, moves 0.3%%/2.3%% "
+                         "of the Stage 1/2 boundaries)")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch CPU threads per process (default: the available cores / the processes on this "
                          "machine, less the cores other processes keep busy; see dnahnet/threads.py)")

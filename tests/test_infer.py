@@ -354,17 +354,19 @@ def test_cli_on_a_small_fasta(model, tmp_path, capsys):
 def test_precision_is_fp32_unless_bf16_is_asked_for_on_a_gpu(model):
     """fp32 on every device by default (the trace records it, so a cached bf16 trace never answers an fp32 read);
     bf16 autocast is refused on a CPU, an unknown precision everywhere."""
-    from dnahnet.infer import choose_precision
+    import inspect
+
+    from dnahnet.infer import check_precision
 
     trace = analyze(random_dna(2000, seed=5), model, cache=False, circular=False, **WIN)
     assert trace.meta["settings"]["precision"] == "fp32"
-    assert choose_precision(None, torch.device("cuda")) == "fp32"
-    assert choose_precision("bf16", torch.device("cuda")) == "bf16"
-    assert choose_precision("fp32", torch.device("cpu")) == "fp32"
+    assert inspect.signature(analyze).parameters["precision"].default == "fp32"  # on a GPU too
+    assert check_precision("bf16", torch.device("cuda")) == "bf16"
+    assert check_precision("fp32", torch.device("cpu")) == "fp32"
     with pytest.raises(ValueError, match="GPU only"):
         analyze(random_dna(2000, seed=5), model, cache=False, precision="bf16", **WIN)
     with pytest.raises(ValueError, match="precision must be one of fp32, bf16, not 'fp16'"):
-        choose_precision("fp16", torch.device("cpu"))
+        check_precision("fp16", torch.device("cpu"))
 
 
 def test_benchmark_script_quick_mode():
