@@ -383,20 +383,6 @@ OPTIONS = {  # option -> what its row says
 }
 
 
-@contextlib.contextmanager
-def _unhashable_weights_named(name: str):
-    """analyze names its cache entries by a hash of the weights, which a quantised model's packed parameters do
-    not support; the benchmark caches nothing, so a fixed name serves."""
-    from dnahnet import checkpoint
-
-    original = checkpoint.model_hash
-    checkpoint.model_hash = lambda model: name
-    try:
-        yield
-    finally:
-        checkpoint.model_hash = original
-
-
 def _option_record(args):
     from Bio.Seq import Seq
     from Bio.SeqRecord import SeqRecord
@@ -467,7 +453,7 @@ def bench_options(model, args):
         "fp32": lambda: analyze(record, model=model, cache=False, circular=False),
         "one-at-a-time": lambda: analyze(record, model=model, cache=False, circular=False, workers=1),
         "bf16": lambda: _in_bf16(lambda: analyze(record, model=model, cache=False, circular=False, workers=1)),
-        "int8": lambda: _with_int8(lambda: analyze(record, model=int8, cache=False, circular=False)),
+        "int8": lambda: analyze(record, model=int8, cache=False, circular=False),
     }
     wanted = [o for o in args.options.split(",") if o]
     unknown = set(wanted) - set(OPTIONS)
@@ -578,11 +564,6 @@ def _print_side_by_side(first_column: str, labels: dict, rates: dict, traces: di
 
 def _in_bf16(fn):
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        return fn()
-
-
-def _with_int8(fn):
-    with _unhashable_weights_named("int8-dynamic"):
         return fn()
 
 

@@ -180,16 +180,37 @@ def _identity(file: Path) -> tuple[int, int, int]:
 
 
 def model_hash(model) -> str:
-    """sha256 over the model's config and weights (names, dtypes, bytes): any weight change changes it."""
+    """sha256 over the model's config and weights (names, dtypes, bytes): any weight change changes it. Quantised
+    models hash too (their packed weights are tuples of quantised tensors: integers, scales and zero points)."""
     h = hashlib.sha256()
     cfg = getattr(model, "config", None)
     if cfg is not None and hasattr(cfg, "to_json"):
         h.update(cfg.to_json().encode())
-    for name, t in sorted(model.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    for name, value in sorted(model.state_dict().items()):
+        _hash_entry(h, name, value)
     return h.hexdigest()[:32]
+
+
+def _hash_entry(h, name: str, value) -> None:
+    """One state-dict entry into `h`: a tensor's name, dtype, shape and bytes (a quantised tensor's integers, scales
+    and zero points), each item of a tuple, or the repr of anything else (a dtype, say)."""
+    if isinstance(value, (tuple, list)):
+        for i, item in enumerate(value):
+            _hash_entry(h, f"{name}.{i}", item)
+        return
+    if not isinstance(value, torch.Tensor):
+        h.update(f"{name}={value!r}".encode())
+        return
+    t = value.detach().cpu()
+    h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+    if t.is_quantized:
+        if t.qscheme() in (torch.per_tensor_affine, torch.per_tensor_symmetric):
+            h.update(f"{t.q_scale()}:{t.q_zero_point()}".encode())
+        else:
+            _hash_entry(h, f"{name}.scales", t.q_per_channel_scales())
+            _hash_entry(h, f"{name}.zero_points", t.q_per_channel_zero_points())
+        t = t.int_repr()
+    h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
 
 
 def checkpoint_info(model) -> dict:

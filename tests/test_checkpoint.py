@@ -48,6 +48,23 @@ def test_hash_is_stable_and_tracks_content(saved):
     assert checkpoint.checkpoint_hash(path) != h
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+def test_model_hash_of_a_quantised_model(saved):
+    """A dynamically int8-quantised copy (what `bench_inference --options` reads with) hashes like any model: the
+    same weights give the same hash, a changed weight or the fp32 original another."""
+    import copy
+
+    def quantise(m):
+        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(m), {torch.nn.Linear}, dtype=torch.qint8)
+
+    model, _ = saved
+    first, again = checkpoint.model_hash(quantise(model)), checkpoint.model_hash(quantise(model))
+    assert first == again and first != checkpoint.model_hash(model)
+    with torch.no_grad():
+        model.lm_head.weight[0, 0] += 1
+    assert checkpoint.model_hash(quantise(model)) != first
+
+
 def test_model_hash_checkpoint_info_and_card(saved):
     model, path = saved
     loaded = checkpoint.load(path, device="cpu")
