@@ -308,7 +308,7 @@ def cpu_native_table(cfg, batch, lengths, repeats, marches):
         try:
             native_build.MIN_VECTOR_FLOATS = 1  # time narrow builds too (inference does not use them)
             for m in saved:
-                lib = m._declare(native_build.load(m.SOURCE, flags))
+                lib = native_build.declare(native_build.load(m.SOURCE, flags), m.SIGNATURES)
                 m._library = lambda lib=lib: lib
             yield lib.native_vector_floats() >= minimum
         finally:

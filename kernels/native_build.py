@@ -113,6 +113,15 @@ def load(source: Path, flags: tuple[str, ...] = COMPILE_FLAGS) -> ctypes.CDLL | 
         return None
 
 
+def declare(lib: ctypes.CDLL | None, signatures: dict) -> ctypes.CDLL | None:
+    """`lib` with each function's ctypes signature set from {name: (argtypes, restype)} (None stays None)."""
+    if lib is not None:
+        for name, (argtypes, restype) in signatures.items():
+            function = getattr(lib, name)
+            function.argtypes, function.restype = argtypes, restype
+    return lib
+
+
 @functools.cache
 def _pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
     return concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="dnahnet-native")

@@ -123,7 +123,8 @@ def test_an_avx2_build_matches_the_modules(monkeypatch, tmp_path):
     from kernels.attention import native as attention
 
     monkeypatch.setenv("DNAHNET_NATIVE_CACHE", str(tmp_path))
-    libs = {m: m._declare(native_build.load.__wrapped__(m.SOURCE, _flags("haswell"))) for m in (native, attention)}
+    libs = {m: native_build.declare(native_build.load.__wrapped__(m.SOURCE, _flags("haswell")), m.SIGNATURES)
+            for m in (native, attention)}
     assert all(lib.native_vector_floats() == 8 for lib in libs.values())
     for module, lib in libs.items():
         monkeypatch.setattr(module, "_library", lambda lib=lib: lib)
@@ -148,7 +149,7 @@ def test_an_avx2_build_matches_the_modules(monkeypatch, tmp_path):
 def test_a_build_with_narrow_vectors_is_not_used(monkeypatch, tmp_path):
     """SSE-only code (4-float vectors) was slower than the numba + PyTorch path: such a build is not used."""
     monkeypatch.setenv("DNAHNET_NATIVE_CACHE", str(tmp_path))
-    lib = native._declare(native_build.load.__wrapped__(native.SOURCE, _flags("x86-64")))
+    lib = native_build.declare(native_build.load.__wrapped__(native.SOURCE, _flags("x86-64")), native.SIGNATURES)
     assert lib.native_vector_floats() == 4 and not native_build.usable(lib)
     monkeypatch.setattr(native, "_library", lambda: lib)
     assert not native.available(32)

@@ -12,27 +12,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kernels.native_build import enabled, f32, load, over_batch, transposed_padded, usable
+from kernels.native_build import declare, enabled, f32, load, over_batch, transposed_padded, usable
 
 SOURCE = Path(__file__).with_name("native.c")
 _P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
+SIGNATURES = {  # name -> (argtypes, restype) of native.c's exported functions
+    "causal_attention": ([_P, _I, _I, _I, _I, _P, _P, _P, _I, _I], ctypes.c_int),
+    "native_vector_floats": ([], ctypes.c_int),
+    "transformer_block": ([_P, _I, _I, _I, _I, _P, _F, _P, _I, _P, _P, _P, _I, _P, _F, _P, _I, _I, _P, _I, _P],
+                          ctypes.c_int),
+}
 
 
 @functools.cache
 def _library():
-    return _declare(load(SOURCE))
-
-
-def _declare(lib):
-    """lib with its functions' ctypes signatures set (None stays None)."""
-    if lib is not None:
-        lib.causal_attention.argtypes = [_P, _I, _I, _I, _I, _P, _P, _P, _I, _I]
-        lib.causal_attention.restype = ctypes.c_int
-        lib.native_vector_floats.restype = ctypes.c_int
-        lib.transformer_block.argtypes = [_P, _I, _I, _I, _I, _P, _F, _P, _I, _P, _P, _P, _I, _P, _F, _P, _I, _I, _P,
-                                          _I, _P]
-        lib.transformer_block.restype = ctypes.c_int
-    return lib
+    return declare(load(SOURCE), SIGNATURES)
 
 
 def available() -> bool:

@@ -16,29 +16,23 @@ import numpy as np
 import torch
 
 from kernels.mamba.cpu import conv_state_after
-from kernels.native_build import enabled, f32, load, over_batch, transposed_padded, usable
+from kernels.native_build import declare, enabled, f32, load, over_batch, transposed_padded, usable
 
 SOURCE = Path(__file__).with_name("native.c")
 _P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
+SIGNATURES = {  # name -> (argtypes, restype) of native.c's exported functions
+    "mamba_inner": ([_P, _I, _I, _I, _I, _I, _I, _I, _I, _I, _I, _P, _P, _P, _P, _P, _P, _P, _F, _P, _P, _P],
+                    ctypes.c_int),
+    "mamba_inner_supports": ([_I], ctypes.c_int),
+    "native_vector_floats": ([], ctypes.c_int),
+    "mamba_block": ([_P, _I, _I, _I, _P, _F, _P, _I, _P, _I, _I, _I, _I, _I, _I, _I, _I, _I, _P, _P, _P, _P, _P, _P,
+                     _F, _P], ctypes.c_int),
+}
 
 
 @functools.cache
 def _library():
-    return _declare(load(SOURCE))
-
-
-def _declare(lib):
-    """lib with its functions' ctypes signatures set (None stays None)."""
-    if lib is not None:
-        lib.mamba_inner.argtypes = [_P, _I, _I, _I, _I, _I, _I, _I, _I, _I, _I, _P, _P, _P, _P, _P, _P, _P, _F,
-                                    _P, _P, _P]
-        lib.mamba_inner.restype = ctypes.c_int
-        lib.mamba_inner_supports.argtypes = [_I]
-        lib.native_vector_floats.restype = ctypes.c_int
-        lib.mamba_block.argtypes = [_P, _I, _I, _I, _P, _F, _P, _I, _P, _I, _I, _I, _I, _I, _I, _I, _I, _I, _P, _P,
-                                    _P, _P, _P, _P, _F, _P]
-        lib.mamba_block.restype = ctypes.c_int
-    return lib
+    return declare(load(SOURCE), SIGNATURES)
 
 
 def available(headdim: int) -> bool:
