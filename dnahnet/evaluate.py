@@ -155,12 +155,12 @@ def evaluate(checkpoint_path, data, holdout=None, seq_len=None, max_windows=None
         log(f"{genome}: every held-out tile holds a non-ACGT base; not scored")
         del windows[genome]
     model_bits, scored, comps = {}, {}, {}
-    autocast = None  # fp32 on a GPU too: bf16 was no faster for this model and moved boundaries (dnahnet.infer)
     t0 = time.time()
     with tqdm(total=sum(len(w) for w in windows.values()), desc="model", unit="window") as bar:
         for genome, w in windows.items():
             bar.set_postfix_str(genome[:30])
-            bits, comp, n = evaluate_windows(model, w, batch_size, device, autocast, on_batch=bar.update)
+            # fp32 on a GPU too: bf16 was no faster for this model and moved boundaries (dnahnet.infer.check_precision)
+            bits, comp, n = evaluate_windows(model, w, batch_size, device, on_batch=bar.update)
             model_bits[genome], comps[genome], scored[genome] = bits, comp, n
     seconds = time.time() - t0
     log(f"model scored {sum(scored.values()):,} nt in {seconds:.0f} s "

@@ -798,10 +798,16 @@ def run_batch(args, ranks) -> int:
                    window=args.window, margin=args.margin, batch_size=args.batch_size,
                    max_latents=None if args.max_latents < 0 else args.max_latents, cache=not args.no_cache,
                    cache_dir=args.cache_dir, precision=args.precision)
+    device = pick_device(args.device, ranks.local_rank)
+    try:
+        check_precision(args.precision, device)  # every rank sees the same kind of device: all stop here, or none
+    except ValueError as e:
+        say(f"error: {e}", file=sys.stderr)
+        return 2
     mine = plan[ranks.rank]
     rows = []
     try:
-        model = load(resolve(args.checkpoint), device=pick_device(args.device, ranks.local_rank))
+        model = load(resolve(args.checkpoint), device=device)
     except Exception as e:  # noqa: BLE001 - reported per genome, so every rank still reaches the gather
         model, why = None, f"checkpoint could not be loaded: {type(e).__name__}: {e}"
         rows = [{"genome": files[i].name, "path": str(files[i]), "result": "failed", "error": why, "problems": [],

@@ -349,6 +349,10 @@ def test_cli_on_a_small_fasta(model, tmp_path, capsys):
     assert main(cmd[3:] + ["--region", "800-2000"]) == 2 and "outside record" in capsys.readouterr().err
     if not torch.cuda.is_available():
         assert main(cmd[3:] + ["--precision", "bf16"]) == 2 and "GPU only" in capsys.readouterr().err
+        batch = [str(fasta), "--checkpoint", str(ckpt), "--out-dir", str(tmp_path / "batch"), "--no-cache",
+                 "--threads", "1", "--precision", "bf16"]  # several-genome mode: refused once, before any genome
+        assert main(batch) == 2 and "GPU only" in capsys.readouterr().err
+        assert not list((tmp_path / "batch").glob("*.npz"))
 
 
 def test_precision_is_fp32_unless_bf16_is_asked_for_on_a_gpu(model):
